@@ -1,0 +1,234 @@
+package io.deltasync.server;
+
+import io.deltasync.v1.ConflictPolicy;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The server's configuration, read from environment variables. Every setting has a documented default
+ * (README, "Configuration"); an invalid value stops start-up with a message naming the variable.
+ *
+ * @param host address to listen on
+ * @param port port to listen on (0 = any free port)
+ * @param dataDirectory the embedded PostgreSQL's data directory (unused with an external database)
+ * @param databaseUrl JDBC URL of an external PostgreSQL; empty = embedded
+ * @param databaseUser user for the external database
+ * @param databasePassword password for the external database
+ * @param poolSize the most database connections (also the bound on concurrent database work)
+ * @param limits request limits
+ * @param retryPolicy what clients are told about retrying
+ * @param defaultConflictPolicy the policy for deltas that name none
+ * @param operationalTransformEnabled whether the operational-transform policy may be used
+ * @param tombstoneRetention how long tombstones are kept before clean-up may purge them
+ * @param keepAliveTime how often the server pings an idle connection to detect dead clients
+ * @param keepAliveTimeout how long a ping may go unanswered before the connection is closed
+ * @param shutdownGrace how long shutdown waits for in-flight calls before cancelling them
+ */
+public record ServerConfig(
+    String host,
+    int port,
+    Path dataDirectory,
+    Optional<String> databaseUrl,
+    String databaseUser,
+    String databasePassword,
+    int poolSize,
+    Limits limits,
+    RetryPolicy retryPolicy,
+    ConflictPolicy defaultConflictPolicy,
+    boolean operationalTransformEnabled,
+    Duration tombstoneRetention,
+    Duration keepAliveTime,
+    Duration keepAliveTimeout,
+    Duration shutdownGrace) {
+
+  /** Default port: unassigned by IANA and unlikely to clash with common development servers. */
+  public static final int DEFAULT_PORT = 7420;
+
+  /**
+   * Request limits.
+   *
+   * @param maxDeltasPerPush the most deltas in one push
+   * @param maxDeltaDataBytes the most bytes of one delta's data, as JSON
+   * @param pageSize the default and largest page of Pull (SYNC_BATCH_SIZE)
+   * @param maxMessageBytes the most bytes of one inbound gRPC message
+   */
+  public record Limits(int maxDeltasPerPush, int maxDeltaDataBytes, int pageSize, int maxMessageBytes) {}
+
+  /**
+   * What clients are told about retrying: exponential backoff with full jitter.
+   *
+   * @param maxRetries the most attempts after the first
+   * @param baseDelay the cap of the first retry's delay
+   * @param maxDelay the largest cap
+   * @param multiplier the cap's growth per retry
+   */
+  public record RetryPolicy(int maxRetries, Duration baseDelay, Duration maxDelay, double multiplier) {}
+
+  /** Reads the configuration from the process environment. */
+  public static ServerConfig fromEnvironment() {
+    return from(System.getenv());
+  }
+
+  /** Reads the configuration from the given variables (the process environment, or a test's map). */
+  public static ServerConfig from(Map<String, String> env) {
+    Settings s = new Settings(env);
+    String host = s.string("DELTASYNC_HOST", "127.0.0.1");
+    int port = s.integer("DELTASYNC_PORT", DEFAULT_PORT, 0, 65535);
+    Path dataDirectory = s.path("DELTASYNC_DATA_DIR", defaultDataDirectory(env));
+    Optional<String> url = Optional.ofNullable(s.raw("DELTASYNC_DATABASE_URL"));
+    if (url.isPresent() && !url.get().startsWith("jdbc:postgresql:")) {
+      throw new ConfigException("DELTASYNC_DATABASE_URL: '" + url.get()
+          + "' (expected: a PostgreSQL JDBC URL such as jdbc:postgresql://db.example:5432/deltasync)");
+    }
+    String user = s.string("DELTASYNC_DATABASE_USER", "postgres");
+    String password = s.string("DELTASYNC_DATABASE_PASSWORD", "");
+    int poolSize = s.integer("DELTASYNC_DB_POOL_SIZE", 10, 2, 1000);
+
+    int batchSize = s.integer("SYNC_BATCH_SIZE", 50, 1, 10_000);
+    int maxDeltas = s.integer("DELTASYNC_MAX_DELTAS_PER_PUSH", 500, 1, 100_000);
+    int maxDataBytes = s.integer("DELTASYNC_MAX_DELTA_DATA_BYTES", 256 * 1024, 1, 64 * 1024 * 1024);
+    int maxMessageBytes = s.integer("DELTASYNC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024);
+
+    int maxRetries = s.integer("SYNC_MAX_RETRIES", 5, 0, 100);
+    Duration baseDelay = s.seconds("SYNC_BASE_DELAY", 1.0);
+    Duration maxDelay = s.seconds("SYNC_MAX_DELAY", 32.0);
+    if (maxDelay.compareTo(baseDelay) < 0) {
+      throw new ConfigException("SYNC_MAX_DELAY: " + seconds(maxDelay) + " (expected: >= SYNC_BASE_DELAY, "
+          + seconds(baseDelay) + ")");
+    }
+    double multiplier = s.decimal("SYNC_BACKOFF_MULTIPLIER", 2.0, 1.0, 10.0);
+
+    ConflictPolicy policy = s.conflictPolicy("DEFAULT_CONFLICT_POLICY", ConflictPolicy.CONFLICT_POLICY_LAST_WRITE_WINS);
+    boolean ot = s.bool("ENABLE_OPERATIONAL_TRANSFORM", true);
+    int tombstoneDays = s.integer("CLEANUP_TOMBSTONE_DAYS", 30, 1, 36_500);
+
+    Duration keepAliveTime = Duration.ofSeconds(s.integer("DELTASYNC_KEEPALIVE_TIME_SECONDS", 30, 10, 86_400));
+    Duration keepAliveTimeout = Duration.ofSeconds(s.integer("DELTASYNC_KEEPALIVE_TIMEOUT_SECONDS", 10, 1, 3_600));
+    Duration shutdownGrace = Duration.ofSeconds(s.integer("DELTASYNC_SHUTDOWN_GRACE_SECONDS", 10, 0, 3_600));
+
+    return new ServerConfig(host, port, dataDirectory, url, user, password, poolSize,
+        new Limits(maxDeltas, maxDataBytes, batchSize, maxMessageBytes),
+        new RetryPolicy(maxRetries, baseDelay, maxDelay, multiplier),
+        policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace);
+  }
+
+  /** Returns a copy listening on another port (tests use 0). */
+  public ServerConfig withPort(int newPort) {
+    return new ServerConfig(host, newPort, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+        limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
+        keepAliveTimeout, shutdownGrace);
+  }
+
+  /** Returns a copy on an external database. */
+  public ServerConfig withDatabase(String url, String user, String password) {
+    return new ServerConfig(host, port, dataDirectory, Optional.of(url), user, password, poolSize, limits,
+        retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
+        keepAliveTimeout, shutdownGrace);
+  }
+
+  /** Returns a copy with other limits. */
+  public ServerConfig withLimits(Limits newLimits) {
+    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+        newLimits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
+        keepAliveTime, keepAliveTimeout, shutdownGrace);
+  }
+
+  // XDG base directory convention: user data outside the source tree, kept across runs and rebuilds.
+  private static Path defaultDataDirectory(Map<String, String> env) {
+    String xdg = env.get("XDG_DATA_HOME");
+    Path base = xdg != null && !xdg.isBlank()
+        ? Path.of(xdg)
+        : Path.of(env.getOrDefault("HOME", System.getProperty("user.home")), ".local", "share");
+    return base.resolve("deltasync").resolve("postgres");
+  }
+
+  private static String seconds(Duration d) {
+    return d.toMillis() / 1000.0 + "s";
+  }
+
+  /** Typed access to the variables, with messages in the form "NAME: 'value' (expected: ...)". */
+  private record Settings(Map<String, String> env) {
+    String raw(String name) {
+      String value = env.get(name);
+      return value == null || value.isBlank() ? null : value.trim();
+    }
+
+    String string(String name, String fallback) {
+      String value = raw(name);
+      return value == null ? fallback : value;
+    }
+
+    Path path(String name, Path fallback) {
+      String value = raw(name);
+      return value == null ? fallback : Path.of(value).toAbsolutePath();
+    }
+
+    int integer(String name, int fallback, int min, int max) {
+      String value = raw(name);
+      if (value == null) {
+        return fallback;
+      }
+      try {
+        int parsed = Integer.parseInt(value);
+        if (parsed >= min && parsed <= max) {
+          return parsed;
+        }
+      } catch (NumberFormatException ignored) {
+        // reported below, with the expected range
+      }
+      throw new ConfigException(name + ": '" + value + "' (expected: an integer from " + min + " to " + max + ")");
+    }
+
+    double decimal(String name, double fallback, double min, double max) {
+      String value = raw(name);
+      if (value == null) {
+        return fallback;
+      }
+      try {
+        double parsed = Double.parseDouble(value);
+        if (parsed >= min && parsed <= max) {
+          return parsed;
+        }
+      } catch (NumberFormatException ignored) {
+        // reported below, with the expected range
+      }
+      throw new ConfigException(name + ": '" + value + "' (expected: a number from " + min + " to " + max + ")");
+    }
+
+    Duration seconds(String name, double fallback) {
+      double value = decimal(name, fallback, 0.001, 86_400);
+      return Duration.ofNanos(Math.round(value * 1e9));
+    }
+
+    boolean bool(String name, boolean fallback) {
+      String value = raw(name);
+      if (value == null) {
+        return fallback;
+      }
+      return switch (value.toLowerCase(Locale.ROOT)) {
+        case "true", "1", "yes", "on" -> true;
+        case "false", "0", "no", "off" -> false;
+        default -> throw new ConfigException(name + ": '" + value + "' (expected: true or false)");
+      };
+    }
+
+    ConflictPolicy conflictPolicy(String name, ConflictPolicy fallback) {
+      String value = raw(name);
+      if (value == null) {
+        return fallback;
+      }
+      return switch (value.toLowerCase(Locale.ROOT)) {
+        case "last_write_wins" -> ConflictPolicy.CONFLICT_POLICY_LAST_WRITE_WINS;
+        case "client_wins" -> ConflictPolicy.CONFLICT_POLICY_CLIENT_WINS;
+        case "server_wins" -> ConflictPolicy.CONFLICT_POLICY_SERVER_WINS;
+        case "operational_transform" -> ConflictPolicy.CONFLICT_POLICY_OPERATIONAL_TRANSFORM;
+        case "manual" -> ConflictPolicy.CONFLICT_POLICY_MANUAL;
+        default -> throw new ConfigException(name + ": '" + value
+            + "' (expected: one of last_write_wins, client_wins, server_wins, operational_transform, manual)");
+      };
+    }
+  }
+}

@@ -1,0 +1,2 @@
+/** Operations: health reporting and server reflection. */
+package io.deltasync.server.ops;

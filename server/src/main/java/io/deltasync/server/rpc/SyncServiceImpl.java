@@ -1,0 +1,133 @@
+package io.deltasync.server.rpc;
+
+import com.google.rpc.BadRequest.FieldViolation;
+import com.google.rpc.Code;
+import io.deltasync.server.ServerConfig;
+import io.deltasync.server.changefeed.ChangeFeed;
+import io.deltasync.server.changefeed.Cursor;
+import io.deltasync.server.error.DeltaSyncException;
+import io.deltasync.server.error.Errors;
+import io.deltasync.server.write.WriteService;
+import io.deltasync.v1.ErrorReason;
+import io.deltasync.v1.GetStatusRequest;
+import io.deltasync.v1.GetStatusResponse;
+import io.deltasync.v1.ListConflictsRequest;
+import io.deltasync.v1.ListConflictsResponse;
+import io.deltasync.v1.PullRequest;
+import io.deltasync.v1.PullResponse;
+import io.deltasync.v1.PushRequest;
+import io.deltasync.v1.PushResponse;
+import io.deltasync.v1.ResolveConflictRequest;
+import io.deltasync.v1.ResolveConflictResponse;
+import io.deltasync.v1.SyncRequest;
+import io.deltasync.v1.SyncResponse;
+import io.deltasync.v1.SyncServiceGrpc;
+import io.grpc.protobuf.StatusProto;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The SyncService RPCs: request-level checks here, the work in {@code write} and {@code changefeed}. */
+public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
+  private final WriteService writes;
+  private final ChangeFeed changeFeed;
+  private final ServerConfig.Limits limits;
+
+  /** Creates the service over the write path and the change feed. */
+  public SyncServiceImpl(WriteService writes, ChangeFeed changeFeed, ServerConfig.Limits limits) {
+    this.writes = writes;
+    this.changeFeed = changeFeed;
+    this.limits = limits;
+  }
+
+  @Override
+  public void push(PushRequest request, StreamObserver<PushResponse> responseObserver) {
+    UnaryCalls.answer("Push", responseObserver, () -> {
+      List<FieldViolation> violations = new ArrayList<>(WriteService.checkClientId("client_id",
+          request.getClientId()));
+      if (!violations.isEmpty()) {
+        throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, violations));
+      }
+      if (request.getDeltasCount() > limits.maxDeltasPerPush()) {
+        throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_LIMIT_EXCEEDED, List.of(
+            Errors.violation("deltas", "count: " + request.getDeltasCount() + " (expected: <= "
+                + limits.maxDeltasPerPush() + "; split the batch)"))));
+      }
+      return PushResponse.newBuilder()
+          .addAllResults(writes.push(request.getClientId(), request.getDeltasList()))
+          .build();
+    });
+  }
+
+  @Override
+  public void pull(PullRequest request, StreamObserver<PullResponse> responseObserver) {
+    UnaryCalls.answer("Pull", responseObserver, () -> {
+      List<FieldViolation> violations = new ArrayList<>();
+      if (request.getPageSize() < 0) {
+        violations.add(Errors.violation("page_size", request.getPageSize() + " (expected: >= 0)"));
+      }
+      for (int i = 0; i < request.getEntityTypesCount(); i++) {
+        if (!WriteService.isEntityType(request.getEntityTypes(i))) {
+          violations.add(Errors.violation("entity_types[" + i + "]", "'" + request.getEntityTypes(i)
+              + "' is not an entity type"));
+        }
+      }
+      for (int i = 0; i < request.getScopesCount(); i++) {
+        if (!WriteService.isScope(request.getScopes(i))) {
+          violations.add(Errors.violation("scopes[" + i + "]", "'" + request.getScopes(i) + "' is not a scope"));
+        }
+      }
+      if (!violations.isEmpty()) {
+        throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, violations));
+      }
+      Cursor after = changeFeed.resolve(request.getCursor(), "cursor");
+      int pageSize = request.getPageSize() == 0 ? limits.pageSize() : Math.min(request.getPageSize(),
+          limits.pageSize());
+      ChangeFeed.Page page = changeFeed.read(after, pageSize, request.getEntityTypesList(),
+          request.getScopesList());
+      return PullResponse.newBuilder()
+          .addAllChanges(page.changes())
+          .setNextCursor(page.next().encode())
+          .setHasMore(page.hasMore())
+          .build();
+    });
+  }
+
+  @Override
+  public StreamObserver<SyncRequest> sync(StreamObserver<SyncResponse> responseObserver) {
+    responseObserver.onError(notYet("Sync", "the Sync stream (issue: \"The Sync stream\"); use Push and Pull"));
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(SyncRequest value) {}
+
+      @Override
+      public void onError(Throwable t) {}
+
+      @Override
+      public void onCompleted() {}
+    };
+  }
+
+  @Override
+  public void listConflicts(ListConflictsRequest request, StreamObserver<ListConflictsResponse> responseObserver) {
+    responseObserver.onError(notYet("ListConflicts", "the manual conflict queue (issue: \"Conflict resolution\")"));
+  }
+
+  @Override
+  public void resolveConflict(ResolveConflictRequest request,
+      StreamObserver<ResolveConflictResponse> responseObserver) {
+    responseObserver.onError(notYet("ResolveConflict",
+        "the manual conflict queue (issue: \"Conflict resolution\")"));
+  }
+
+  @Override
+  public void getStatus(GetStatusRequest request, StreamObserver<GetStatusResponse> responseObserver) {
+    responseObserver.onError(notYet("GetStatus", "per-client sync status (issue: \"The Sync stream\")"));
+  }
+
+  static io.grpc.StatusRuntimeException notYet(String method, String comesWith) {
+    return StatusProto.toStatusRuntimeException(Errors.status(Code.UNIMPLEMENTED,
+        ErrorReason.ERROR_REASON_NOT_IMPLEMENTED,
+        method + " is not implemented in this version of deltasync; it arrives with " + comesWith));
+  }
+}

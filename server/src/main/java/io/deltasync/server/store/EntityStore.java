@@ -1,0 +1,27 @@
+package io.deltasync.server.store;
+
+import io.deltasync.v1.Entity;
+import java.util.Optional;
+
+/**
+ * Compare-and-set writes of entities, inside the caller's transaction. Each write is one SQL statement whose
+ * WHERE clause holds the expected version; an empty result means the expectation did not hold (or the row is
+ * absent), and the caller decides what that means. Kept behind an interface so a store for typed tables can sit
+ * beside the JSON one (DESIGN-NOTES §11).
+ */
+public interface EntityStore {
+  /** Inserts a new entity; empty if one with this key exists (live or tombstone). */
+  Optional<Entity> insert(EntityKey key, String dataJson, String modifiedBy);
+
+  /** Brings a tombstone back to life with new data; empty unless the row is a tombstone matching {@code base}. */
+  Optional<Entity> recreate(EntityKey key, Expected base, String dataJson, String modifiedBy);
+
+  /** Replaces a live entity's data; empty unless the row is live and matches {@code base}. */
+  Optional<Entity> replaceData(EntityKey key, Expected base, String dataJson, String modifiedBy);
+
+  /** Turns a live entity into a tombstone; empty unless the row is live and matches {@code base}. */
+  Optional<Entity> markDeleted(EntityKey key, Expected base, String modifiedBy);
+
+  /** The current row, live or tombstone, to report after a compare-and-set miss. */
+  Optional<Entity> find(EntityKey key);
+}

@@ -1,0 +1,88 @@
+package io.deltasync.server.store;
+
+import static io.deltasync.db.jooq.Tables.CHANGE_LOG;
+import static io.deltasync.db.jooq.Tables.ENTITY;
+
+import com.google.protobuf.Timestamp;
+import io.deltasync.v1.Change;
+import io.deltasync.v1.Entity;
+import io.deltasync.v1.Operation;
+import io.deltasync.v1.SyncStatus;
+import java.time.OffsetDateTime;
+import org.jooq.JSONB;
+import org.jooq.Record;
+
+/** Maps rows of entity and change_log to their wire form. */
+final class Rows {
+  private Rows() {}
+
+  static Entity entity(Record row) {
+    return entity(row.get(ENTITY.SCOPE), row.get(ENTITY.ENTITY_TYPE), row.get(ENTITY.ENTITY_ID), row.get(ENTITY.DATA),
+        row.get(ENTITY.ROW_VERSION), row.get(ENTITY.ETAG), row.get(ENTITY.LAST_MODIFIED_AT),
+        row.get(ENTITY.LAST_MODIFIED_BY), row.get(ENTITY.SYNC_STATUS), row.get(ENTITY.CONFLICT_DATA),
+        row.get(ENTITY.IS_DELETED), row.get(ENTITY.CREATED_AT));
+  }
+
+  static Change change(Record row) {
+    Entity entity = entity(row.get(CHANGE_LOG.SCOPE), row.get(CHANGE_LOG.ENTITY_TYPE), row.get(CHANGE_LOG.ENTITY_ID),
+        row.get(CHANGE_LOG.DATA), row.get(CHANGE_LOG.ROW_VERSION), row.get(CHANGE_LOG.ETAG),
+        row.get(CHANGE_LOG.LAST_MODIFIED_AT), row.get(CHANGE_LOG.LAST_MODIFIED_BY), row.get(CHANGE_LOG.SYNC_STATUS),
+        row.get(CHANGE_LOG.CONFLICT_DATA), row.get(CHANGE_LOG.IS_DELETED), row.get(CHANGE_LOG.CREATED_AT));
+    return Change.newBuilder()
+        .setOperation(operation(row.get(CHANGE_LOG.OPERATION)))
+        .setEntity(entity)
+        .setClientId(nullToEmpty(row.get(CHANGE_LOG.CLIENT_ID)))
+        .setDeltaId(nullToEmpty(row.get(CHANGE_LOG.DELTA_ID)))
+        .build();
+  }
+
+  private static Entity entity(String scope, String type, String id, JSONB data, long rowVersion, String etag,
+      OffsetDateTime modifiedAt, String modifiedBy, String syncStatus, JSONB conflictData, boolean deleted,
+      OffsetDateTime createdAt) {
+    Entity.Builder entity = Entity.newBuilder()
+        .setScope(scope)
+        .setEntityType(type)
+        .setEntityId(id)
+        .setRowVersion(rowVersion)
+        .setEtag(etag)
+        .setLastModifiedAt(timestamp(modifiedAt))
+        .setLastModifiedBy(modifiedBy)
+        .setSyncStatus(syncStatus(syncStatus))
+        .setIsDeleted(deleted)
+        .setCreatedAt(timestamp(createdAt));
+    if (!deleted && data != null) {
+      entity.setData(Json.toStruct(data));
+    }
+    if (conflictData != null) {
+      entity.setConflictData(Json.toStruct(conflictData));
+    }
+    return entity.build();
+  }
+
+  // PostgreSQL keeps microseconds; OffsetDateTime carries them into nanos exactly.
+  static Timestamp timestamp(OffsetDateTime time) {
+    return Timestamp.newBuilder().setSeconds(time.toEpochSecond()).setNanos(time.getNano()).build();
+  }
+
+  private static SyncStatus syncStatus(String value) {
+    return switch (value) {
+      case "synced" -> SyncStatus.SYNC_STATUS_SYNCED;
+      case "pending" -> SyncStatus.SYNC_STATUS_PENDING;
+      case "conflict" -> SyncStatus.SYNC_STATUS_CONFLICT;
+      default -> throw new IllegalStateException("sync_status: " + value + " (expected: synced, pending, conflict)");
+    };
+  }
+
+  private static Operation operation(String value) {
+    return switch (value) {
+      case "create" -> Operation.OPERATION_CREATE;
+      case "update" -> Operation.OPERATION_UPDATE;
+      case "delete" -> Operation.OPERATION_DELETE;
+      default -> throw new IllegalStateException("operation: " + value + " (expected: create, update, delete)");
+    };
+  }
+
+  private static String nullToEmpty(String value) {
+    return value == null ? "" : value;
+  }
+}

@@ -1,0 +1,2 @@
+/** jOOQ queries and transactions: the only package that touches SQL. */
+package io.deltasync.server.store;

@@ -1,0 +1,211 @@
+package io.deltasync.server.write;
+
+import com.google.protobuf.ListValue;
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import com.google.protobuf.util.Timestamps;
+import com.google.rpc.BadRequest.FieldViolation;
+import io.deltasync.server.error.Errors;
+import io.deltasync.server.store.EntityKey;
+import io.deltasync.server.store.Expected;
+import io.deltasync.server.store.Json;
+import io.deltasync.v1.ConflictPolicy;
+import io.deltasync.v1.Delta;
+import io.deltasync.v1.Operation;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Checks a delta before it may reach the database and names every bad field. The limits are documented in the
+ * README ("Limits") and in the .proto comments; keep the three in step.
+ */
+final class DeltaValidator {
+  static final int MAX_DELTA_ID_LENGTH = 128;
+  static final int MAX_ENTITY_ID_LENGTH = 256;
+  static final int MAX_ETAG_LENGTH = 64;
+  static final int MAX_DATA_DEPTH = 32;
+  static final Pattern ENTITY_TYPE = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,63}");
+  static final Pattern SCOPE = Pattern.compile("[A-Za-z0-9_.:/@-]{1,128}");
+  private static final Pattern PRINTABLE_ASCII = Pattern.compile("[\\x21-\\x7E]+");
+
+  private final int maxDataBytes;
+
+  DeltaValidator(int maxDataBytes) {
+    this.maxDataBytes = maxDataBytes;
+  }
+
+  /** Validation outcome: exactly one of {@code valid} and {@code violations} is meaningful. */
+  record Outcome(ValidDelta valid, List<FieldViolation> violations) {
+    boolean isValid() {
+      return violations.isEmpty();
+    }
+  }
+
+  /** Checks a client id (request level, shared by Push and the stream). */
+  static List<FieldViolation> checkClientId(String field, String clientId) {
+    List<FieldViolation> violations = new ArrayList<>();
+    checkPrintableId(violations, field, clientId, MAX_DELTA_ID_LENGTH);
+    return violations;
+  }
+
+  /** Checks an entity-type filter or subscription value. */
+  static boolean isEntityType(String value) {
+    return ENTITY_TYPE.matcher(value).matches();
+  }
+
+  /** Checks a scope filter or subscription value. */
+  static boolean isScope(String value) {
+    return SCOPE.matcher(value).matches();
+  }
+
+  /** Checks one delta; {@code prefix} names it in field paths, for example {@code "deltas[3]"}. */
+  Outcome validate(Delta delta, String prefix) {
+    List<FieldViolation> violations = new ArrayList<>();
+    checkPrintableId(violations, prefix + ".delta_id", delta.getDeltaId(), MAX_DELTA_ID_LENGTH);
+    if (delta.getEntityType().isEmpty()) {
+      violations.add(Errors.violation(prefix + ".entity_type", "required"));
+    } else if (!isEntityType(delta.getEntityType())) {
+      violations.add(Errors.violation(prefix + ".entity_type", "'" + abbreviate(delta.getEntityType())
+          + "' (expected: a letter, then up to 63 letters, digits, '_', '-' or '.')"));
+    }
+    checkEntityId(violations, prefix + ".entity_id", delta.getEntityId());
+    if (delta.getScope().isEmpty()) {
+      violations.add(Errors.violation(prefix + ".scope", "required"));
+    } else if (!isScope(delta.getScope())) {
+      violations.add(Errors.violation(prefix + ".scope", "'" + abbreviate(delta.getScope())
+          + "' (expected: 1 to 128 letters, digits or any of _ . : / @ -)"));
+    }
+
+    Operation operation = delta.getOperation();
+    if (operation == Operation.OPERATION_UNSPECIFIED) {
+      violations.add(Errors.violation(prefix + ".operation", "required (OPERATION_CREATE, OPERATION_UPDATE or "
+          + "OPERATION_DELETE)"));
+    } else if (operation == Operation.UNRECOGNIZED) {
+      violations.add(Errors.violation(prefix + ".operation", "unknown value " + delta.getOperationValue()
+          + " (expected: OPERATION_CREATE, OPERATION_UPDATE or OPERATION_DELETE)"));
+    }
+    if (delta.getConflictPolicy() == ConflictPolicy.UNRECOGNIZED) {
+      violations.add(Errors.violation(prefix + ".conflict_policy", "unknown value "
+          + delta.getConflictPolicyValue()));
+    }
+
+    if (delta.getBaseRowVersion() < 0) {
+      violations.add(Errors.violation(prefix + ".base_row_version", delta.getBaseRowVersion()
+          + " (expected: >= 0)"));
+    }
+    if (!delta.getBaseEtag().isEmpty()) {
+      checkPrintableId(violations, prefix + ".base_etag", delta.getBaseEtag(), MAX_ETAG_LENGTH);
+    }
+    boolean hasBase = delta.getBaseRowVersion() > 0 || !delta.getBaseEtag().isEmpty();
+    if ((operation == Operation.OPERATION_UPDATE || operation == Operation.OPERATION_DELETE) && !hasBase) {
+      violations.add(Errors.violation(prefix + ".base_row_version", "required for "
+          + operation.name() + " (the row_version or base_etag the change is based on)"));
+    }
+    if (delta.hasClientModifiedAt() && !Timestamps.isValid(delta.getClientModifiedAt())) {
+      violations.add(Errors.violation(prefix + ".client_modified_at", "not a valid timestamp"));
+    }
+    String dataJson = "{}";
+    boolean carriesData = delta.hasData() && delta.getData().getFieldsCount() > 0;
+    if (operation == Operation.OPERATION_DELETE && carriesData) {
+      violations.add(Errors.violation(prefix + ".data", "must be empty for OPERATION_DELETE"));
+    } else if ((operation == Operation.OPERATION_CREATE || operation == Operation.OPERATION_UPDATE)
+        && !delta.hasData() && delta.getEditsCount() == 0) {
+      violations.add(Errors.violation(prefix + ".data", "required for " + operation.name()
+          + " (the new document; send {} for an empty one)"));
+    } else if (delta.hasData()) {
+      String problem = documentProblem(delta.getData(), 1);
+      if (problem != null) {
+        violations.add(Errors.violation(prefix + ".data", problem));
+      } else {
+        dataJson = Json.toJson(delta.getData());
+        int bytes = dataJson.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > maxDataBytes) {
+          violations.add(Errors.violation(prefix + ".data", "size: " + bytes + " bytes as JSON (expected: <= "
+              + maxDataBytes + ")"));
+        }
+      }
+    }
+
+    if (!violations.isEmpty()) {
+      return new Outcome(null, violations);
+    }
+    EntityKey key = new EntityKey(delta.getScope(), delta.getEntityType(), delta.getEntityId());
+    return new Outcome(new ValidDelta(delta, key, new Expected(delta.getBaseRowVersion(), delta.getBaseEtag()),
+        dataJson), List.of());
+  }
+
+  private static void checkPrintableId(List<FieldViolation> violations, String field, String value, int maxLength) {
+    if (value.isEmpty()) {
+      violations.add(Errors.violation(field, "required"));
+    } else if (value.length() > maxLength) {
+      violations.add(Errors.violation(field, "length: " + value.length() + " (expected: <= " + maxLength + ")"));
+    } else if (!PRINTABLE_ASCII.matcher(value).matches()) {
+      violations.add(Errors.violation(field, "'" + abbreviate(value)
+          + "' (expected: printable ASCII characters, no spaces)"));
+    }
+  }
+
+  private static void checkEntityId(List<FieldViolation> violations, String field, String value) {
+    if (value.isEmpty()) {
+      violations.add(Errors.violation(field, "required"));
+      return;
+    }
+    int codePoints = value.codePointCount(0, value.length());
+    if (codePoints > MAX_ENTITY_ID_LENGTH) {
+      violations.add(Errors.violation(field, "length: " + codePoints + " characters (expected: <= "
+          + MAX_ENTITY_ID_LENGTH + ")"));
+    } else if (value.codePoints().anyMatch(c -> Character.isISOControl(c) || (c >= Character.MIN_SURROGATE && c <= Character.MAX_SURROGATE))) {
+      violations.add(Errors.violation(field, "contains a control character or a lone surrogate"));
+    }
+  }
+
+  /** Why a document cannot be stored as jsonb, or null if it can. */
+  private static String documentProblem(Struct struct, int depth) {
+    if (depth > MAX_DATA_DEPTH) {
+      return "nested deeper than " + MAX_DATA_DEPTH + " levels";
+    }
+    for (var entry : struct.getFieldsMap().entrySet()) {
+      if (entry.getKey().indexOf('\0') >= 0) {
+        return "a key contains U+0000, which PostgreSQL jsonb cannot store";
+      }
+      String problem = valueProblem(entry.getValue(), depth, "'" + abbreviate(entry.getKey()) + "'");
+      if (problem != null) {
+        return problem;
+      }
+    }
+    return null;
+  }
+
+  private static String valueProblem(Value value, int depth, String where) {
+    return switch (value.getKindCase()) {
+      case NUMBER_VALUE -> Double.isFinite(value.getNumberValue()) ? null
+          : "value at " + where + " is " + value.getNumberValue() + ", which JSON cannot represent";
+      case STRING_VALUE -> value.getStringValue().indexOf('\0') < 0 ? null
+          : "string at " + where + " contains U+0000, which PostgreSQL jsonb cannot store";
+      case STRUCT_VALUE -> documentProblem(value.getStructValue(), depth + 1);
+      case LIST_VALUE -> listProblem(value.getListValue(), depth + 1, where);
+      case KIND_NOT_SET -> "value at " + where + " has no kind set (expected: null, number, string, bool, "
+          + "object or list)";
+      case NULL_VALUE, BOOL_VALUE -> null;
+    };
+  }
+
+  private static String listProblem(ListValue list, int depth, String where) {
+    if (depth > MAX_DATA_DEPTH) {
+      return "nested deeper than " + MAX_DATA_DEPTH + " levels";
+    }
+    for (Value element : list.getValuesList()) {
+      String problem = valueProblem(element, depth, where);
+      if (problem != null) {
+        return problem;
+      }
+    }
+    return null;
+  }
+
+  private static String abbreviate(String value) {
+    return value.length() <= 40 ? value : value.substring(0, 40) + "…";
+  }
+}
