@@ -11,7 +11,9 @@ import java.util.Optional;
  * store it and pass it back, never parse it.
  *
  * @param epoch the change-log epoch the position belongs to
- * @param txId the writing transaction's id (0 with changeId 0: before the first change)
+ * @param txId the writing transaction's id ({@link Long#MIN_VALUE} with changeId 0: before the first change;
+ *     positions of an epoch restored from another cluster are negative, see
+ *     {@link io.deltasync.server.store.SyncStore#ensureEpoch})
  * @param changeId the change-log row's id
  */
 public record Cursor(long epoch, long txId, long changeId) implements Comparable<Cursor> {
@@ -20,7 +22,7 @@ public record Cursor(long epoch, long txId, long changeId) implements Comparable
 
   /** The position before the first change of an epoch. */
   public static Cursor start(long epoch) {
-    return new Cursor(epoch, 0, 0);
+    return new Cursor(epoch, Long.MIN_VALUE, 0);
   }
 
   /** The opaque wire form. */

@@ -1,0 +1,45 @@
+package io.deltasync.server.changefeed;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.deltasync.server.error.DeltaSyncException;
+import io.deltasync.server.store.SyncStore;
+import io.deltasync.server.testing.TestPostgres;
+import java.util.List;
+import org.jooq.DSLContext;
+import org.jooq.SQLDialect;
+import org.jooq.impl.DSL;
+import org.junit.jupiter.api.Test;
+
+/** A database restored into another cluster: old positions are shifted below new ones and old cursors resync. */
+class EpochIT {
+  @Test
+  void changeLogAheadOfTheClusterStartsANewEpochAndKeepsOrder() {
+    TestPostgres.TestDatabase database = TestPostgres.newDatabase();
+    DSLContext sql = DSL.using(database.dataSource(), SQLDialect.POSTGRES);
+    SyncStore store = new SyncStore(sql);
+    long epoch = store.ensureEpoch();
+    assertThat(store.ensureEpoch()).as("nothing to do on a healthy database").isEqualTo(epoch);
+
+    sql.execute("insert into entity (scope, entity_type, entity_id) values ('s', 'note', 'old-1'), "
+        + "('s', 'note', 'old-2')");
+    // What pg_restore into a younger cluster looks like: logged transaction ids far beyond the cluster's counter.
+    sql.execute("update change_log set tx_id = tx_id + 1000000000000");
+    Cursor beforeRestore = new Cursor(epoch, 1000000000000L, 1);
+
+    long newEpoch = store.ensureEpoch();
+
+    assertThat(newEpoch).isNotEqualTo(epoch);
+    assertThat(store.epoch()).isEqualTo(newEpoch);
+    ChangeFeed feed = new ChangeFeed(store, newEpoch);
+    assertThatThrownBy(() -> feed.resolve(beforeRestore.encode(), "cursor"))
+        .isInstanceOfSatisfying(DeltaSyncException.class, e -> assertThat(e.status().getMessage())
+            .startsWith("resync required"));
+
+    sql.execute("insert into entity (scope, entity_type, entity_id) values ('s', 'note', 'new-1')");
+    ChangeFeed.Page page = feed.read(feed.start(), 10, List.of(), List.of("s"));
+    assertThat(page.changes()).extracting(c -> c.getEntity().getEntityId())
+        .containsExactly("old-1", "old-2", "new-1");
+  }
+}
