@@ -1,0 +1,115 @@
+package io.deltasync.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.deltasync.server.testing.DeltaSyncServerExtension;
+import io.deltasync.v1.CleanupTombstonesRequest;
+import io.deltasync.v1.GetMetricsRequest;
+import io.deltasync.v1.GetStatusRequest;
+import io.deltasync.v1.ListConflictsRequest;
+import io.deltasync.v1.ResolveConflictRequest;
+import io.deltasync.v1.SyncRequest;
+import io.deltasync.v1.SyncResponse;
+import io.deltasync.v1.SyncServiceGrpc;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.reflection.v1alpha.ServerReflectionGrpc;
+import io.grpc.reflection.v1alpha.ServerReflectionRequest;
+import io.grpc.reflection.v1alpha.ServerReflectionResponse;
+import io.grpc.reflection.v1alpha.ServiceResponse;
+import io.grpc.stub.StreamObserver;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.function.Executable;
+
+/** The server's operational surface: health, reflection, and honest UNIMPLEMENTED answers. */
+class ServerIT {
+  @RegisterExtension
+  static final DeltaSyncServerExtension server = new DeltaSyncServerExtension();
+
+  @Test
+  void healthIsServingForTheServerAndEachService() {
+    HealthGrpc.HealthBlockingStub health = HealthGrpc.newBlockingStub(server.channel());
+    for (String service : List.of("", "deltasync.v1.SyncService", "deltasync.v1.AdminService")) {
+      assertThat(health.check(HealthCheckRequest.newBuilder().setService(service).build()).getStatus())
+          .as("service '%s'", service).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+    }
+  }
+
+  @Test
+  void reflectionV1alphaListsTheServices() throws Exception {
+    CompletableFuture<ServerReflectionResponse> answer = new CompletableFuture<>();
+    StreamObserver<ServerReflectionRequest> requests = ServerReflectionGrpc.newStub(server.channel())
+        .serverReflectionInfo(new StreamObserver<>() {
+          @Override
+          public void onNext(ServerReflectionResponse value) {
+            answer.complete(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            answer.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    requests.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
+    List<String> services = answer.get(30, TimeUnit.SECONDS).getListServicesResponse().getServiceList().stream()
+        .map(ServiceResponse::getName).toList();
+    requests.onCompleted();
+    assertThat(services).contains("deltasync.v1.SyncService", "deltasync.v1.AdminService",
+        "grpc.health.v1.Health");
+  }
+
+  private static void assertNotImplemented(Executable call, String method) {
+    assertThatThrownBy(call::execute).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED);
+      assertThat(e.getStatus().getDescription()).startsWith(method + " is not implemented in this version");
+    });
+  }
+
+  @Test
+  void rpcsOfLaterVersionsSaySoInsteadOfAnsweringWithMadeUpValues() {
+    assertNotImplemented(() -> server.sync().getStatus(GetStatusRequest.getDefaultInstance()), "GetStatus");
+    assertNotImplemented(() -> server.sync().listConflicts(ListConflictsRequest.getDefaultInstance()),
+        "ListConflicts");
+    assertNotImplemented(() -> server.sync().resolveConflict(ResolveConflictRequest.getDefaultInstance()),
+        "ResolveConflict");
+    assertNotImplemented(() -> server.admin().getMetrics(GetMetricsRequest.getDefaultInstance()), "GetMetrics");
+    assertNotImplemented(() -> server.admin().cleanupTombstones(CleanupTombstonesRequest.getDefaultInstance()),
+        "CleanupTombstones");
+  }
+
+  @Test
+  void theSyncStreamIsRefusedAsUnimplemented() throws Exception {
+    CompletableFuture<Throwable> closed = new CompletableFuture<>();
+    StreamObserver<SyncRequest> requests = SyncServiceGrpc.newStub(server.channel()).sync(new StreamObserver<>() {
+      @Override
+      public void onNext(SyncResponse value) {
+        closed.completeExceptionally(new AssertionError("unexpected response " + value));
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        closed.complete(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        closed.completeExceptionally(new AssertionError("completed without error"));
+      }
+    });
+    requests.onNext(SyncRequest.getDefaultInstance());
+    Status status = Status.fromThrowable(closed.get(30, TimeUnit.SECONDS));
+    assertThat(status.getCode()).isEqualTo(Status.Code.UNIMPLEMENTED);
+    assertThat(status.getDescription()).startsWith("Sync is not implemented in this version");
+  }
+}
