@@ -2,11 +2,13 @@ package io.deltasync.server.store;
 
 import static io.deltasync.db.jooq.Tables.ENTITY;
 
+import io.deltasync.db.jooq.tables.records.EntityRecord;
 import io.deltasync.v1.Entity;
 import java.util.Optional;
 import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.JSONB;
+import org.jooq.UpdateSetMoreStep;
 import org.jooq.impl.DSL;
 
 /**
@@ -38,38 +40,30 @@ final class JsonEntityStore implements EntityStore {
 
   @Override
   public Optional<Entity> recreate(EntityKey key, Expected base, String dataJson, String modifiedBy) {
-    return tx.update(ENTITY)
+    return compareAndSet(tx.update(ENTITY)
         .set(ENTITY.DATA, JSONB.valueOf(dataJson))
         .set(ENTITY.IS_DELETED, false)
         .set(ENTITY.SYNC_STATUS, "synced")
-        .setNull(ENTITY.CONFLICT_DATA)
-        .set(ENTITY.ROW_VERSION, ENTITY.ROW_VERSION.plus(1))
-        .set(ENTITY.LAST_MODIFIED_BY, modifiedBy)
-        .where(identifies(key), matches(base), ENTITY.IS_DELETED.isTrue())
-        .returning()
-        .fetchOptional()
-        .map(Rows::entity);
+        .setNull(ENTITY.CONFLICT_DATA), key, base, true, modifiedBy);
   }
 
   @Override
   public Optional<Entity> replaceData(EntityKey key, Expected base, String dataJson, String modifiedBy) {
-    return tx.update(ENTITY)
-        .set(ENTITY.DATA, JSONB.valueOf(dataJson))
-        .set(ENTITY.ROW_VERSION, ENTITY.ROW_VERSION.plus(1))
-        .set(ENTITY.LAST_MODIFIED_BY, modifiedBy)
-        .where(identifies(key), matches(base), ENTITY.IS_DELETED.isFalse())
-        .returning()
-        .fetchOptional()
-        .map(Rows::entity);
+    return compareAndSet(tx.update(ENTITY).set(ENTITY.DATA, JSONB.valueOf(dataJson)), key, base, false, modifiedBy);
   }
 
   @Override
   public Optional<Entity> markDeleted(EntityKey key, Expected base, String modifiedBy) {
-    return tx.update(ENTITY)
-        .set(ENTITY.IS_DELETED, true)
+    return compareAndSet(tx.update(ENTITY).set(ENTITY.IS_DELETED, true), key, base, false, modifiedBy);
+  }
+
+  /** Completes an update into one compare-and-set statement: version bump, the expectation, RETURNING. */
+  private static Optional<Entity> compareAndSet(UpdateSetMoreStep<EntityRecord> update, EntityKey key,
+      Expected base, boolean expectTombstone, String modifiedBy) {
+    return update
         .set(ENTITY.ROW_VERSION, ENTITY.ROW_VERSION.plus(1))
         .set(ENTITY.LAST_MODIFIED_BY, modifiedBy)
-        .where(identifies(key), matches(base), ENTITY.IS_DELETED.isFalse())
+        .where(identifies(key), matches(base), ENTITY.IS_DELETED.eq(expectTombstone))
         .returning()
         .fetchOptional()
         .map(Rows::entity);
