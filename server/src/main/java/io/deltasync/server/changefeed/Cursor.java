@@ -1,5 +1,6 @@
 package io.deltasync.server.changefeed;
 
+import io.deltasync.server.store.Position;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.Optional;
@@ -23,6 +24,16 @@ public record Cursor(long epoch, long txId, long changeId) implements Comparable
   /** The position before the first change of an epoch. */
   public static Cursor start(long epoch) {
     return new Cursor(epoch, Long.MIN_VALUE, 0);
+  }
+
+  /** A cursor at a change-log position. */
+  public static Cursor at(long epoch, Position position) {
+    return new Cursor(epoch, position.txId(), position.changeId());
+  }
+
+  /** The change-log position. */
+  public Position position() {
+    return new Position(txId, changeId);
   }
 
   /** The opaque wire form. */

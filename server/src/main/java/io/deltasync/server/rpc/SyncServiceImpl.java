@@ -7,6 +7,7 @@ import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.changefeed.Cursor;
 import io.deltasync.server.error.DeltaSyncException;
 import io.deltasync.server.error.Errors;
+import io.deltasync.server.store.ChangeFilter;
 import io.deltasync.server.write.WriteService;
 import io.deltasync.v1.ErrorReason;
 import io.deltasync.v1.GetStatusRequest;
@@ -83,8 +84,8 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
       Cursor after = changeFeed.resolve(request.getCursor(), "cursor");
       int pageSize = request.getPageSize() == 0 ? limits.pageSize() : Math.min(request.getPageSize(),
           limits.pageSize());
-      ChangeFeed.Page page = changeFeed.read(after, pageSize, request.getEntityTypesList(),
-          request.getScopesList());
+      ChangeFeed.Page page = changeFeed.read(after, pageSize,
+          ChangeFilter.of(request.getEntityTypesList(), request.getScopesList()));
       return PullResponse.newBuilder()
           .addAllChanges(page.changes())
           .setNextCursor(page.next().encode())

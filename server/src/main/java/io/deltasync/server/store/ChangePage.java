@@ -6,16 +6,17 @@ import java.util.List;
 /**
  * Changes read from the change log, in commit order.
  *
- * @param changes the changes, each with its position
- * @param hasMore whether more matching changes were already visible after the last one
+ * @param changes the changes that matched, each with its position
+ * @param frontier how far the read has looked: every matching change up to here is in {@code changes} (or was
+ *     before the read's start), and none can appear before it later; a reader resumes after it
+ * @param hasMore whether more matching changes were already visible after the frontier
  */
-public record ChangePage(List<Positioned> changes, boolean hasMore) {
+public record ChangePage(List<Positioned> changes, Position frontier, boolean hasMore) {
   /**
    * A change and its position in the log.
    *
-   * @param txId the writing transaction's id
-   * @param changeId the change-log row's id
+   * @param position where it is
    * @param change the change (its cursor is not set here: cursors are encoded by the change feed)
    */
-  public record Positioned(long txId, long changeId, Change change) {}
+  public record Positioned(Position position, Change change) {}
 }

@@ -1,11 +1,12 @@
 package io.deltasync.server.store;
 
 import static io.deltasync.db.jooq.Tables.CHANGE_LOG;
+import static io.deltasync.db.jooq.Tables.CLIENT_SYNC_STATUS;
+import static io.deltasync.db.jooq.Tables.ENTITY;
 import static io.deltasync.db.jooq.Tables.SYNC_EPOCH;
 
 import java.security.SecureRandom;
 import java.sql.SQLException;
-import java.util.Collection;
 import java.util.List;
 import java.util.function.Function;
 import org.jooq.Condition;
@@ -53,31 +54,183 @@ public final class SyncStore {
   }
 
   /**
-   * Reads the changes after position (txId, changeId) that every reader can already see, in commit order.
-   * Only rows of transactions below this statement's snapshot xmin are returned, so a transaction that commits
-   * later can never land behind a position handed out now.
+   * Reads the changes after {@code after} that every reader can already see, in commit order. Only rows of
+   * transactions below the watermark (the snapshot xmin, read first) are returned, so a transaction that commits
+   * later can never land behind a position handed out now. When fewer than {@code limit} rows match, the read has
+   * seen everything below the watermark and its frontier moves there, past rows the filter skipped.
    */
-  public ChangePage readChanges(long txId, long changeId, int limit, Collection<String> entityTypes,
-      Collection<String> scopes) {
-    Condition filter = DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).gt(txId, changeId)
-        .and(CHANGE_LOG.TX_ID.lt(SNAPSHOT_XMIN));
-    if (!entityTypes.isEmpty()) {
-      filter = filter.and(CHANGE_LOG.ENTITY_TYPE.in(entityTypes));
-    }
-    if (!scopes.isEmpty()) {
-      filter = filter.and(CHANGE_LOG.SCOPE.in(scopes));
-    }
+  public ChangePage readChanges(Position after, int limit, ChangeFilter filter) {
+    // All transactions below xmin have ended for good, so a later statement reading "tx_id < xmin" sees exactly
+    // the same complete set; no shared snapshot is needed between the two statements.
+    long xmin = watermark();
     var rows = dsl.selectFrom(CHANGE_LOG)
-        .where(filter)
+        .where(DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).gt(after.txId(), after.changeId()))
+        .and(CHANGE_LOG.TX_ID.lt(xmin))
+        .and(condition(filter, CHANGE_LOG.SCOPE, CHANGE_LOG.ENTITY_TYPE))
         .orderBy(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID)
         .limit(limit + 1)
         .fetch();
     boolean hasMore = rows.size() > limit;
     List<ChangePage.Positioned> changes = rows.stream()
         .limit(limit)
-        .map(row -> new ChangePage.Positioned(row.getTxId(), row.getChangeId(), Rows.change(row)))
+        .map(row -> new ChangePage.Positioned(new Position(row.getTxId(), row.getChangeId()), Rows.change(row)))
         .toList();
-    return new ChangePage(changes, hasMore);
+    Position last = changes.isEmpty() ? after : changes.getLast().position();
+    Position frontier = hasMore ? last : Position.max(last, Position.max(after, Position.below(xmin)));
+    return new ChangePage(changes, frontier, hasMore);
+  }
+
+  /** The visibility watermark: every transaction with a smaller id has ended. */
+  public long watermark() {
+    return dsl.select(SNAPSHOT_XMIN).fetchSingle().value1();
+  }
+
+  /** The position after everything every reader can see now. */
+  public Position visiblePosition() {
+    return Position.below(watermark());
+  }
+
+  /**
+   * A page of the current live entities matching the filter, in key order after {@code after} (null = from the
+   * start). Each page is its own short statement: the caller makes the result consistent by taking the
+   * watermark before the first page and catching up from it afterwards (changes at or above it are delivered
+   * again, and applying a change is idempotent by row_version), instead of holding one long transaction open,
+   * which would hold back every other reader's watermark.
+   */
+  public List<io.deltasync.v1.Entity> readLiveEntities(ChangeFilter filter, EntityKey after, int limit) {
+    Condition condition = ENTITY.IS_DELETED.isFalse().and(condition(filter, ENTITY.SCOPE, ENTITY.ENTITY_TYPE));
+    if (after != null) {
+      condition = condition.and(DSL.row(ENTITY.SCOPE, ENTITY.ENTITY_TYPE, ENTITY.ENTITY_ID)
+          .gt(after.scope(), after.entityType(), after.entityId()));
+    }
+    return dsl.selectFrom(ENTITY)
+        .where(condition)
+        .orderBy(ENTITY.SCOPE, ENTITY.ENTITY_TYPE, ENTITY.ENTITY_ID)
+        .limit(limit)
+        .fetch(Rows::entity);
+  }
+
+  /**
+   * The live entities of a scope as of {@code at}, rebuilt from the change log: for each entity its last change at
+   * or before that position, if that change is not a delete. Returned as (entity_type, entity_id, row_version),
+   * sorted by entity_type then entity_id in code-point order (COLLATE "C" compares UTF-8 bytes, which sorts the same).
+   */
+  public List<EntityVersion> liveVersionsAt(String scope, Position at) {
+    var latest = dsl.selectDistinct(CHANGE_LOG.ENTITY_TYPE, CHANGE_LOG.ENTITY_ID, CHANGE_LOG.ROW_VERSION,
+            CHANGE_LOG.IS_DELETED)
+        .on(CHANGE_LOG.ENTITY_TYPE.collate("C"), CHANGE_LOG.ENTITY_ID.collate("C"))
+        .from(CHANGE_LOG)
+        .where(CHANGE_LOG.SCOPE.eq(scope))
+        .and(DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).le(at.txId(), at.changeId()))
+        .orderBy(CHANGE_LOG.ENTITY_TYPE.collate("C"), CHANGE_LOG.ENTITY_ID.collate("C"), CHANGE_LOG.TX_ID.desc(),
+            CHANGE_LOG.CHANGE_ID.desc())
+        .fetch();
+    return latest.stream()
+        .filter(row -> !row.value4())
+        .map(row -> new EntityVersion(row.value1(), row.value2(), row.value3()))
+        .toList();
+  }
+
+  /**
+   * One entity's identity and version within a scope.
+   *
+   * @param entityType its type
+   * @param entityId its id
+   * @param rowVersion its version
+   */
+  public record EntityVersion(String entityType, String entityId, long rowVersion) {}
+
+  /** Whether this client has changes in the scope after {@code after} (its own writes not yet delivered past). */
+  public boolean hasOwnChangesAfter(String clientId, String scope, Position after) {
+    return dsl.fetchExists(dsl.selectOne().from(CHANGE_LOG)
+        .where(CHANGE_LOG.CLIENT_ID.eq(clientId), CHANGE_LOG.SCOPE.eq(scope))
+        .and(DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).gt(after.txId(), after.changeId())));
+  }
+
+  /** Before this position the change log may be incomplete (history purged): such cursors must resync. */
+  public Position historyFloor() {
+    var row = dsl.select(SYNC_EPOCH.HISTORY_FLOOR_TX_ID, SYNC_EPOCH.HISTORY_FLOOR_CHANGE_ID).from(SYNC_EPOCH)
+        .fetchSingle();
+    return new Position(row.value1(), row.value2());
+  }
+
+  /** Records a client's acknowledged cursor (never moving it backwards) and that it was heard from now. */
+  public void recordAck(String clientId, String wireCursor, Position acked) {
+    var status = CLIENT_SYNC_STATUS;
+    dsl.insertInto(status)
+        .set(status.CLIENT_ID, clientId)
+        .set(status.LAST_ACK_CURSOR, wireCursor)
+        .set(status.LAST_ACK_TX_ID, acked.txId())
+        .set(status.LAST_ACK_CHANGE_ID, acked.changeId())
+        .onConflict(status.CLIENT_ID)
+        .doUpdate()
+        .set(status.LAST_SEEN_AT, DSL.currentOffsetDateTime())
+        .set(status.LAST_ACK_CURSOR, DSL.when(newer(acked), DSL.excluded(status.LAST_ACK_CURSOR))
+            .otherwise(status.LAST_ACK_CURSOR))
+        .set(status.LAST_ACK_TX_ID, DSL.when(newer(acked), DSL.excluded(status.LAST_ACK_TX_ID))
+            .otherwise(status.LAST_ACK_TX_ID))
+        .set(status.LAST_ACK_CHANGE_ID, DSL.when(newer(acked), DSL.excluded(status.LAST_ACK_CHANGE_ID))
+            .otherwise(status.LAST_ACK_CHANGE_ID))
+        .execute();
+  }
+
+  private static Condition newer(Position acked) {
+    var status = CLIENT_SYNC_STATUS;
+    return status.LAST_ACK_TX_ID.isNull().or(DSL.row(status.LAST_ACK_TX_ID, status.LAST_ACK_CHANGE_ID)
+        .lt(acked.txId(), acked.changeId()));
+  }
+
+  /** Records that a client was heard from now. */
+  public void recordSeen(String clientId) {
+    var status = CLIENT_SYNC_STATUS;
+    dsl.insertInto(status)
+        .set(status.CLIENT_ID, clientId)
+        .onConflict(status.CLIENT_ID)
+        .doUpdate()
+        .set(status.LAST_SEEN_AT, DSL.currentOffsetDateTime())
+        .execute();
+  }
+
+  /**
+   * A client's recorded status.
+   *
+   * @param lastAckCursor the last acknowledged wire cursor (empty if none)
+   * @param lastAck its position (null if none)
+   * @param lastSeenAt when the client was last heard from
+   */
+  public record ClientStatusRow(String lastAckCursor, Position lastAck, java.time.OffsetDateTime lastSeenAt) {}
+
+  /** The client's recorded status, if it ever connected. */
+  public java.util.Optional<ClientStatusRow> clientStatus(String clientId) {
+    var status = CLIENT_SYNC_STATUS;
+    return dsl.selectFrom(status).where(status.CLIENT_ID.eq(clientId)).fetchOptional()
+        .map(row -> new ClientStatusRow(row.getLastAckCursor() == null ? "" : row.getLastAckCursor(),
+            row.getLastAckTxId() == null ? null : new Position(row.getLastAckTxId(), row.getLastAckChangeId()),
+            row.getLastSeenAt()));
+  }
+
+  /** How many changes by others are visible after {@code after} (what a client has not acknowledged yet). */
+  public long countChangesAfter(Position after, String exceptClientId) {
+    long xmin = watermark();
+    return dsl.fetchCount(dsl.selectOne().from(CHANGE_LOG)
+        .where(DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).gt(after.txId(), after.changeId()))
+        .and(CHANGE_LOG.TX_ID.lt(xmin))
+        .and(CHANGE_LOG.CLIENT_ID.isDistinctFrom(exceptClientId)));
+  }
+
+  private static Condition condition(ChangeFilter filter, Field<String> scope, Field<String> type) {
+    if (filter.selectors().isEmpty()) {
+      return DSL.noCondition();
+    }
+    Condition any = DSL.falseCondition();
+    for (ChangeFilter.Selector selector : filter.selectors()) {
+      Condition one = selector.entityType().map(type::eq).orElse(DSL.noCondition());
+      if (!selector.scopes().isEmpty()) {
+        one = one.and(scope.in(selector.scopes()));
+      }
+      any = any.or(one);
+    }
+    return any;
   }
 
   /** The change log's current epoch (part of every cursor). */

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.deltasync.server.error.DeltaSyncException;
+import io.deltasync.server.store.ChangeFilter;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.testing.TestPostgres;
 import java.util.List;
@@ -38,7 +39,7 @@ class EpochIT {
             .startsWith("resync required"));
 
     sql.execute("insert into entity (scope, entity_type, entity_id) values ('s', 'note', 'new-1')");
-    ChangeFeed.Page page = feed.read(feed.start(), 10, List.of(), List.of("s"));
+    ChangeFeed.Page page = feed.read(feed.start(), 10, ChangeFilter.of(List.of(), List.of("s")));
     assertThat(page.changes()).extracting(c -> c.getEntity().getEntityId())
         .containsExactly("old-1", "old-2", "new-1");
   }

@@ -39,8 +39,10 @@ class PullIT {
         .build());
   }
 
-  /** Pulls every page after {@code cursor} in one scope. */
-  private List<Change> pullAll(String cursor, int pageSize, String scope) {
+  record Pulled(List<Change> changes, String next) {}
+
+  /** Pulls every page after {@code cursor} in one scope; returns the changes and the last next_cursor. */
+  private Pulled pullAll(String cursor, int pageSize, String scope) {
     List<Change> all = new ArrayList<>();
     PullResponse page;
     do {
@@ -48,7 +50,7 @@ class PullIT {
       all.addAll(page.getChangesList());
       cursor = page.getNextCursor();
     } while (page.getHasMore());
-    return all;
+    return new Pulled(all, cursor);
   }
 
   private static Delta inScope(Delta delta, String scope) {
@@ -71,7 +73,7 @@ class PullIT {
       requests++;
       assertThat(page.getChangesCount()).isLessThanOrEqualTo(5);
       pages.addAll(page.getChangesList());
-      if (!page.getChangesList().isEmpty()) {
+      if (page.getHasMore()) {
         assertThat(page.getNextCursor()).isEqualTo(page.getChanges(page.getChangesCount() - 1).getCursor());
       }
       cursor = page.getNextCursor();
@@ -86,8 +88,10 @@ class PullIT {
     assertThat(last.getEntity().getRowVersion()).isEqualTo(2);
     assertThat(last.getClientId()).isEqualTo("phone-1");
     assertThat(last.getDeltaId()).isNotEmpty();
-    assertThat(pull(cursor, 5, "paging").getChangesList()).isEmpty();
-    assertThat(pull(cursor, 5, "paging").getNextCursor()).isEqualTo(cursor);
+    PullResponse empty = pull(cursor, 5, "paging");
+    assertThat(empty.getChangesList()).isEmpty();
+    assertThat(Cursor.decode(empty.getNextCursor()).orElseThrow())
+        .isGreaterThanOrEqualTo(Cursor.decode(cursor).orElseThrow());
   }
 
   @Test
@@ -119,7 +123,9 @@ class PullIT {
   void aTransactionCommittingAfterALaterOneIsNotSkipped() throws Exception {
     String scope = "interleaved";
     push(inScope(create("before", doc("v", "0")), scope));
-    String cursor = pullAll("", 10, scope).getLast().getCursor();
+    // Resume from next_cursor, not from the last change: next_cursor is pushed as far as the watermark allows,
+    // which is exactly where a gap would open if the watermark were wrong.
+    String cursor = pullAll("", 10, scope).next();
 
     try (Connection a = server.database().dataSource().getConnection();
         Connection b = server.database().dataSource().getConnection()) {
@@ -132,16 +138,16 @@ class PullIT {
         sb.execute("insert into entity (scope, entity_type, entity_id) values ('" + scope + "', 'note', 'fast-b')");
         b.commit();
 
-        List<Change> whileAIsOpen = pullAll(cursor, 10, scope);
+        Pulled whileAIsOpen = pullAll(cursor, 10, scope);
         // B is visible but not yet safe to hand out: delivering it now would move the cursor past A.
-        assertThat(whileAIsOpen).isEmpty();
-        cursor = whileAIsOpen.isEmpty() ? cursor : whileAIsOpen.getLast().getCursor();
+        assertThat(whileAIsOpen.changes()).isEmpty();
+        cursor = whileAIsOpen.next();
 
         a.commit();
       }
     }
 
-    List<Change> afterA = pullAll(cursor, 10, scope);
+    List<Change> afterA = pullAll(cursor, 10, scope).changes();
     assertThat(afterA).extracting(c -> c.getEntity().getEntityId()).containsExactly("slow-a", "fast-b");
   }
 
@@ -153,11 +159,11 @@ class PullIT {
       try (Statement sa = a.createStatement()) {
         sa.execute("insert into entity (scope, entity_type, entity_id) values ('" + scope + "', 'note', 'never')");
         push(inScope(create("kept", doc("v", "1")), scope));
-        assertThat(pullAll("", 10, scope)).isEmpty();
+        assertThat(pullAll("", 10, scope).changes()).isEmpty();
         a.rollback();
       }
     }
-    assertThat(pullAll("", 10, scope)).extracting(c -> c.getEntity().getEntityId()).containsExactly("kept");
+    assertThat(pullAll("", 10, scope).changes()).extracting(c -> c.getEntity().getEntityId()).containsExactly("kept");
   }
 
   @Test

@@ -1,0 +1,282 @@
+package io.deltasync.server.ot;
+
+import io.deltasync.server.ot.TextComponent.Delete;
+import io.deltasync.server.ot.TextComponent.Insert;
+import io.deltasync.server.ot.TextComponent.Retain;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The text algebra: apply, transform and compose of component lists, counting code points. It follows the shape of
+ * ottypes text-unicode (retain / insert / delete, trailing text implicitly kept) so its convergence argument carries
+ * over; we keep our own because there is no maintained JVM port and our inputs are protobuf strings.
+ */
+final class TextOps {
+  private TextOps() {}
+
+  /** Applies {@code components} to {@code text}; {@code field} names the text edit in errors. */
+  static String apply(String text, List<TextComponent> components, String field) throws InvalidOperationException {
+    int length = text.codePointCount(0, text.length());
+    StringBuilder out = new StringBuilder(text.length() + 16);
+    int offset = 0; // in UTF-16 units, so that appends can copy ranges of the original
+    int position = 0; // in code points
+    for (int i = 0; i < components.size(); i++) {
+      switch (components.get(i)) {
+        case Retain retain -> {
+          checkWithin(retain.count(), position, length, field + ".components[" + i + "].retain");
+          int end = text.offsetByCodePoints(offset, retain.count());
+          out.append(text, offset, end);
+          offset = end;
+          position += retain.count();
+        }
+        case Insert insert -> out.append(insert.text());
+        case Delete delete -> {
+          checkWithin(delete.count(), position, length, field + ".components[" + i + "].delete");
+          offset = text.offsetByCodePoints(offset, delete.count());
+          position += delete.count();
+        }
+      }
+    }
+    return out.append(text, offset, text.length()).toString();
+  }
+
+  private static void checkWithin(int count, int position, int length, String field)
+      throws InvalidOperationException {
+    if (count > length - position) {
+      throw new InvalidOperationException(field, count + " runs past the end of the text (at code point " + position
+          + " of " + length + ")");
+    }
+  }
+
+  /** The canonical form: no empty components, neighbours of one kind merged, inserts before deletes, no tail retain. */
+  static List<TextComponent> normalize(List<TextComponent> components) {
+    Builder out = new Builder();
+    components.forEach(out::append);
+    return out.build();
+  }
+
+  /**
+   * Transforms {@code op} so that it applies after {@code other} (both made on the same text). On {@link Side#LEFT},
+   * an insert of {@code op} at the position where {@code other} inserts goes first.
+   */
+  static List<TextComponent> transform(List<TextComponent> op, List<TextComponent> other, Side side) {
+    Builder out = new Builder();
+    Cursor cursor = new Cursor(normalize(op));
+    for (TextComponent component : normalize(other)) {
+      switch (component) {
+        case Retain retain -> {
+          int remaining = retain.count();
+          while (remaining > 0 && cursor.hasNext()) {
+            TextComponent chunk = cursor.takeKeepingInserts(remaining);
+            out.append(chunk);
+            remaining -= originalLength(chunk);
+          }
+        }
+        case Insert insert -> {
+          if (side == Side.LEFT && cursor.peek() instanceof Insert) {
+            out.append(cursor.takeKeepingInserts(Integer.MAX_VALUE));
+          }
+          out.append(new Retain(insert.codePoints()));
+        }
+        case Delete delete -> {
+          int remaining = delete.count();
+          while (remaining > 0 && cursor.hasNext()) {
+            TextComponent chunk = cursor.takeKeepingInserts(remaining);
+            // The other edit deleted this text: our retain of it has nothing left to keep, our delete is done already.
+            if (chunk instanceof Insert) {
+              out.append(chunk);
+            }
+            remaining -= originalLength(chunk);
+          }
+        }
+      }
+    }
+    while (cursor.hasNext()) {
+      out.append(cursor.takeKeepingInserts(Integer.MAX_VALUE));
+    }
+    return out.build();
+  }
+
+  /** Composes {@code first} then {@code second} into one edit with the same effect. */
+  static List<TextComponent> compose(List<TextComponent> first, List<TextComponent> second) {
+    Builder out = new Builder();
+    Cursor cursor = new Cursor(normalize(first));
+    for (TextComponent component : normalize(second)) {
+      switch (component) {
+        case Retain retain -> {
+          int remaining = retain.count();
+          while (remaining > 0) {
+            if (!cursor.hasNext()) {
+              out.append(new Retain(remaining));
+              break;
+            }
+            TextComponent chunk = cursor.takeKeepingDeletes(remaining);
+            out.append(chunk);
+            remaining -= resultLength(chunk);
+          }
+        }
+        case Insert insert -> out.append(insert);
+        case Delete delete -> {
+          int remaining = delete.count();
+          while (remaining > 0) {
+            if (!cursor.hasNext()) {
+              out.append(new Delete(remaining));
+              break;
+            }
+            TextComponent chunk = cursor.takeKeepingDeletes(remaining);
+            switch (chunk) {
+              case Retain kept -> out.append(new Delete(kept.count()));
+              case Delete earlier -> out.append(earlier); // deletes of the original text pass through
+              case Insert ignored -> { } // inserted, then deleted: nothing remains
+            }
+            remaining -= resultLength(chunk);
+          }
+        }
+      }
+    }
+    while (cursor.hasNext()) {
+      out.append(cursor.takeKeepingDeletes(Integer.MAX_VALUE));
+    }
+    return out.build();
+  }
+
+  /** Code points of the original text the component covers. */
+  private static int originalLength(TextComponent component) {
+    return switch (component) {
+      case Retain retain -> retain.count();
+      case Delete delete -> delete.count();
+      case Insert insert -> 0;
+    };
+  }
+
+  /** Code points of the resulting text the component produces. */
+  private static int resultLength(TextComponent component) {
+    return switch (component) {
+      case Retain retain -> retain.count();
+      case Insert insert -> insert.codePoints();
+      case Delete delete -> 0;
+    };
+  }
+
+  /** Reads a component list in pieces, splitting components where a length ends inside one. */
+  private static final class Cursor {
+    private final List<TextComponent> components;
+    private int index;
+    private int offset; // into the current component: code points for retain/delete, UTF-16 units for insert
+
+    Cursor(List<TextComponent> components) {
+      this.components = components;
+    }
+
+    boolean hasNext() {
+      return index < components.size();
+    }
+
+    TextComponent peek() {
+      return hasNext() ? components.get(index) : null;
+    }
+
+    /** Up to {@code max} code points of original text; an insert (which covers none) comes whole. */
+    TextComponent takeKeepingInserts(int max) {
+      TextComponent current = components.get(index);
+      return current instanceof Insert insert ? rest(insert) : takeCounted(current, max);
+    }
+
+    /** Up to {@code max} code points of resulting text; a delete (which produces none) comes whole. */
+    TextComponent takeKeepingDeletes(int max) {
+      TextComponent current = components.get(index);
+      return current instanceof Delete delete ? takeCounted(delete, Integer.MAX_VALUE) : takeCounted(current, max);
+    }
+
+    private TextComponent takeCounted(TextComponent current, int max) {
+      return switch (current) {
+        case Retain retain -> new Retain(takeCount(retain.count(), max));
+        case Delete delete -> new Delete(takeCount(delete.count(), max));
+        case Insert insert -> {
+          String text = insert.text();
+          int available = text.codePointCount(offset, text.length());
+          if (available <= max) {
+            yield rest(insert);
+          }
+          int end = text.offsetByCodePoints(offset, max);
+          Insert part = new Insert(text.substring(offset, end));
+          offset = end;
+          yield part;
+        }
+      };
+    }
+
+    private int takeCount(int total, int max) {
+      int available = total - offset;
+      if (available <= max) {
+        index++;
+        offset = 0;
+        return available;
+      }
+      offset += max;
+      return max;
+    }
+
+    private Insert rest(Insert insert) {
+      Insert part = offset == 0 ? insert : new Insert(insert.text().substring(offset));
+      index++;
+      offset = 0;
+      return part;
+    }
+  }
+
+  /** Appends components in canonical form (see {@link #normalize}). */
+  private static final class Builder {
+    private final List<TextComponent> out = new ArrayList<>();
+
+    void append(TextComponent component) {
+      switch (component) {
+        case Retain retain when retain.count() == 0 -> { }
+        case Delete delete when delete.count() == 0 -> { }
+        case Insert insert when insert.text().isEmpty() -> { }
+        case Retain retain -> {
+          if (last() instanceof Retain previous) {
+            out.set(out.size() - 1, new Retain(previous.count() + retain.count()));
+          } else {
+            out.add(retain);
+          }
+        }
+        case Delete delete -> {
+          if (last() instanceof Delete previous) {
+            out.set(out.size() - 1, new Delete(previous.count() + delete.count()));
+          } else {
+            out.add(delete);
+          }
+        }
+        case Insert insert -> {
+          // Insert-then-delete and delete-then-insert at one position are the same edit; always writing the insert
+          // first gives one canonical form, so equal edits compare equal and transform ties see the insert.
+          Delete trailingDelete = null;
+          if (last() instanceof Delete delete) {
+            trailingDelete = delete;
+            out.remove(out.size() - 1);
+          }
+          if (last() instanceof Insert previous) {
+            out.set(out.size() - 1, new Insert(previous.text() + insert.text()));
+          } else {
+            out.add(insert);
+          }
+          if (trailingDelete != null) {
+            out.add(trailingDelete);
+          }
+        }
+      }
+    }
+
+    List<TextComponent> build() {
+      if (last() instanceof Retain) {
+        out.remove(out.size() - 1);
+      }
+      return List.copyOf(out);
+    }
+
+    private TextComponent last() {
+      return out.isEmpty() ? null : out.get(out.size() - 1);
+    }
+  }
+}

@@ -1,0 +1,50 @@
+package io.deltasync.server.store;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Which entities a reader wants: a union of selectors, each an entity type (or all types) within a set of scopes
+ * (or all scopes). No selector at all means everything.
+ *
+ * @param selectors the selectors; empty = everything
+ */
+public record ChangeFilter(List<Selector> selectors) {
+  /**
+   * One entity type (or all) in some scopes (or all).
+   *
+   * @param entityType the type; empty = all types
+   * @param scopes the scopes; empty = all scopes
+   */
+  public record Selector(Optional<String> entityType, Set<String> scopes) {
+    boolean matches(String scope, String type) {
+      return entityType.map(type::equals).orElse(true) && (scopes.isEmpty() || scopes.contains(scope));
+    }
+  }
+
+  /** Compact copy. */
+  public ChangeFilter {
+    selectors = List.copyOf(selectors);
+  }
+
+  /** Everything. */
+  public static ChangeFilter all() {
+    return new ChangeFilter(List.of());
+  }
+
+  /** Pull's filter: any of the types (empty = all) in any of the scopes (empty = all). */
+  public static ChangeFilter of(List<String> entityTypes, List<String> scopes) {
+    Set<String> scopeSet = Set.copyOf(scopes);
+    if (entityTypes.isEmpty()) {
+      return scopeSet.isEmpty() ? all() : new ChangeFilter(List.of(new Selector(Optional.empty(), scopeSet)));
+    }
+    return new ChangeFilter(entityTypes.stream().distinct()
+        .map(type -> new Selector(Optional.of(type), scopeSet)).toList());
+  }
+
+  /** Whether a change to an entity of this scope and type passes the filter. */
+  public boolean matches(String scope, String entityType) {
+    return selectors.isEmpty() || selectors.stream().anyMatch(s -> s.matches(scope, entityType));
+  }
+}
