@@ -1,11 +1,14 @@
 package io.deltasync.server;
 
 import io.deltasync.server.changefeed.ChangeFeed;
+import io.deltasync.server.changefeed.LiveFeed;
 import io.deltasync.server.database.Database;
 import io.deltasync.server.ops.HealthReporter;
 import io.deltasync.server.rpc.AdminServiceImpl;
 import io.deltasync.server.rpc.SyncServiceImpl;
 import io.deltasync.server.store.SyncStore;
+import io.deltasync.server.stream.SessionSettings;
+import io.deltasync.server.stream.SyncSessions;
 import io.deltasync.server.write.WriteService;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
@@ -31,15 +34,19 @@ public final class DeltaSyncServer implements AutoCloseable {
   private final Database database;
   private final HealthReporter health;
   private final ExecutorService callExecutor;
+  private final LiveFeed liveFeed;
+  private final SyncSessions sessions;
   private final Server server;
   private boolean closed;
 
   private DeltaSyncServer(ServerConfig config, Database database, HealthReporter health, ExecutorService executor,
-      Server server) {
+      LiveFeed liveFeed, SyncSessions sessions, Server server) {
     this.config = config;
     this.database = database;
     this.health = health;
     this.callExecutor = executor;
+    this.liveFeed = liveFeed;
+    this.sessions = sessions;
     this.server = server;
   }
 
@@ -68,11 +75,16 @@ public final class DeltaSyncServer implements AutoCloseable {
     // (its size is DELTASYNC_DB_POOL_SIZE) bounds how many touch the database at once.
     ExecutorService executor = Executors.newThreadPerTaskExecutor(
         Thread.ofVirtual().name("deltasync-call-", 0).factory());
+    ChangeFeed changeFeed = new ChangeFeed(store, epoch);
+    WriteService writes = new WriteService(store, config.limits().maxDeltaDataBytes());
+    LiveFeed liveFeed = new LiveFeed(changeFeed, database::openDedicatedConnection,
+        config.stream().feedPollInterval(), config.limits().pageSize());
+    SessionSettings sessionSettings = sessionSettings(config);
+    SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed);
     Server server = builder
         .executor(executor)
         .maxInboundMessageSize(config.limits().maxMessageBytes())
-        .addService(new SyncServiceImpl(new WriteService(store, config.limits().maxDeltaDataBytes()),
-            new ChangeFeed(store, epoch), config.limits()))
+        .addService(new SyncServiceImpl(writes, changeFeed, sessions, sessionSettings, config.limits()))
         .addService(new AdminServiceImpl())
         .addService(health.service())
         .addService(ProtoReflectionServiceV1.newInstance())
@@ -82,12 +94,46 @@ public final class DeltaSyncServer implements AutoCloseable {
     try {
       server.start();
     } catch (IOException e) {
+      sessions.close();
+      liveFeed.close();
       executor.shutdownNow();
       health.close();
       throw e;
     }
     health.startChecking(database, HEALTH_CHECK_PERIOD);
-    return new DeltaSyncServer(config, database, health, executor, server);
+    return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, server);
+  }
+
+  /** What the Sync stream tells clients and how it buffers. */
+  static SessionSettings sessionSettings(ServerConfig config) {
+    return new SessionSettings(config.limits().pageSize(), config.stream().maxQueuedChanges(),
+        config.stream().heartbeatInterval(), limits(config), retryPolicy(config));
+  }
+
+  /** The limits as clients see them. */
+  private static io.deltasync.v1.Limits limits(ServerConfig config) {
+    return io.deltasync.v1.Limits.newBuilder()
+        .setMaxDeltasPerPush(config.limits().maxDeltasPerPush())
+        .setMaxDeltaDataBytes(config.limits().maxDeltaDataBytes())
+        .setMaxPageSize(config.limits().pageSize())
+        .setMaxMessageBytes(config.limits().maxMessageBytes())
+        .build();
+  }
+
+  /** The retry advice as clients see it. */
+  private static io.deltasync.v1.RetryPolicy retryPolicy(ServerConfig config) {
+    ServerConfig.RetryPolicy retry = config.retryPolicy();
+    return io.deltasync.v1.RetryPolicy.newBuilder()
+        .setMaxRetries(retry.maxRetries())
+        .setBaseDelay(duration(retry.baseDelay()))
+        .setMaxDelay(duration(retry.maxDelay()))
+        .setBackoffMultiplier(retry.multiplier())
+        .build();
+  }
+
+  private static com.google.protobuf.Duration duration(Duration duration) {
+    return com.google.protobuf.Duration.newBuilder().setSeconds(duration.getSeconds())
+        .setNanos(duration.getNano()).build();
   }
 
   private static ServerBuilder<?> netty(ServerConfig config) {
@@ -103,6 +149,11 @@ public final class DeltaSyncServer implements AutoCloseable {
   /** The port the server listens on (useful when configured with port 0). */
   public int port() {
     return server.getPort();
+  }
+
+  /** The open Sync sessions. */
+  public SyncSessions sessions() {
+    return sessions;
   }
 
   /** The database the server runs on. */
@@ -126,6 +177,8 @@ public final class DeltaSyncServer implements AutoCloseable {
     }
     closed = true;
     health.close();
+    // server.shutdown() lets streams run on forever: end them first, telling clients to reconnect elsewhere.
+    sessions.close();
     server.shutdown();
     try {
       if (!server.awaitTermination(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)) {
@@ -138,6 +191,7 @@ public final class DeltaSyncServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     callExecutor.shutdownNow();
+    liveFeed.close();
     try {
       database.close();
     } catch (IOException e) {

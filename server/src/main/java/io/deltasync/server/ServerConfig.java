@@ -26,6 +26,7 @@ import java.util.Optional;
  * @param keepAliveTime how often the server pings an idle connection to detect dead clients
  * @param keepAliveTimeout how long a ping may go unanswered before the connection is closed
  * @param shutdownGrace how long shutdown waits for in-flight calls before cancelling them
+ * @param stream settings of the Sync stream
  */
 public record ServerConfig(
     String host,
@@ -42,7 +43,17 @@ public record ServerConfig(
     Duration tombstoneRetention,
     Duration keepAliveTime,
     Duration keepAliveTimeout,
-    Duration shutdownGrace) {
+    Duration shutdownGrace,
+    Stream stream) {
+
+  /**
+   * Settings of the Sync stream.
+   *
+   * @param heartbeatInterval how often the server sends heartbeats; three silent intervals end a stream
+   * @param maxQueuedChanges the most changes buffered per stream before it falls back to catching up
+   * @param feedPollInterval how often the change feed polls when no notification wakes it
+   */
+  public record Stream(Duration heartbeatInterval, int maxQueuedChanges, Duration feedPollInterval) {}
 
   /** Default port: unassigned by IANA and unlikely to clash with common development servers. */
   public static final int DEFAULT_PORT = 7420;
@@ -108,32 +119,43 @@ public record ServerConfig(
     Duration keepAliveTime = Duration.ofSeconds(s.integer("DELTASYNC_KEEPALIVE_TIME_SECONDS", 30, 10, 86_400));
     Duration keepAliveTimeout = Duration.ofSeconds(s.integer("DELTASYNC_KEEPALIVE_TIMEOUT_SECONDS", 10, 1, 3_600));
     Duration shutdownGrace = Duration.ofSeconds(s.integer("DELTASYNC_SHUTDOWN_GRACE_SECONDS", 10, 0, 3_600));
+    Stream stream = new Stream(
+        Duration.ofSeconds(s.integer("DELTASYNC_HEARTBEAT_SECONDS", 15, 1, 3_600)),
+        s.integer("DELTASYNC_STREAM_QUEUE_CHANGES", 1_000, 1, 1_000_000),
+        Duration.ofMillis(s.integer("DELTASYNC_FEED_POLL_MILLIS", 250, 10, 60_000)));
 
     return new ServerConfig(host, port, dataDirectory, url, user, password, poolSize,
         new Limits(maxDeltas, maxDataBytes, batchSize, maxMessageBytes),
         new RetryPolicy(maxRetries, baseDelay, maxDelay, multiplier),
-        policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace);
+        policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace, stream);
   }
 
   /** Returns a copy listening on another port (tests use 0). */
   public ServerConfig withPort(int newPort) {
     return new ServerConfig(host, newPort, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
-        keepAliveTimeout, shutdownGrace);
+        keepAliveTimeout, shutdownGrace, stream);
   }
 
   /** Returns a copy on an external database. */
   public ServerConfig withDatabase(String url, String user, String password) {
     return new ServerConfig(host, port, dataDirectory, Optional.of(url), user, password, poolSize, limits,
         retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
-        keepAliveTimeout, shutdownGrace);
+        keepAliveTimeout, shutdownGrace, stream);
   }
 
   /** Returns a copy with other limits. */
   public ServerConfig withLimits(Limits newLimits) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         newLimits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream);
+  }
+
+  /** Returns a copy with other stream settings. */
+  public ServerConfig withStream(Stream newStream) {
+    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+        limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
+        keepAliveTime, keepAliveTimeout, shutdownGrace, newStream);
   }
 
   // XDG base directory convention: user data outside the source tree, kept across runs and rebuilds.

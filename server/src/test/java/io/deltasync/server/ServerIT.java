@@ -6,12 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.deltasync.server.testing.DeltaSyncServerExtension;
 import io.deltasync.v1.CleanupTombstonesRequest;
 import io.deltasync.v1.GetMetricsRequest;
-import io.deltasync.v1.GetStatusRequest;
 import io.deltasync.v1.ListConflictsRequest;
 import io.deltasync.v1.ResolveConflictRequest;
-import io.deltasync.v1.SyncRequest;
-import io.deltasync.v1.SyncResponse;
-import io.deltasync.v1.SyncServiceGrpc;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
@@ -78,7 +74,6 @@ class ServerIT {
 
   @Test
   void rpcsOfLaterVersionsSaySoInsteadOfAnsweringWithMadeUpValues() {
-    assertNotImplemented(() -> server.sync().getStatus(GetStatusRequest.getDefaultInstance()), "GetStatus");
     assertNotImplemented(() -> server.sync().listConflicts(ListConflictsRequest.getDefaultInstance()),
         "ListConflicts");
     assertNotImplemented(() -> server.sync().resolveConflict(ResolveConflictRequest.getDefaultInstance()),
@@ -86,30 +81,5 @@ class ServerIT {
     assertNotImplemented(() -> server.admin().getMetrics(GetMetricsRequest.getDefaultInstance()), "GetMetrics");
     assertNotImplemented(() -> server.admin().cleanupTombstones(CleanupTombstonesRequest.getDefaultInstance()),
         "CleanupTombstones");
-  }
-
-  @Test
-  void theSyncStreamIsRefusedAsUnimplemented() throws Exception {
-    CompletableFuture<Throwable> closed = new CompletableFuture<>();
-    StreamObserver<SyncRequest> requests = SyncServiceGrpc.newStub(server.channel()).sync(new StreamObserver<>() {
-      @Override
-      public void onNext(SyncResponse value) {
-        closed.completeExceptionally(new AssertionError("unexpected response " + value));
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        closed.complete(t);
-      }
-
-      @Override
-      public void onCompleted() {
-        closed.completeExceptionally(new AssertionError("completed without error"));
-      }
-    });
-    requests.onNext(SyncRequest.getDefaultInstance());
-    Status status = Status.fromThrowable(closed.get(30, TimeUnit.SECONDS));
-    assertThat(status.getCode()).isEqualTo(Status.Code.UNIMPLEMENTED);
-    assertThat(status.getDescription()).startsWith("Sync is not implemented in this version");
   }
 }

@@ -4,6 +4,9 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Optional;
 import javax.sql.DataSource;
@@ -108,6 +111,13 @@ public final class Database implements AutoCloseable {
   /** The shared jOOQ context (thread-safe; run transactions with {@code dsl().transactionResult(...)}). */
   public DSLContext dsl() {
     return dsl;
+  }
+
+  /**
+   * A connection outside the pool, for a task that holds one for its whole life (LISTEN); the caller closes it.
+   */
+  public Connection openDedicatedConnection() throws SQLException {
+    return DriverManager.getConnection(pool.getJdbcUrl(), pool.getUsername(), pool.getPassword());
   }
 
   /** The pool. */

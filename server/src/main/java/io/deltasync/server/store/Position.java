@@ -11,7 +11,7 @@ public record Position(long txId, long changeId) implements Comparable<Position>
   public static final Position START = new Position(Long.MIN_VALUE, 0);
 
   /** The position after every change of every transaction below {@code xmin}. */
-  static Position below(long xmin) {
+  public static Position below(long xmin) {
     return new Position(xmin - 1, Long.MAX_VALUE);
   }
 

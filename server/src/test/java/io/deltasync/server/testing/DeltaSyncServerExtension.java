@@ -68,6 +68,11 @@ public final class DeltaSyncServerExtension implements BeforeAllCallback, AfterA
     return channel;
   }
 
+  /** The running server. */
+  public DeltaSyncServer server() {
+    return server;
+  }
+
   /** The server's port. */
   public int port() {
     return server.port();

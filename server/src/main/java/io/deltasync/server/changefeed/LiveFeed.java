@@ -1,0 +1,196 @@
+package io.deltasync.server.changefeed;
+
+import io.deltasync.server.store.ChangeFilter;
+import io.deltasync.server.store.ChangePage;
+import io.deltasync.server.store.Position;
+import io.deltasync.server.store.SyncStore;
+import io.deltasync.v1.Change;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.postgresql.PGConnection;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one change-log reader of a server process: it follows the log from the moment the server starts and hands
+ * every page to every live subscriber, so N streaming clients cost one query per page, not N. PostgreSQL's
+ * NOTIFY wakes it early; it polls anyway, because notifications can be lost and because a change can only be
+ * delivered once older transactions have ended, which nobody notifies.
+ */
+public final class LiveFeed implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(LiveFeed.class);
+  static final String CHANNEL = "deltasync_change_log";
+
+  /** Receives pages; called on the feed's thread, so it must not block. */
+  public interface Subscriber {
+    /** A page of changes, contiguous with the previous one (its {@code from} is the previous {@code to}). */
+    void onPage(Page page);
+  }
+
+  /**
+   * All changes in (from, to], unfiltered, each with its cursor.
+   *
+   * @param from the position the page starts after
+   * @param to the position the page ends at (inclusive)
+   * @param changes the changes, in order
+   */
+  public record Page(Position from, Position to, List<Change> changes) {}
+
+  /** Opens the connection the feed LISTENs on. */
+  @FunctionalInterface
+  public interface ListenConnections {
+    /** A new connection, owned by the caller. */
+    Connection open() throws SQLException;
+  }
+
+  private final ChangeFeed feed;
+  private final SyncStore store;
+  private final ListenConnections connections;
+  private final Duration pollInterval;
+  private final int pageSize;
+  private final Set<Subscriber> subscribers = ConcurrentHashMap.newKeySet();
+  private final Object dispatchLock = new Object();
+  private final Thread thread;
+  private volatile boolean running = true;
+  private Position frontier;
+  private Connection listenConnection;
+
+  /** Starts following the log from what is visible now. */
+  public LiveFeed(ChangeFeed feed, ListenConnections connections, Duration pollInterval, int pageSize) {
+    this.feed = feed;
+    this.store = feed.store();
+    this.connections = connections;
+    this.pollInterval = pollInterval;
+    this.pageSize = pageSize;
+    this.frontier = store.visiblePosition();
+    this.thread = Thread.ofPlatform().name("deltasync-live-feed").daemon().start(this::run);
+  }
+
+  /**
+   * Adds a subscriber that has itself read everything up to {@code readUpTo}. Succeeds only if the feed has not
+   * dispatched past that point yet; otherwise the subscriber would miss the pages in between and must read
+   * further on its own first, then try again. Pages already covered by the subscriber's own reads overlap, and the
+   * subscriber skips what it has.
+   *
+   * @param onJoin runs under the dispatch lock once the subscriber is in, before any page reaches it
+   */
+  public boolean join(Subscriber subscriber, Position readUpTo, Runnable onJoin) {
+    synchronized (dispatchLock) {
+      if (frontier.compareTo(readUpTo) > 0) {
+        return false;
+      }
+      onJoin.run();
+      subscribers.add(subscriber);
+      return true;
+    }
+  }
+
+  /** Removes a subscriber; no page reaches it after this returns. */
+  public void leave(Subscriber subscriber) {
+    synchronized (dispatchLock) {
+      subscribers.remove(subscriber);
+    }
+  }
+
+  /** How many subscribers are live. */
+  public int subscriberCount() {
+    return subscribers.size();
+  }
+
+  private void run() {
+    while (running) {
+      try {
+        ChangePage page = store.readChanges(frontier, pageSize, ChangeFilter.all());
+        if (page.frontier().compareTo(frontier) > 0) {
+          dispatch(page);
+        }
+        if (!page.hasMore()) {
+          awaitNotification();
+        }
+      } catch (RuntimeException e) {
+        if (!running) {
+          return;
+        }
+        log.warn("Change feed read failed, retrying: {}", e.toString());
+        sleep(pollInterval.multipliedBy(4));
+      }
+    }
+  }
+
+  private void dispatch(ChangePage page) {
+    List<Change> changes = new ArrayList<>(page.changes().size());
+    for (ChangePage.Positioned positioned : page.changes()) {
+      changes.add(positioned.change().toBuilder()
+          .setCursor(Cursor.at(feed.epoch(), positioned.position()).encode()).build());
+    }
+    synchronized (dispatchLock) {
+      Page out = new Page(frontier, page.frontier(), List.copyOf(changes));
+      frontier = page.frontier();
+      for (Subscriber subscriber : subscribers) {
+        try {
+          subscriber.onPage(out);
+        } catch (RuntimeException e) {
+          log.error("A subscriber failed on a page; it is dropped", e);
+          subscribers.remove(subscriber);
+        }
+      }
+    }
+  }
+
+  /** Waits for a NOTIFY, at most one poll interval. */
+  private void awaitNotification() {
+    try {
+      if (listenConnection == null) {
+        listenConnection = connections.open();
+        try (Statement statement = listenConnection.createStatement()) {
+          statement.execute("LISTEN " + CHANNEL);
+        }
+      }
+      listenConnection.unwrap(PGConnection.class).getNotifications((int) pollInterval.toMillis());
+    } catch (SQLException e) {
+      if (running) {
+        log.debug("LISTEN connection lost ({}); polling until it is back", e.toString());
+      }
+      closeListenConnection();
+      sleep(pollInterval);
+    }
+  }
+
+  private void closeListenConnection() {
+    if (listenConnection != null) {
+      try {
+        listenConnection.close();
+      } catch (SQLException ignored) {
+        // already broken
+      }
+      listenConnection = null;
+    }
+  }
+
+  private static void sleep(Duration duration) {
+    try {
+      Thread.sleep(duration);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Stops the reader thread. */
+  @Override
+  public void close() {
+    running = false;
+    thread.interrupt();
+    try {
+      thread.join(Duration.ofSeconds(5));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    closeListenConnection();
+  }
+}

@@ -1,0 +1,18 @@
+package io.deltasync.server.stream;
+
+import io.deltasync.v1.Limits;
+import io.deltasync.v1.RetryPolicy;
+import java.time.Duration;
+
+/**
+ * What every session of a server shares.
+ *
+ * @param pageSize changes (or entities) per read and per SyncChanges message
+ * @param maxQueuedChanges the most changes a session buffers for its client; past that it stops taking live pages
+ *     and catches up from the change log at the client's pace instead
+ * @param heartbeatInterval how often the server sends a heartbeat; three silent intervals end a stream
+ * @param limits what the welcome tells clients about limits
+ * @param retryPolicy what the welcome tells clients about retrying
+ */
+public record SessionSettings(int pageSize, int maxQueuedChanges, Duration heartbeatInterval, Limits limits,
+    RetryPolicy retryPolicy) {}

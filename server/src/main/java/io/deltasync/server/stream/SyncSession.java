@@ -1,0 +1,758 @@
+package io.deltasync.server.stream;
+
+import com.google.protobuf.Timestamp;
+import com.google.rpc.BadRequest.FieldViolation;
+import com.google.rpc.Code;
+import io.deltasync.server.changefeed.ChangeFeed;
+import io.deltasync.server.changefeed.Cursor;
+import io.deltasync.server.changefeed.LiveFeed;
+import io.deltasync.server.error.DeltaSyncException;
+import io.deltasync.server.error.Errors;
+import io.deltasync.server.store.ChangeFilter;
+import io.deltasync.server.store.ChangePage;
+import io.deltasync.server.store.EntityKey;
+import io.deltasync.server.store.Position;
+import io.deltasync.server.store.SyncStore;
+import io.deltasync.server.write.WriteService;
+import io.deltasync.v1.Change;
+import io.deltasync.v1.Entity;
+import io.deltasync.v1.ErrorReason;
+import io.deltasync.v1.Operation;
+import io.deltasync.v1.Subscription;
+import io.deltasync.v1.SyncChanges;
+import io.deltasync.v1.SyncChecksum;
+import io.deltasync.v1.SyncError;
+import io.deltasync.v1.SyncHeartbeat;
+import io.deltasync.v1.SyncHello;
+import io.deltasync.v1.SyncPhase;
+import io.deltasync.v1.SyncPush;
+import io.deltasync.v1.SyncPushResults;
+import io.deltasync.v1.SyncRequest;
+import io.deltasync.v1.SyncResponse;
+import io.deltasync.v1.SyncResyncRequired;
+import io.deltasync.v1.SyncWelcome;
+import io.grpc.Status;
+import io.grpc.protobuf.StatusProto;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client's Sync stream: the only writer to its response observer, owner of its state. Three kinds of work
+ * meet here and are kept apart:
+ * <ul>
+ *   <li>client messages (hello, push, ack, heartbeat, checksum request) run one at a time on the inbound thread,
+ *       and the next one is requested from gRPC only when the current one is done (inbound flow control);
+ *   <li>initial state and catch-up read the database on the delivery thread, one page at a time, each page only
+ *       once the previous one has been handed to gRPC and the transport is ready: the client's pace;
+ *   <li>live pages arrive from the process's single {@link LiveFeed} and are queued without blocking it.
+ * </ul>
+ * Every send goes through {@link #drain()} under the session lock, which respects {@code isReady()}. The queue of
+ * changes is bounded: when a live page would overflow it (a client that stopped reading), the session drops the
+ * queued changes, leaves the live feed and goes back to catching up from the last change it actually sent, so a
+ * slow client costs a bounded amount of memory and never holds up the feed or other clients.
+ */
+public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.Subscriber {
+  private static final Logger log = LoggerFactory.getLogger(SyncSession.class);
+  private static final int OWN_WRITE_WAIT_ROUNDS = 20;
+
+  /** Where a session is in the protocol. */
+  public enum State { AWAITING_HELLO, INITIAL_STATE, CATCHING_UP, LIVE, CLOSED }
+
+  /** A queued message; change batches carry the frontier the client reaches once it has them. */
+  private record Outgoing(SyncResponse message, int changeCount, Position frontier) {
+    boolean isChanges() {
+      return message.hasChanges();
+    }
+  }
+
+  private final ServerCallStreamObserver<SyncResponse> out;
+  private final SessionSettings settings;
+  private final WriteService writes;
+  private final ChangeFeed changeFeed;
+  private final LiveFeed liveFeed;
+  private final SyncStore store;
+  private final Runnable onClose;
+  private final ExecutorService inbound = Executors.newSingleThreadExecutor(
+      Thread.ofVirtual().name("deltasync-sync-in-", 0).factory());
+  private final ExecutorService delivery = Executors.newSingleThreadExecutor(
+      Thread.ofVirtual().name("deltasync-sync-out-", 0).factory());
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition progress = lock.newCondition();
+  // Everything below is guarded by lock.
+  private final ArrayDeque<Outgoing> queue = new ArrayDeque<>();
+  private State state = State.AWAITING_HELLO;
+  private String clientId = "";
+  private ChangeFilter filter = ChangeFilter.all();
+  private Set<String> allowedScopes = Set.of();
+  private Position frontier;
+  private Position sentFrontier;
+  private int queuedChanges;
+  private int maxQueuedChanges;
+  private long fallbacks;
+  private boolean paused;
+  private volatile long lastHeardNanos = System.nanoTime();
+  private long lastSeenRecordedNanos;
+
+  SyncSession(ServerCallStreamObserver<SyncResponse> out, SessionSettings settings, WriteService writes,
+      ChangeFeed changeFeed, LiveFeed liveFeed, Runnable onClose) {
+    this.out = out;
+    this.settings = settings;
+    this.writes = writes;
+    this.changeFeed = changeFeed;
+    this.liveFeed = liveFeed;
+    this.store = changeFeed.store();
+    this.onClose = onClose;
+    out.disableAutoRequest();
+    out.setOnReadyHandler(this::onReady);
+    out.setOnCancelHandler(() -> close(null));
+    out.request(1);
+  }
+
+  // ---- inbound ------------------------------------------------------------------------------------------
+
+  @Override
+  public void onNext(SyncRequest request) {
+    lastHeardNanos = System.nanoTime();
+    runInbound(() -> {
+      try {
+        handle(request);
+      } catch (DeltaSyncException e) {
+        sendError(e.status(), request.hasPush() ? request.getPush().getBatchId() : "");
+      } catch (RuntimeException e) {
+        if (SyncStore.isUnavailable(e)) {
+          sendError(Errors.status(Code.UNAVAILABLE, ErrorReason.ERROR_REASON_DATABASE_UNAVAILABLE,
+              "the database is unavailable; retry with backoff"), "");
+        } else {
+          log.error("Sync session of client '{}' failed on a {} message", clientId, request.getMessageCase(), e);
+          sendError(Errors.status(Code.INTERNAL, ErrorReason.ERROR_REASON_INTERNAL, "internal error"), "");
+        }
+      }
+      lock.lock();
+      try {
+        if (state != State.CLOSED) {
+          out.request(1);
+        }
+      } finally {
+        lock.unlock();
+      }
+    });
+  }
+
+  @Override
+  public void onError(Throwable t) {
+    close(null);
+  }
+
+  @Override
+  public void onCompleted() {
+    // After the messages already received have been handled: their results go out first.
+    runInbound(() -> close(Status.OK));
+  }
+
+  private void runInbound(Runnable work) {
+    try {
+      inbound.execute(work);
+    } catch (java.util.concurrent.RejectedExecutionException closed) {
+      // the session is closed; gRPC may still deliver a message that was in flight
+    }
+  }
+
+  private void handle(SyncRequest request) {
+    switch (request.getMessageCase()) {
+      case HELLO -> hello(request.getHello());
+      case PUSH -> push(request.getPush());
+      case ACK -> ack(request.getAck().getCursor());
+      case HEARTBEAT -> heard();
+      case CHECKSUM_REQUEST -> checksum(request.getChecksumRequest().getScope());
+      case MESSAGE_NOT_SET -> throw new DeltaSyncException(Errors.invalidArgument(
+          ErrorReason.ERROR_REASON_INVALID_ARGUMENT, List.of(Errors.violation("message",
+              "required: exactly one of hello, push, ack, heartbeat, checksum_request"))));
+    }
+  }
+
+  private void hello(SyncHello hello) {
+    if (currentState() != State.AWAITING_HELLO) {
+      throw protocolViolation("hello: already received; a stream carries one hello (open a new stream to change "
+          + "subscriptions)");
+    }
+    List<FieldViolation> violations = new ArrayList<>(WriteService.checkClientId("hello.client_id",
+        hello.getClientId()));
+    List<ChangeFilter.Selector> selectors = new ArrayList<>();
+    Set<String> scopes = new HashSet<>();
+    boolean everyScope = hello.getSubscriptionsCount() == 0;
+    for (int i = 0; i < hello.getSubscriptionsCount(); i++) {
+      Subscription subscription = hello.getSubscriptions(i);
+      String field = "hello.subscriptions[" + i + "]";
+      if (!subscription.getEntityType().isEmpty() && !WriteService.isEntityType(subscription.getEntityType())) {
+        violations.add(Errors.violation(field + ".entity_type", "'" + subscription.getEntityType()
+            + "' is not an entity type"));
+      }
+      for (int j = 0; j < subscription.getScopesCount(); j++) {
+        if (!WriteService.isScope(subscription.getScopes(j))) {
+          violations.add(Errors.violation(field + ".scopes[" + j + "]", "'" + subscription.getScopes(j)
+              + "' is not a scope"));
+        }
+      }
+      everyScope |= subscription.getScopesCount() == 0;
+      scopes.addAll(subscription.getScopesList());
+      selectors.add(new ChangeFilter.Selector(
+          subscription.getEntityType().isEmpty() ? Optional.empty() : Optional.of(subscription.getEntityType()),
+          Set.copyOf(subscription.getScopesList())));
+    }
+    if (!violations.isEmpty()) {
+      throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, violations));
+    }
+    boolean resync = false;
+    Cursor cursor = null;
+    if (!hello.getCursor().isEmpty()) {
+      try {
+        cursor = changeFeed.resolve(hello.getCursor(), "hello.cursor");
+      } catch (DeltaSyncException e) {
+        if (!Errors.reason(ErrorReason.ERROR_REASON_RESYNC_REQUIRED).equals(reasonOf(e))) {
+          throw e;
+        }
+        resync = true;
+        enqueueControl(SyncResponse.newBuilder().setResyncRequired(SyncResyncRequired.newBuilder()
+            .setReason(e.status().getMessage())).build());
+      }
+    }
+    store.recordSeen(hello.getClientId());
+    lock.lock();
+    try {
+      clientId = hello.getClientId();
+      filter = new ChangeFilter(selectors);
+      allowedScopes = everyScope ? Set.of() : Set.copyOf(scopes);
+      enqueue(new Outgoing(SyncResponse.newBuilder().setWelcome(SyncWelcome.newBuilder()
+          .setServerCursor(Cursor.at(changeFeed.epoch(), store.visiblePosition()).encode())
+          .setLimits(settings.limits())
+          .setHeartbeatInterval(com.google.protobuf.Duration.newBuilder()
+              .setSeconds(settings.heartbeatInterval().toSeconds())
+              .setNanos(settings.heartbeatInterval().toNanosPart()))
+          .setRetryPolicy(settings.retryPolicy())).build(), 0, null));
+      if (cursor == null) {
+        state = State.INITIAL_STATE;
+      } else {
+        state = State.CATCHING_UP;
+        frontier = cursor.position();
+        sentFrontier = frontier;
+      }
+    } finally {
+      lock.unlock();
+    }
+    log.debug("Client '{}' said hello ({}{})", clientId, cursor == null ? "initial state" : "resume",
+        resync ? " after resync" : "");
+    delivery.execute(cursor == null ? this::deliverInitialStateThenCatchUp : this::catchUp);
+  }
+
+  private void push(SyncPush push) {
+    requireHello("push");
+    if (push.getDeltasCount() > settings.limits().getMaxDeltasPerPush()) {
+      throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_LIMIT_EXCEEDED,
+          List.of(Errors.violation("push.deltas", "count: " + push.getDeltasCount() + " (expected: <= "
+              + settings.limits().getMaxDeltasPerPush() + "; split the batch)"))));
+    }
+    var results = writes.push(clientId, push.getDeltasList());
+    enqueueControl(SyncResponse.newBuilder().setPushResults(SyncPushResults.newBuilder()
+        .setBatchId(push.getBatchId()).addAllResults(results)).build());
+  }
+
+  private void ack(String wireCursor) {
+    requireHello("ack");
+    Cursor cursor = changeFeed.resolve(wireCursor, "ack.cursor");
+    store.recordAck(clientId, wireCursor, cursor.position());
+  }
+
+  private void heard() {
+    if (currentState() == State.AWAITING_HELLO) {
+      return;
+    }
+    long now = System.nanoTime();
+    // One write per heartbeat interval at most: last_seen_at is for humans, not for correctness.
+    if (now - lastSeenRecordedNanos > settings.heartbeatInterval().toNanos()) {
+      lastSeenRecordedNanos = now;
+      store.recordSeen(clientId);
+    }
+  }
+
+  /**
+   * Sends a checksum of a scope's live entities at exactly the position the client has reached. Sending of
+   * changes pauses while it is computed, and the checksum goes out before anything queued after that position.
+   */
+  private void checksum(String scope) {
+    requireHello("checksum_request");
+    if (!WriteService.isScope(scope) || (!allowedScopes.isEmpty() && !allowedScopes.contains(scope))) {
+      throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, List.of(
+          Errors.violation("checksum_request.scope", "'" + scope + "' is not one of the subscribed scopes"))));
+    }
+    // Best effort: let this client's own recent writes pass the point the checksum describes, or its copy
+    // (which already has them) would look different from the server's state at that point.
+    for (int round = 0; round < OWN_WRITE_WAIT_ROUNDS; round++) {
+      Position reached = reachedPosition();
+      if (reached != null && !store.hasOwnChangesAfter(clientId, scope, reached)) {
+        break;
+      }
+      sleep(Duration.ofMillis(100));
+    }
+    Position at;
+    lock.lock();
+    try {
+      if (sentFrontier == null) {
+        throw protocolViolation("checksum_request: the initial state is still being sent; ask once it is done");
+      }
+      paused = true;
+      at = sentFrontier;
+    } finally {
+      lock.unlock();
+    }
+    SyncChecksum.Builder checksum = SyncChecksum.newBuilder().setScope(scope)
+        .setCursor(Cursor.at(changeFeed.epoch(), at).encode());
+    try {
+      List<SyncStore.EntityVersion> versions = store.liveVersionsAt(scope, at);
+      checksum.setEntityCount(versions.size()).setDigest(digest(versions));
+    } finally {
+      lock.lock();
+      try {
+        paused = false;
+        if (state != State.CLOSED) {
+          queue.addFirst(new Outgoing(SyncResponse.newBuilder().setChecksum(checksum).build(), 0, null));
+        }
+        drain();
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  /** SHA-256 over "entity_type US entity_id US row_version LF" per live entity, sorted by type then id. */
+  static String digest(List<SyncStore.EntityVersion> versions) {
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      for (SyncStore.EntityVersion version : versions) {
+        sha.update((version.entityType() + '\u001f' + version.entityId() + '\u001f' + version.rowVersion() + '\n')
+            .getBytes(StandardCharsets.UTF_8));
+      }
+      return HexFormat.of().formatHex(sha.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every Java platform", e);
+    }
+  }
+
+  // ---- delivery -----------------------------------------------------------------------------------------
+
+  /**
+   * Current state without a long transaction: the watermark first, then the live entities page by page, then
+   * catch-up from the watermark. A change committed while the pages are read is either already in a page or at
+   * or above the watermark, so it is caught up afterwards; one seen twice is harmless (same row_version).
+   */
+  private void deliverInitialStateThenCatchUp() {
+    try {
+      Position end = Position.below(store.watermark());
+      String endCursor = Cursor.at(changeFeed.epoch(), end).encode();
+      EntityKey after = null;
+      while (true) {
+        if (!awaitRoom()) {
+          return;
+        }
+        List<Entity> entities = store.readLiveEntities(filter, after, settings.pageSize());
+        boolean last = entities.size() < settings.pageSize();
+        List<Change> changes = new ArrayList<>(entities.size());
+        for (Entity entity : entities) {
+          changes.add(Change.newBuilder().setOperation(Operation.OPERATION_CREATE).setEntity(entity).build());
+        }
+        SyncChanges.Builder batch = SyncChanges.newBuilder().addAllChanges(changes)
+            .setPhase(SyncPhase.SYNC_PHASE_INITIAL_STATE);
+        if (last) {
+          batch.setCursor(endCursor);
+        }
+        lock.lock();
+        try {
+          if (state != State.INITIAL_STATE) {
+            return;
+          }
+          enqueue(new Outgoing(SyncResponse.newBuilder().setChanges(batch).build(), changes.size(),
+              last ? end : null));
+          if (last) {
+            frontier = end;
+            state = State.CATCHING_UP;
+          }
+        } finally {
+          lock.unlock();
+        }
+        if (last) {
+          break;
+        }
+        Entity lastEntity = entities.getLast();
+        after = new EntityKey(lastEntity.getScope(), lastEntity.getEntityType(), lastEntity.getEntityId());
+      }
+      catchUp();
+    } catch (RuntimeException e) {
+      failDelivery(e);
+    }
+  }
+
+  /** Reads the change log from the session's frontier at the client's pace, then joins the live feed. */
+  private void catchUp() {
+    try {
+      while (true) {
+        if (!awaitRoom()) {
+          return;
+        }
+        Position from;
+        lock.lock();
+        try {
+          if (state != State.CATCHING_UP) {
+            return;
+          }
+          from = frontier;
+        } finally {
+          lock.unlock();
+        }
+        ChangePage page = store.readChanges(from, settings.pageSize(), filter);
+        List<Change> changes = new ArrayList<>(page.changes().size());
+        for (ChangePage.Positioned positioned : page.changes()) {
+          if (!clientId.equals(positioned.change().getClientId())) {
+            changes.add(positioned.change().toBuilder()
+                .setCursor(Cursor.at(changeFeed.epoch(), positioned.position()).encode()).build());
+          }
+        }
+        lock.lock();
+        try {
+          if (state != State.CATCHING_UP) {
+            return;
+          }
+          if (!changes.isEmpty()) {
+            enqueue(changesMessage(changes, page.frontier(), SyncPhase.SYNC_PHASE_CATCH_UP));
+          }
+          frontier = page.frontier();
+        } finally {
+          lock.unlock();
+        }
+        if (!page.hasMore() && liveFeed.join(this, page.frontier(), this::goLive)) {
+          return;
+        }
+      }
+    } catch (RuntimeException e) {
+      failDelivery(e);
+    }
+  }
+
+  /** Runs under the live feed's dispatch lock, before the first live page reaches this session. */
+  private void goLive() {
+    lock.lock();
+    try {
+      if (state != State.CATCHING_UP) {
+        return;
+      }
+      state = State.LIVE;
+      // An empty batch marks the switch, and gives the client a cursor to acknowledge.
+      enqueue(changesMessage(List.of(), frontier, SyncPhase.SYNC_PHASE_LIVE));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public void onPage(LiveFeed.Page page) {
+    lock.lock();
+    try {
+      if (state != State.LIVE) {
+        return;
+      }
+      if (page.from().compareTo(frontier) > 0) {
+        // Cannot happen while join() keeps its promise; if it ever does, reading the log closes the gap.
+        log.warn("Client '{}' saw a gap in live pages; catching up from the change log", clientId);
+        fallBackToCatchUp();
+        return;
+      }
+      if (page.to().compareTo(frontier) <= 0) {
+        return;
+      }
+      List<Change> changes = new ArrayList<>();
+      for (Change change : page.changes()) {
+        Entity entity = change.getEntity();
+        if (!clientId.equals(change.getClientId()) && filter.matches(entity.getScope(), entity.getEntityType())
+            && Cursor.decode(change.getCursor()).orElseThrow().position().compareTo(frontier) > 0) {
+          changes.add(change);
+        }
+      }
+      if (!changes.isEmpty()) {
+        if (queuedChanges + changes.size() > settings.maxQueuedChanges()) {
+          fallBackToCatchUp();
+          return;
+        }
+        enqueue(changesMessage(changes, page.to(), SyncPhase.SYNC_PHASE_LIVE));
+      }
+      frontier = page.to();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Under the lock: forget queued changes, resume from what the client was actually sent. */
+  private void fallBackToCatchUp() {
+    liveFeed.leave(this);
+    for (Iterator<Outgoing> it = queue.iterator(); it.hasNext(); ) {
+      if (it.next().isChanges()) {
+        it.remove();
+      }
+    }
+    queuedChanges = 0;
+    frontier = sentFrontier;
+    state = State.CATCHING_UP;
+    fallbacks++;
+    log.debug("Client '{}' reads too slowly for live delivery; catching up from the change log", clientId);
+    delivery.execute(this::catchUp);
+  }
+
+  private Outgoing changesMessage(List<Change> changes, Position reached, SyncPhase phase) {
+    return new Outgoing(SyncResponse.newBuilder().setChanges(SyncChanges.newBuilder().addAllChanges(changes)
+        .setCursor(Cursor.at(changeFeed.epoch(), reached).encode()).setPhase(phase)).build(), changes.size(),
+        reached);
+  }
+
+  /** Waits until the previous page has been handed to gRPC and the transport can take more; false if closed. */
+  private boolean awaitRoom() {
+    lock.lock();
+    try {
+      while (state != State.CLOSED && (queuedChanges > 0 || !out.isReady() || paused)) {
+        // Signalled by drain(); the timeout covers a readiness change that raced with the check.
+        progress.await(200, TimeUnit.MILLISECONDS);
+      }
+      return state != State.CLOSED;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void failDelivery(RuntimeException e) {
+    if (SyncStore.isUnavailable(e)) {
+      log.warn("Client '{}': database unavailable during delivery; ending the stream", clientId);
+    } else {
+      log.error("Client '{}': delivery failed; ending the stream", clientId, e);
+    }
+    close(StatusProto.toStatusRuntimeException(Errors.status(Code.UNAVAILABLE, ErrorReason.ERROR_REASON_RECONNECT,
+        "the server could not read changes for this stream; reconnect and resume from your last cursor"))
+        .getStatus());
+  }
+
+  // ---- outbound -----------------------------------------------------------------------------------------
+
+  private void enqueueControl(SyncResponse message) {
+    lock.lock();
+    try {
+      enqueue(new Outgoing(message, 0, null));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Under the lock. */
+  private void enqueue(Outgoing outgoing) {
+    if (state == State.CLOSED) {
+      return;
+    }
+    queue.add(outgoing);
+    queuedChanges += outgoing.changeCount();
+    maxQueuedChanges = Math.max(maxQueuedChanges, queuedChanges);
+    drain();
+  }
+
+  private void onReady() {
+    lock.lock();
+    try {
+      drain();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Under the lock: sends while the transport is ready (re-checked each time: spurious onReady calls happen). */
+  private void drain() {
+    while (state != State.CLOSED && !queue.isEmpty() && out.isReady()) {
+      if (paused && queue.peek().isChanges()) {
+        break;
+      }
+      Outgoing next = queue.poll();
+      queuedChanges -= next.changeCount();
+      out.onNext(next.message());
+      if (next.frontier() != null) {
+        sentFrontier = next.frontier();
+      }
+    }
+    progress.signalAll();
+  }
+
+  private void sendError(com.google.rpc.Status status, String batchId) {
+    enqueueControl(SyncResponse.newBuilder().setError(SyncError.newBuilder().setStatus(status)
+        .setBatchId(batchId)).build());
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------------------
+
+  /** Called by the registry every heartbeat interval. */
+  void tick() {
+    boolean silent;
+    lock.lock();
+    try {
+      if (state == State.CLOSED) {
+        return;
+      }
+      silent = System.nanoTime() - lastHeardNanos > settings.heartbeatInterval().multipliedBy(3).toNanos();
+      if (!silent && queue.isEmpty()) {
+        Timestamp now = Timestamp.newBuilder().setSeconds(System.currentTimeMillis() / 1000).build();
+        enqueue(new Outgoing(SyncResponse.newBuilder().setHeartbeat(SyncHeartbeat.newBuilder().setSentAt(now))
+            .build(), 0, null));
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (silent) {
+      log.info("Client '{}' sent nothing for three heartbeat intervals; closing its stream", clientId);
+      close(StatusProto.toStatusRuntimeException(Errors.status(Code.UNAVAILABLE, ErrorReason.ERROR_REASON_RECONNECT,
+          "no message from the client for three heartbeat intervals ("
+              + settings.heartbeatInterval().multipliedBy(3).toSeconds() + " s); reconnect")).getStatus());
+    }
+  }
+
+  /** Ends the stream because the server is shutting down; the client reconnects elsewhere and resumes. */
+  void endForShutdown() {
+    close(StatusProto.toStatusRuntimeException(Errors.status(Code.UNAVAILABLE, ErrorReason.ERROR_REASON_RECONNECT,
+        "the server is shutting down; reconnect (to another node) and resume from your last cursor")).getStatus());
+  }
+
+  /**
+   * Ends the session: with {@code status} OK the stream completes, with another it fails, with null (the client
+   * went away) nothing more is sent. Leaves the live feed only after releasing the session lock: the feed takes
+   * its own lock before a session's, so taking them the other way round could deadlock.
+   */
+  private void close(Status status) {
+    lock.lock();
+    try {
+      if (state == State.CLOSED) {
+        return;
+      }
+      if (status != null) {
+        // Control messages (push results, errors) still go out; changes not yet sent are left for the resume.
+        for (Outgoing outgoing : queue) {
+          if (!outgoing.isChanges()) {
+            out.onNext(outgoing.message());
+          }
+        }
+      }
+      queue.clear();
+      queuedChanges = 0;
+      state = State.CLOSED;
+      progress.signalAll();
+      try {
+        if (status != null && status.isOk()) {
+          out.onCompleted();
+        } else if (status != null) {
+          out.onError(status.asRuntimeException());
+        }
+      } catch (IllegalStateException alreadyClosed) {
+        // the call was cancelled concurrently: nothing to tell
+      }
+    } finally {
+      lock.unlock();
+    }
+    liveFeed.leave(this);
+    inbound.shutdown();
+    delivery.shutdown();
+    onClose.run();
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------------
+
+  private State currentState() {
+    lock.lock();
+    try {
+      return state;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private Position reachedPosition() {
+    lock.lock();
+    try {
+      return sentFrontier;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void requireHello(String what) {
+    if (currentState() == State.AWAITING_HELLO) {
+      throw protocolViolation(what + ": send a hello first");
+    }
+  }
+
+  private static DeltaSyncException protocolViolation(String message) {
+    return new DeltaSyncException(Code.FAILED_PRECONDITION, ErrorReason.ERROR_REASON_PROTOCOL_VIOLATION, message);
+  }
+
+  private static String reasonOf(DeltaSyncException e) {
+    for (var detail : e.status().getDetailsList()) {
+      if (detail.is(com.google.rpc.ErrorInfo.class)) {
+        try {
+          return detail.unpack(com.google.rpc.ErrorInfo.class).getReason();
+        } catch (com.google.protobuf.InvalidProtocolBufferException ignored) {
+          return "";
+        }
+      }
+    }
+    return "";
+  }
+
+  private static void sleep(Duration duration) {
+    try {
+      Thread.sleep(duration);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * What a test or an operator may want to know about a session.
+   *
+   * @param clientId the client (empty before hello)
+   * @param state where it is in the protocol
+   * @param queuedChanges changes buffered now
+   * @param maxQueuedChanges the most changes ever buffered at once (bounded by the configured limit)
+   * @param fallbacks how often it left live delivery to catch up because the client read too slowly
+   */
+  public record Stats(String clientId, State state, int queuedChanges, int maxQueuedChanges, long fallbacks) {}
+
+  /** A snapshot of the session's counters. */
+  public Stats stats() {
+    lock.lock();
+    try {
+      return new Stats(clientId, state, queuedChanges, maxQueuedChanges, fallbacks);
+    } finally {
+      lock.unlock();
+    }
+  }
+}

@@ -1,0 +1,68 @@
+package io.deltasync.server.stream;
+
+import io.deltasync.server.changefeed.ChangeFeed;
+import io.deltasync.server.changefeed.LiveFeed;
+import io.deltasync.server.write.WriteService;
+import io.deltasync.v1.SyncRequest;
+import io.deltasync.v1.SyncResponse;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/** The open Sync sessions of a server: opens them, ticks their heartbeats, ends them at shutdown. */
+public final class SyncSessions implements AutoCloseable {
+  private final SessionSettings settings;
+  private final WriteService writes;
+  private final ChangeFeed changeFeed;
+  private final LiveFeed liveFeed;
+  private final Set<SyncSession> sessions = ConcurrentHashMap.newKeySet();
+  private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().name("deltasync-heartbeats").daemon().factory());
+  private volatile boolean accepting = true;
+
+  /** Creates the registry and starts the heartbeat timer. */
+  public SyncSessions(SessionSettings settings, WriteService writes, ChangeFeed changeFeed, LiveFeed liveFeed) {
+    this.settings = settings;
+    this.writes = writes;
+    this.changeFeed = changeFeed;
+    this.liveFeed = liveFeed;
+    long period = settings.heartbeatInterval().toMillis();
+    heartbeats.scheduleAtFixedRate(() -> sessions.forEach(SyncSession::tick), period, period, TimeUnit.MILLISECONDS);
+  }
+
+  /** Opens a session on a new stream; the returned observer receives the client's messages. */
+  public StreamObserver<SyncRequest> open(StreamObserver<SyncResponse> responses) {
+    ServerCallStreamObserver<SyncResponse> out = (ServerCallStreamObserver<SyncResponse>) responses;
+    SyncSession[] self = new SyncSession[1];
+    SyncSession session = new SyncSession(out, settings, writes, changeFeed, liveFeed,
+        () -> sessions.remove(self[0]));
+    self[0] = session;
+    sessions.add(session);
+    if (!accepting) {
+      session.endForShutdown();
+    }
+    return session;
+  }
+
+  /** The counters of every open session. */
+  public List<SyncSession.Stats> stats() {
+    return sessions.stream().map(SyncSession::stats).toList();
+  }
+
+  /** Ends every session with UNAVAILABLE ("reconnect"), so clients move to another node. */
+  public void endAll() {
+    accepting = false;
+    sessions.forEach(SyncSession::endForShutdown);
+  }
+
+  @Override
+  public void close() {
+    endAll();
+    heartbeats.shutdownNow();
+  }
+}
