@@ -373,8 +373,8 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         if (!awaitRoom()) {
           return;
         }
-        List<Entity> entities = store.readLiveEntities(filter, after, settings.pageSize());
-        boolean last = entities.size() < settings.pageSize();
+        List<Entity> entities = store.readLiveEntities(filter, after, readSize());
+        boolean last = entities.size() < readSize();
         List<Change> changes = new ArrayList<>(entities.size());
         for (Entity entity : entities) {
           changes.add(Change.newBuilder().setOperation(Operation.OPERATION_CREATE).setEntity(entity).build());
@@ -427,7 +427,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         } finally {
           lock.unlock();
         }
-        ChangePage page = store.readChanges(from, settings.pageSize(), filter);
+        ChangePage page = store.readChanges(from, readSize(), filter);
         List<Change> changes = new ArrayList<>(page.changes().size());
         for (ChangePage.Positioned positioned : page.changes()) {
           if (!clientId.equals(positioned.change().getClientId())) {
@@ -528,6 +528,11 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     return new Outgoing(SyncResponse.newBuilder().setChanges(SyncChanges.newBuilder().addAllChanges(changes)
         .setCursor(Cursor.at(changeFeed.epoch(), reached).encode()).setPhase(phase)).build(), changes.size(),
         reached);
+  }
+
+  /** Pages read for this client never exceed its buffer limit, so the limit holds in every phase. */
+  private int readSize() {
+    return Math.min(settings.pageSize(), settings.maxQueuedChanges());
   }
 
   /** Waits until the previous page has been handed to gRPC and the transport can take more; false if closed. */
