@@ -142,7 +142,7 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
               violations));
         }
         SyncStore.ClientStatusRow row = store.clientStatus(request.getClientId()).orElseThrow(() ->
-            new DeltaSyncException(Code.NOT_FOUND, ErrorReason.ERROR_REASON_INVALID_ARGUMENT,
+            new DeltaSyncException(Code.NOT_FOUND, ErrorReason.ERROR_REASON_UNKNOWN_CLIENT,
                 "client_id: no client '" + request.getClientId() + "' has opened a Sync stream"));
         Position acked = row.lastAck() == null ? Position.START : row.lastAck();
         response.setClient(ClientStatus.newBuilder()
