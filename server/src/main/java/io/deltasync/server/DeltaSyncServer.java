@@ -1,14 +1,17 @@
 package io.deltasync.server;
 
 import io.deltasync.server.changefeed.ChangeFeed;
+import io.deltasync.server.conflict.ConflictPolicies;
 import io.deltasync.server.changefeed.LiveFeed;
 import io.deltasync.server.database.Database;
 import io.deltasync.server.ops.HealthReporter;
 import io.deltasync.server.rpc.AdminServiceImpl;
 import io.deltasync.server.rpc.SyncServiceImpl;
+import io.deltasync.server.store.ConflictQueue;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.stream.SessionSettings;
 import io.deltasync.server.stream.SyncSessions;
+import io.deltasync.server.write.ManualResolution;
 import io.deltasync.server.write.WriteService;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
@@ -18,6 +21,7 @@ import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -76,7 +80,10 @@ public final class DeltaSyncServer implements AutoCloseable {
     ExecutorService executor = Executors.newThreadPerTaskExecutor(
         Thread.ofVirtual().name("deltasync-call-", 0).factory());
     ChangeFeed changeFeed = new ChangeFeed(store, epoch);
-    WriteService writes = new WriteService(store, config.limits().maxDeltaDataBytes());
+    WriteService writes = new WriteService(store, config.limits().maxDeltaDataBytes(),
+        new ConflictPolicies(config.defaultConflictPolicy(), config.conflicts().byEntityType(),
+            config.operationalTransformEnabled()),
+        config.conflicts().maxClockSkew(), Clock.systemUTC());
     LiveFeed liveFeed = new LiveFeed(changeFeed, database::openDedicatedConnection,
         config.stream().feedPollInterval(), config.limits().pageSize());
     SessionSettings sessionSettings = sessionSettings(config);
@@ -84,7 +91,10 @@ public final class DeltaSyncServer implements AutoCloseable {
     Server server = builder
         .executor(executor)
         .maxInboundMessageSize(config.limits().maxMessageBytes())
-        .addService(new SyncServiceImpl(writes, changeFeed, sessions, sessionSettings, config.limits()))
+        .addService(new SyncServiceImpl(writes, changeFeed, sessions,
+            new ManualResolution(store, new ConflictQueue(database.dsl()), config.limits().maxDeltaDataBytes(),
+                config.limits().pageSize()),
+            sessionSettings, config.limits()))
         .addService(new AdminServiceImpl())
         .addService(health.service())
         .addService(ProtoReflectionServiceV1.newInstance())

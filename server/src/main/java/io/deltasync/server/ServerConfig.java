@@ -27,6 +27,7 @@ import java.util.Optional;
  * @param keepAliveTimeout how long a ping may go unanswered before the connection is closed
  * @param shutdownGrace how long shutdown waits for in-flight calls before cancelling them
  * @param stream settings of the Sync stream
+ * @param conflicts per-entity-type policies and the clock-skew bound of last-write-wins
  */
 public record ServerConfig(
     String host,
@@ -44,7 +45,21 @@ public record ServerConfig(
     Duration keepAliveTime,
     Duration keepAliveTimeout,
     Duration shutdownGrace,
-    Stream stream) {
+    Stream stream,
+    Conflicts conflicts) {
+
+  /**
+   * Conflict settings beyond the default policy.
+   *
+   * @param byEntityType the policy of each entity type that has its own (else the default applies)
+   * @param maxClockSkew how far ahead of the server's clock a client's timestamp may be; later ones are capped
+   */
+  public record Conflicts(Map<String, ConflictPolicy> byEntityType, Duration maxClockSkew) {
+    /** Compact copy. */
+    public Conflicts {
+      byEntityType = Map.copyOf(byEntityType);
+    }
+  }
 
   /**
    * Settings of the Sync stream.
@@ -123,39 +138,48 @@ public record ServerConfig(
         Duration.ofSeconds(s.integer("DELTASYNC_HEARTBEAT_SECONDS", 15, 1, 3_600)),
         s.integer("DELTASYNC_STREAM_QUEUE_CHANGES", 1_000, 1, 1_000_000),
         Duration.ofMillis(s.integer("DELTASYNC_FEED_POLL_MILLIS", 250, 10, 60_000)));
+    Conflicts conflicts = new Conflicts(s.policiesByType("DELTASYNC_ENTITY_CONFLICT_POLICIES"),
+        Duration.ofMillis(s.integer("DELTASYNC_MAX_CLOCK_SKEW_MILLIS", 2_000, 0, 86_400_000)));
 
     return new ServerConfig(host, port, dataDirectory, url, user, password, poolSize,
         new Limits(maxDeltas, maxDataBytes, batchSize, maxMessageBytes),
         new RetryPolicy(maxRetries, baseDelay, maxDelay, multiplier),
-        policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace, stream);
+        policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts);
   }
 
   /** Returns a copy listening on another port (tests use 0). */
   public ServerConfig withPort(int newPort) {
     return new ServerConfig(host, newPort, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
-        keepAliveTimeout, shutdownGrace, stream);
+        keepAliveTimeout, shutdownGrace, stream, conflicts);
   }
 
   /** Returns a copy on an external database. */
   public ServerConfig withDatabase(String url, String user, String password) {
     return new ServerConfig(host, port, dataDirectory, Optional.of(url), user, password, poolSize, limits,
         retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
-        keepAliveTimeout, shutdownGrace, stream);
+        keepAliveTimeout, shutdownGrace, stream, conflicts);
   }
 
   /** Returns a copy with other limits. */
   public ServerConfig withLimits(Limits newLimits) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         newLimits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts);
+  }
+
+  /** Returns a copy with other conflict settings. */
+  public ServerConfig withConflicts(ConflictPolicy newDefault, Conflicts newConflicts) {
+    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+        limits, retryPolicy, newDefault, operationalTransformEnabled, tombstoneRetention,
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, newConflicts);
   }
 
   /** Returns a copy with other stream settings. */
   public ServerConfig withStream(Stream newStream) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, newStream);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, newStream, conflicts);
   }
 
   // XDG base directory convention: user data outside the source tree, kept across runs and rebuilds.
@@ -239,9 +263,28 @@ public record ServerConfig(
 
     ConflictPolicy conflictPolicy(String name, ConflictPolicy fallback) {
       String value = raw(name);
+      return value == null ? fallback : parsePolicy(name, value);
+    }
+
+    /** "type=policy,type=policy"; the type names follow the entity_type rules. */
+    Map<String, ConflictPolicy> policiesByType(String name) {
+      String value = raw(name);
+      Map<String, ConflictPolicy> policies = new java.util.LinkedHashMap<>();
       if (value == null) {
-        return fallback;
+        return policies;
       }
+      for (String entry : value.split(",")) {
+        String[] parts = entry.trim().split("=", 2);
+        if (parts.length != 2 || !parts[0].trim().matches("[A-Za-z][A-Za-z0-9_.-]{0,63}")) {
+          throw new ConfigException(name + ": '" + entry.trim() + "' (expected: entity_type=policy, for example "
+              + "note=client_wins,task=manual)");
+        }
+        policies.put(parts[0].trim(), parsePolicy(name, parts[1].trim()));
+      }
+      return policies;
+    }
+
+    private static ConflictPolicy parsePolicy(String name, String value) {
       return switch (value.toLowerCase(Locale.ROOT)) {
         case "last_write_wins" -> ConflictPolicy.CONFLICT_POLICY_LAST_WRITE_WINS;
         case "client_wins" -> ConflictPolicy.CONFLICT_POLICY_CLIENT_WINS;

@@ -6,8 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.deltasync.server.testing.DeltaSyncServerExtension;
 import io.deltasync.v1.CleanupTombstonesRequest;
 import io.deltasync.v1.GetMetricsRequest;
-import io.deltasync.v1.ListConflictsRequest;
-import io.deltasync.v1.ResolveConflictRequest;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
@@ -74,10 +72,6 @@ class ServerIT {
 
   @Test
   void rpcsOfLaterVersionsSaySoInsteadOfAnsweringWithMadeUpValues() {
-    assertNotImplemented(() -> server.sync().listConflicts(ListConflictsRequest.getDefaultInstance()),
-        "ListConflicts");
-    assertNotImplemented(() -> server.sync().resolveConflict(ResolveConflictRequest.getDefaultInstance()),
-        "ResolveConflict");
     assertNotImplemented(() -> server.admin().getMetrics(GetMetricsRequest.getDefaultInstance()), "GetMetrics");
     assertNotImplemented(() -> server.admin().cleanupTombstones(CleanupTombstonesRequest.getDefaultInstance()),
         "CleanupTombstones");

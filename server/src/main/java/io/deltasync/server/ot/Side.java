@@ -19,7 +19,9 @@ public enum Side {
 
   /**
    * The side of an edit by {@code clientId} against one by {@code otherClientId}: the smaller id (by
-   * {@link String#compareTo}) has priority. Any fixed rule would converge; this one needs no extra state.
+   * {@link String#compareTo}) has priority. Any fixed rule would converge; this one needs no extra state. Equal ids
+   * give {@link #LEFT}, so derive the other direction's side with {@link #opposite()} (or use
+   * {@link OperationalTransform#transformBoth}), never by a second call with the ids swapped.
    */
   public static Side byClientId(String clientId, String otherClientId) {
     requireNonNull(clientId, "clientId");

@@ -13,6 +13,7 @@ import io.deltasync.server.store.Position;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.stream.SessionSettings;
 import io.deltasync.server.stream.SyncSessions;
+import io.deltasync.server.write.ManualResolution;
 import io.deltasync.server.write.WriteService;
 import io.deltasync.v1.ClientStatus;
 import io.deltasync.v1.ErrorReason;
@@ -43,13 +44,15 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
   private final WriteService writes;
   private final ChangeFeed changeFeed;
   private final SyncSessions sessions;
+  private final ManualResolution manual;
   private final SessionSettings advertised;
   private final ServerConfig.Limits limits;
 
   /** Creates the service over the write path, the change feed and the stream sessions. */
   public SyncServiceImpl(WriteService writes, ChangeFeed changeFeed, SyncSessions sessions,
-      SessionSettings advertised, ServerConfig.Limits limits) {
+      ManualResolution manual, SessionSettings advertised, ServerConfig.Limits limits) {
     this.writes = writes;
+    this.manual = manual;
     this.changeFeed = changeFeed;
     this.sessions = sessions;
     this.advertised = advertised;
@@ -116,14 +119,14 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
 
   @Override
   public void listConflicts(ListConflictsRequest request, StreamObserver<ListConflictsResponse> responseObserver) {
-    responseObserver.onError(notYet("ListConflicts", "the manual conflict queue (issue: \"Conflict resolution\")"));
+    UnaryCalls.answer("ListConflicts", responseObserver, () -> manual.list(request));
   }
 
   @Override
   public void resolveConflict(ResolveConflictRequest request,
       StreamObserver<ResolveConflictResponse> responseObserver) {
-    responseObserver.onError(notYet("ResolveConflict",
-        "the manual conflict queue (issue: \"Conflict resolution\")"));
+    UnaryCalls.answer("ResolveConflict", responseObserver, () -> ResolveConflictResponse.newBuilder()
+        .setEntity(manual.resolve(request)).build());
   }
 
   @Override

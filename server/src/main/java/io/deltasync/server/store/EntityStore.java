@@ -22,6 +22,13 @@ public interface EntityStore {
   /** Turns a live entity into a tombstone; empty unless the row is live and matches {@code base}. */
   Optional<Entity> markDeleted(EntityKey key, Expected base, String modifiedBy);
 
+  /**
+   * Sets the entity's conflict state ({@code sync_status} and {@code conflict_data}, null to clear) and, when
+   * {@code dataJson} is not null, its data and liveness; empty unless the row matches {@code base}.
+   */
+  Optional<Entity> writeConflictState(EntityKey key, Expected base, String syncStatus, String conflictDataJson,
+      String dataJson, boolean deleted);
+
   /** The current row, live or tombstone, to report after a compare-and-set miss. */
   Optional<Entity> find(EntityKey key);
 }

@@ -57,6 +57,23 @@ final class JsonEntityStore implements EntityStore {
     return compareAndSet(tx.update(ENTITY).set(ENTITY.IS_DELETED, true), key, base, false, modifiedBy);
   }
 
+  @Override
+  public Optional<Entity> writeConflictState(EntityKey key, Expected base, String syncStatus,
+      String conflictDataJson, String dataJson, boolean deleted) {
+    var update = tx.update(ENTITY)
+        .set(ENTITY.SYNC_STATUS, syncStatus)
+        .set(ENTITY.CONFLICT_DATA, conflictDataJson == null ? null : JSONB.valueOf(conflictDataJson));
+    if (dataJson != null) {
+      update = update.set(ENTITY.DATA, JSONB.valueOf(dataJson)).set(ENTITY.IS_DELETED, deleted);
+    }
+    return update
+        .set(ENTITY.ROW_VERSION, ENTITY.ROW_VERSION.plus(1))
+        .where(identifies(key), matches(base))
+        .returning()
+        .fetchOptional()
+        .map(Rows::entity);
+  }
+
   /** Completes an update into one compare-and-set statement: version bump, the expectation, RETURNING. */
   private static Optional<Entity> compareAndSet(UpdateSetMoreStep<EntityRecord> update, EntityKey key,
       Expected base, boolean expectTombstone, String modifiedBy) {

@@ -1,8 +1,20 @@
 package io.deltasync.server.store;
 
 import static io.deltasync.db.jooq.Tables.APPLIED_DELTA;
+import static io.deltasync.db.jooq.Tables.CHANGE_LOG;
+import static io.deltasync.db.jooq.Tables.CONFLICT;
+import static io.deltasync.db.jooq.Tables.ENTITY;
 
+import com.google.protobuf.Struct;
+import io.deltasync.v1.Delta;
+import io.deltasync.v1.Entity;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.jooq.JSONB;
 import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
 
@@ -64,13 +76,88 @@ public final class WriteTransaction {
    * Tells the change-log trigger who is writing and which delta caused the change (transaction-local settings,
    * so they cannot leak into another transaction on the same pooled connection).
    */
-  public void identifyWriter(String clientId, String deltaId) {
+  public void identifyWriter(String clientId, String deltaId, long writeClockMicros) {
     tx.select(
             DSL.function("set_config", String.class, DSL.inline("deltasync.client_id"), DSL.val(clientId),
                 DSL.inline(true)),
             DSL.function("set_config", String.class, DSL.inline("deltasync.delta_id"), DSL.val(deltaId),
-                DSL.inline(true)))
+                DSL.inline(true)),
+            DSL.function("set_config", String.class, DSL.inline("deltasync.write_clock_us"),
+                DSL.val(Long.toString(writeClockMicros)), DSL.inline(true)))
         .fetch();
+  }
+
+  /** The entity's last-write-wins clocks (empty if there is no such row). */
+  public Optional<WriteClocks> clocks(EntityKey key) {
+    return tx.select(ENTITY.WRITE_CLOCK_US, ENTITY.WRITE_CLOCK_BY, ENTITY.FIELD_CLOCKS)
+        .from(ENTITY)
+        .where(ENTITY.SCOPE.eq(key.scope()), ENTITY.ENTITY_TYPE.eq(key.entityType()),
+            ENTITY.ENTITY_ID.eq(key.entityId()))
+        .fetchOptional()
+        .map(row -> new WriteClocks(new WriteClocks.Stamp(row.value1(), row.value2()), fieldClocks(row.value3())));
+  }
+
+  private static Map<String, WriteClocks.Stamp> fieldClocks(JSONB json) {
+    Map<String, WriteClocks.Stamp> clocks = new HashMap<>();
+    for (var entry : Json.toStruct(json).getFieldsMap().entrySet()) {
+      var stamp = entry.getValue().getStructValue().getFieldsMap();
+      clocks.put(entry.getKey(), new WriteClocks.Stamp((long) stamp.get("t").getNumberValue(),
+          stamp.get("c").getStringValue()));
+    }
+    return clocks;
+  }
+
+  /** The entity's document at {@code rowVersion}, if the change log still holds that version. */
+  public Optional<Struct> dataAt(EntityKey key, long rowVersion) {
+    return tx.select(CHANGE_LOG.DATA)
+        .from(CHANGE_LOG)
+        .where(CHANGE_LOG.SCOPE.eq(key.scope()), CHANGE_LOG.ENTITY_TYPE.eq(key.entityType()),
+            CHANGE_LOG.ENTITY_ID.eq(key.entityId()), CHANGE_LOG.ROW_VERSION.eq(rowVersion),
+            CHANGE_LOG.DATA.isNotNull())
+        .orderBy(CHANGE_LOG.TX_ID.desc(), CHANGE_LOG.CHANGE_ID.desc())
+        .limit(1)
+        .fetchOptional()
+        .map(row -> Json.toStruct(row.value1()));
+  }
+
+  /** Puts a conflict in the manual resolution queue. */
+  public void queueConflict(UUID conflictId, EntityKey key, String clientId, Delta delta, Entity current) {
+    tx.insertInto(CONFLICT)
+        .set(CONFLICT.CONFLICT_ID, conflictId)
+        .set(CONFLICT.SCOPE, key.scope())
+        .set(CONFLICT.ENTITY_TYPE, key.entityType())
+        .set(CONFLICT.ENTITY_ID, key.entityId())
+        .set(CONFLICT.CLIENT_ID, clientId)
+        .set(CONFLICT.CLIENT_DELTA, delta.toByteArray())
+        .set(CONFLICT.BASE_ROW_VERSION, delta.getBaseRowVersion())
+        .set(CONFLICT.SERVER_ROW_VERSION, current.getRowVersion())
+        .set(CONFLICT.SERVER_DATA, current.getIsDeleted() ? null : JSONB.valueOf(Json.toJson(current.getData())))
+        .set(CONFLICT.SERVER_DELETED, current.getIsDeleted())
+        .execute();
+  }
+
+  /** A queued conflict, locked until this transaction ends (so two resolutions cannot both proceed). */
+  public Optional<QueuedConflict> lockConflict(UUID conflictId) {
+    return tx.selectFrom(CONFLICT).where(CONFLICT.CONFLICT_ID.eq(conflictId)).forUpdate().fetchOptional()
+        .map(ConflictQueue::conflict);
+  }
+
+  /** The ids of the entity's open conflicts, oldest first. */
+  public List<UUID> openConflictIds(EntityKey key) {
+    return tx.select(CONFLICT.CONFLICT_ID).from(CONFLICT)
+        .where(CONFLICT.SCOPE.eq(key.scope()), CONFLICT.ENTITY_TYPE.eq(key.entityType()),
+            CONFLICT.ENTITY_ID.eq(key.entityId()), CONFLICT.RESOLVED_AT.isNull())
+        .orderBy(CONFLICT.DETECTED_AT, CONFLICT.CONFLICT_ID)
+        .fetch(CONFLICT.CONFLICT_ID);
+  }
+
+  /** Marks a conflict resolved. */
+  public void closeConflict(UUID conflictId, String resolution) {
+    tx.update(CONFLICT)
+        .set(CONFLICT.RESOLVED_AT, DSL.currentOffsetDateTime())
+        .set(CONFLICT.RESOLUTION, resolution)
+        .where(CONFLICT.CONFLICT_ID.eq(conflictId))
+        .execute();
   }
 
   /** The entity store, bound to this transaction. */

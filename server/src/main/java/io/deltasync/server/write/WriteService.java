@@ -4,7 +4,21 @@ import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.BadRequest.FieldViolation;
 import com.google.rpc.Code;
+import com.google.protobuf.ListValue;
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import io.deltasync.server.conflict.ConflictPolicies;
+import io.deltasync.server.conflict.ConflictResolver;
+import io.deltasync.server.conflict.WriteClock;
 import io.deltasync.server.error.Errors;
+import io.deltasync.server.store.Json;
+import io.deltasync.server.store.WriteClocks;
+import io.deltasync.v1.ConflictResolution;
+import io.deltasync.v1.ResolutionOutcome;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.UUID;
 import io.deltasync.server.store.EntityKey;
 import io.deltasync.server.store.EntityStore;
 import io.deltasync.server.store.Expected;
@@ -36,13 +50,29 @@ import org.slf4j.LoggerFactory;
 public final class WriteService {
   private static final Logger log = LoggerFactory.getLogger(WriteService.class);
 
+  private static final int MAX_RESOLUTION_ATTEMPTS = 5;
+
   private final SyncStore store;
   private final DeltaValidator validator;
+  private final ConflictPolicies policies;
+  private final Duration maxClockSkew;
+  private final Clock clock;
 
-  /** Creates the service; {@code maxDataBytes} bounds one delta's document as JSON. */
-  public WriteService(SyncStore store, int maxDataBytes) {
+  /**
+   * Creates the service.
+   *
+   * @param maxDataBytes bounds one delta's document as JSON
+   * @param policies which conflict policy applies to a delta
+   * @param maxClockSkew how far ahead of the server a client's timestamp may run (last-write-wins)
+   * @param clock the server's clock
+   */
+  public WriteService(SyncStore store, int maxDataBytes, ConflictPolicies policies, Duration maxClockSkew,
+      Clock clock) {
     this.store = store;
     this.validator = new DeltaValidator(maxDataBytes);
+    this.policies = policies;
+    this.maxClockSkew = maxClockSkew;
+    this.clock = clock;
   }
 
   /** Checks a client id; returns the violations (empty when valid). */
@@ -104,7 +134,7 @@ public final class WriteService {
     }
   }
 
-  private static DeltaResult applyOnce(WriteTransaction tx, String clientId, ValidDelta valid, byte[] digest) {
+  private DeltaResult applyOnce(WriteTransaction tx, String clientId, ValidDelta valid, byte[] digest) {
     Delta delta = valid.delta();
     WriteTransaction.Claim claim = tx.claimDelta(clientId, delta.getDeltaId(), digest);
     if (claim instanceof WriteTransaction.AlreadyApplied applied) {
@@ -115,78 +145,148 @@ public final class WriteService {
       }
       return replay(applied.result());
     }
-    tx.identifyWriter(clientId, delta.getDeltaId());
-    DeltaResult result = write(tx.entities(), clientId, valid);
+    WriteClock writeClock = WriteClock.of(delta, clientId, clock.instant(), maxClockSkew);
+    tx.identifyWriter(clientId, delta.getDeltaId(), writeClock.micros());
+    DeltaResult result = write(tx, clientId, valid, writeClock);
     tx.recordResult(clientId, delta.getDeltaId(), result.toByteArray());
     return result;
   }
 
   /**
-   * The decision table of this version (conflict policies come later; until then every miss is reported):
-   * <pre>
-   *            | absent      | live, base matches | live, base stale   | tombstone, base matches | tombstone, stale
-   *   CREATE   | insert      | conflict EXISTS    | conflict EXISTS    | create again            | conflict DELETED
-   *   UPDATE   | NOT_FOUND   | update             | conflict VERSION   | conflict DELETED        | conflict DELETED
-   *   DELETE   | NOT_FOUND   | tombstone          | conflict VERSION   | applied, no change      | applied, no change
-   * </pre>
-   * Every write is a single compare-and-set statement; the follow-up read only describes a miss.
+   * First the plain compare-and-set the delta asks for; on a miss, the conflict policy decides, and its decision is
+   * carried out with a compare-and-set on the version just read. If that misses too (another writer got there
+   * first), the policy decides again on the newer state. Every write is one SQL statement with the expected
+   * version in its WHERE clause; the reads only feed the decision.
    */
-  private static DeltaResult write(EntityStore entities, String clientId, ValidDelta valid) {
+  private DeltaResult write(WriteTransaction tx, String clientId, ValidDelta valid, WriteClock clock) {
     Delta delta = valid.delta();
     EntityKey key = valid.key();
-    Expected base = valid.base();
-    return switch (delta.getOperation()) {
+    EntityStore entities = tx.entities();
+    Optional<Entity> written = switch (delta.getOperation()) {
       case OPERATION_CREATE -> {
         Optional<Entity> created = entities.insert(key, valid.dataJson(), clientId);
-        if (created.isEmpty() && !base.isEmpty()) {
-          created = entities.recreate(key, base, valid.dataJson(), clientId);
-        }
-        yield created.map(entity -> applied(delta, entity)).orElseGet(() -> createMissed(delta, entities, key));
+        yield created.isEmpty() && !valid.base().isEmpty()
+            ? entities.recreate(key, valid.base(), valid.dataJson(), clientId) : created;
       }
-      case OPERATION_UPDATE -> entities.replaceData(key, base, valid.dataJson(), clientId)
-          .map(entity -> applied(delta, entity))
-          .orElseGet(() -> writeMissed(delta, entities, key));
-      case OPERATION_DELETE -> entities.markDeleted(key, base, clientId)
-          .map(entity -> applied(delta, entity))
-          .orElseGet(() -> writeMissed(delta, entities, key));
+      case OPERATION_UPDATE -> entities.replaceData(key, valid.base(), valid.dataJson(), clientId);
+      case OPERATION_DELETE -> entities.markDeleted(key, valid.base(), clientId);
       default -> throw new IllegalStateException("validated delta with operation " + delta.getOperation());
+    };
+    if (written.isPresent()) {
+      return applied(delta, written.get(), null);
+    }
+    ConflictPolicies.Choice choice = policies.choose(delta);
+    for (int attempt = 0; attempt < MAX_RESOLUTION_ATTEMPTS; attempt++) {
+      Optional<Entity> found = entities.find(key);
+      if (found.isEmpty()) {
+        if (delta.getOperation() != Operation.OPERATION_CREATE) {
+          return rejected(delta, Errors.status(Code.NOT_FOUND, ErrorReason.ERROR_REASON_ENTITY_NOT_FOUND,
+              "no entity " + key.entityType() + "/" + key.entityId() + " in scope " + key.scope()));
+        }
+        Optional<Entity> created = entities.insert(key, valid.dataJson(), clientId);
+        if (created.isPresent()) {
+          return applied(delta, created.get(), null);
+        }
+        continue;  // purged and created again concurrently: look again
+      }
+      Entity current = found.get();
+      if (delta.getOperation() == Operation.OPERATION_DELETE && current.getIsDeleted()) {
+        return applied(delta, current, null);  // already gone: the client's intent holds, nothing to change
+      }
+      Optional<DeltaResult> result = resolve(tx, clientId, valid, clock, current, choice);
+      if (result.isPresent()) {
+        return result.get();
+      }
+    }
+    return rejected(delta, Errors.status(Code.ABORTED, ErrorReason.ERROR_REASON_VERSION_CONFLICT,
+        "the entity kept changing while the conflict was being resolved; retry the delta"));
+  }
+
+  /** One round of resolution; empty if the decision's compare-and-set missed. */
+  private static Optional<DeltaResult> resolve(WriteTransaction tx, String clientId, ValidDelta valid,
+      WriteClock clock, Entity current, ConflictPolicies.Choice choice) {
+    Delta delta = valid.delta();
+    EntityKey key = valid.key();
+    EntityStore entities = tx.entities();
+    Expected now = new Expected(current.getRowVersion(), "");
+    WriteClocks clocks = tx.clocks(key).orElseThrow();
+    ConflictResolver.Input input = new ConflictResolver.Input(delta.getOperation(), delta.getData(), current,
+        baseData(tx, valid), fieldClocks(clocks), clockOf(clocks.entity()), clock);
+    ConflictResolver.Decision decision = ConflictResolver.decide(choice.policy(), input);
+    ConflictResolution.Builder resolution = ConflictResolution.newBuilder().setPolicy(choice.policy())
+        .setExplanation(choice.explanation());
+    return switch (decision) {
+      case ConflictResolver.KeepServer keep -> Optional.of(conflict(delta, current, resolution
+          .setOutcome(ResolutionOutcome.RESOLUTION_OUTCOME_SERVER_WON).build()));
+      case ConflictResolver.WriteDelete delete -> entities.markDeleted(key, now, clientId)
+          .map(entity -> applied(delta, entity, resolution
+              .setOutcome(ResolutionOutcome.RESOLUTION_OUTCOME_CLIENT_WON).build()));
+      case ConflictResolver.WriteData data -> {
+        String json = Json.toJson(data.data());
+        Optional<Entity> entity = current.getIsDeleted()
+            ? entities.recreate(key, now, json, clientId)
+            : entities.replaceData(key, now, json, clientId);
+        yield entity.map(e -> applied(delta, e, resolution.setOutcome(data.outcome())
+            .addAllClientFields(data.clientFields()).addAllServerFields(data.serverFields()).build()));
+      }
+      case ConflictResolver.Queue queue -> {
+        UUID conflictId = UUID.randomUUID();
+        Optional<Entity> marked = entities.writeConflictState(key, now, "conflict",
+            Json.toJson(conflictData(tx.openConflictIds(key), conflictId, clientId, delta)), null, false);
+        marked.ifPresent(entity -> tx.queueConflict(conflictId, key, clientId, delta, current));
+        yield marked.map(entity -> conflict(delta, entity, resolution
+            .setOutcome(ResolutionOutcome.RESOLUTION_OUTCOME_QUEUED).setConflictId(conflictId.toString()).build()));
+      }
     };
   }
 
-  private static DeltaResult createMissed(Delta delta, EntityStore entities, EntityKey key) {
-    Optional<Entity> found = entities.find(key);
-    if (found.isEmpty()) {
-      // The insert met a row that was purged between the two statements: rare, and safe to retry.
-      return rejected(delta, Errors.status(Code.ABORTED, ErrorReason.ERROR_REASON_VERSION_CONFLICT,
-          "the entity changed concurrently; retry the delta"));
+  /** What the entity's conflict_data says while conflicts are open: all their ids, and the newest in detail. */
+  static Struct conflictData(List<UUID> alreadyOpen, UUID conflictId, String clientId, Delta delta) {
+    ListValue.Builder ids = ListValue.newBuilder();
+    for (UUID id : alreadyOpen) {
+      ids.addValues(Value.newBuilder().setStringValue(id.toString()));
     }
-    Entity current = found.get();
-    if (current.getIsDeleted()) {
-      return conflict(delta, current, ErrorReason.ERROR_REASON_ENTITY_DELETED, "the entity was deleted at "
-          + "row_version " + current.getRowVersion() + "; to create it again, send OPERATION_CREATE with "
-          + "base_row_version " + current.getRowVersion());
+    ids.addValues(Value.newBuilder().setStringValue(conflictId.toString()));
+    Struct.Builder data = Struct.newBuilder()
+        .putFields("conflict_ids", Value.newBuilder().setListValue(ids).build())
+        .putFields("conflict_id", Value.newBuilder().setStringValue(conflictId.toString()).build())
+        .putFields("client_id", Value.newBuilder().setStringValue(clientId).build())
+        .putFields("operation", Value.newBuilder().setStringValue(delta.getOperation().name()).build())
+        .putFields("base_row_version", Value.newBuilder().setNumberValue(delta.getBaseRowVersion()).build());
+    if (delta.hasData()) {
+      data.putFields("client_data", Value.newBuilder().setStructValue(delta.getData()).build());
     }
-    return conflict(delta, current, ErrorReason.ERROR_REASON_ENTITY_EXISTS, "the entity already exists at "
-        + "row_version " + current.getRowVersion());
+    return data.build();
   }
 
-  private static DeltaResult writeMissed(Delta delta, EntityStore entities, EntityKey key) {
-    Optional<Entity> found = entities.find(key);
-    if (found.isEmpty()) {
-      return rejected(delta, Errors.status(Code.NOT_FOUND, ErrorReason.ERROR_REASON_ENTITY_NOT_FOUND,
-          "no entity " + key.entityType() + "/" + key.entityId() + " in scope " + key.scope()));
+  /** The document the delta was based on: from the change log for updates, nothing for creates. */
+  private static Optional<Struct> baseData(WriteTransaction tx, ValidDelta valid) {
+    Delta delta = valid.delta();
+    if (delta.getOperation() == Operation.OPERATION_CREATE) {
+      return Optional.of(Struct.getDefaultInstance());
     }
-    Entity current = found.get();
-    if (current.getIsDeleted()) {
-      if (delta.getOperation() == Operation.OPERATION_DELETE) {
-        return applied(delta, current);  // already gone: the client's intent holds, nothing to change
-      }
-      return conflict(delta, current, ErrorReason.ERROR_REASON_ENTITY_DELETED,
-          "the entity was deleted at row_version " + current.getRowVersion());
+    long base = delta.getBaseRowVersion() > 0 ? delta.getBaseRowVersion() : versionOfEtag(delta.getBaseEtag());
+    return base > 0 ? tx.dataAt(valid.key(), base) : Optional.empty();
+  }
+
+  /** Etags start with the version they were derived from ("12-ab34…"). */
+  private static long versionOfEtag(String etag) {
+    int dash = etag.indexOf('-');
+    try {
+      return dash > 0 ? Long.parseLong(etag.substring(0, dash)) : 0;
+    } catch (NumberFormatException e) {
+      return 0;
     }
-    return conflict(delta, current, ErrorReason.ERROR_REASON_VERSION_CONFLICT, "base is "
-        + describeBase(delta) + " but the entity is at row_version " + current.getRowVersion() + " (etag "
-        + current.getEtag() + ")");
+  }
+
+  private static Map<String, WriteClock> fieldClocks(WriteClocks clocks) {
+    Map<String, WriteClock> fields = new HashMap<>();
+    clocks.fields().forEach((field, stamp) -> fields.put(field, clockOf(stamp)));
+    return fields;
+  }
+
+  private static WriteClock clockOf(WriteClocks.Stamp stamp) {
+    return new WriteClock(stamp.micros(), stamp.writer());
   }
 
   private static String describeBase(Delta delta) {
@@ -197,15 +297,39 @@ public final class WriteService {
     return "etag " + delta.getBaseEtag();
   }
 
-  private static DeltaResult applied(Delta delta, Entity entity) {
-    return DeltaResult.newBuilder().setDeltaId(delta.getDeltaId()).setStatus(DeltaStatus.DELTA_STATUS_APPLIED)
-        .setEntity(entity).build();
+  private static DeltaResult applied(Delta delta, Entity entity, ConflictResolution resolution) {
+    DeltaResult.Builder result = DeltaResult.newBuilder().setDeltaId(delta.getDeltaId())
+        .setStatus(DeltaStatus.DELTA_STATUS_APPLIED).setEntity(entity);
+    if (resolution != null) {
+      result.setResolution(resolution);
+    }
+    return result.build();
   }
 
-  private static DeltaResult conflict(Delta delta, Entity current, ErrorReason reason, String message) {
+  /** Not applied as sent: the result carries the entity the client must now hold, and why. */
+  private static DeltaResult conflict(Delta delta, Entity current, ConflictResolution resolution) {
+    ErrorReason reason;
+    String message;
+    if (current.getIsDeleted()) {
+      reason = ErrorReason.ERROR_REASON_ENTITY_DELETED;
+      message = "the entity was deleted at row_version " + current.getRowVersion()
+          + (delta.getOperation() == Operation.OPERATION_CREATE ? "; to create it again, send OPERATION_CREATE "
+              + "with base_row_version " + current.getRowVersion() : "");
+    } else if (delta.getOperation() == Operation.OPERATION_CREATE) {
+      reason = ErrorReason.ERROR_REASON_ENTITY_EXISTS;
+      message = "the entity already exists at row_version " + current.getRowVersion();
+    } else {
+      reason = ErrorReason.ERROR_REASON_VERSION_CONFLICT;
+      message = "base is " + describeBase(delta) + " but the entity is at row_version " + current.getRowVersion()
+          + " (etag " + current.getEtag() + ")";
+    }
+    String decided = resolution.getOutcome() == ResolutionOutcome.RESOLUTION_OUTCOME_QUEUED
+        ? "; queued for manual resolution as conflict " + resolution.getConflictId()
+        : "; " + resolution.getPolicy().name() + " kept the server's state";
     return DeltaResult.newBuilder().setDeltaId(delta.getDeltaId()).setStatus(DeltaStatus.DELTA_STATUS_CONFLICT)
         .setEntity(current)
-        .setError(Errors.status(Code.ABORTED, reason, message, Map.of(
+        .setResolution(resolution)
+        .setError(Errors.status(Code.ABORTED, reason, message + decided, Map.of(
             "current_row_version", Long.toString(current.getRowVersion()),
             "current_etag", current.getEtag())))
         .build();

@@ -37,6 +37,14 @@ public final class DeltaSyncServerExtension implements BeforeAllCallback, AfterA
     this.customize = customize;
   }
 
+  /**
+   * A server whose default conflict policy is {@code policy}: tests of the compare-and-set itself use
+   * SERVER_WINS, so that every miss is reported instead of resolved.
+   */
+  public static DeltaSyncServerExtension withDefaultPolicy(io.deltasync.v1.ConflictPolicy policy) {
+    return new DeltaSyncServerExtension(config -> config.withConflicts(policy, config.conflicts()));
+  }
+
   @Override
   public void beforeAll(ExtensionContext context) throws IOException {
     database = TestPostgres.newDatabase();

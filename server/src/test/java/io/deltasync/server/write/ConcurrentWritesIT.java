@@ -24,7 +24,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** Writers racing on one row through the real server: the database's compare-and-set picks exactly one. */
 class ConcurrentWritesIT {
   @RegisterExtension
-  static final DeltaSyncServerExtension server = new DeltaSyncServerExtension();
+  static final DeltaSyncServerExtension server =
+      DeltaSyncServerExtension.withDefaultPolicy(io.deltasync.v1.ConflictPolicy.CONFLICT_POLICY_SERVER_WINS);
 
   private static final int WRITERS = 8;
 

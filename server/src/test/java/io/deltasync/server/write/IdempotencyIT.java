@@ -23,7 +23,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** A retried delta is answered with its first result and never applied twice. */
 class IdempotencyIT {
   @RegisterExtension
-  static final DeltaSyncServerExtension server = new DeltaSyncServerExtension();
+  static final DeltaSyncServerExtension server =
+      DeltaSyncServerExtension.withDefaultPolicy(io.deltasync.v1.ConflictPolicy.CONFLICT_POLICY_SERVER_WINS);
 
   private DeltaResult push(String clientId, Delta delta) {
     return server.sync().push(PushRequest.newBuilder().setClientId(clientId).addDeltas(delta).build())

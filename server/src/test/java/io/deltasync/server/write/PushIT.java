@@ -23,7 +23,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** Push on the real server and database: every row of the decision table in {@link WriteService}. */
 class PushIT {
   @RegisterExtension
-  static final DeltaSyncServerExtension server = new DeltaSyncServerExtension();
+  static final DeltaSyncServerExtension server =
+      DeltaSyncServerExtension.withDefaultPolicy(io.deltasync.v1.ConflictPolicy.CONFLICT_POLICY_SERVER_WINS);
 
   private List<DeltaResult> push(Delta... deltas) {
     return server.sync().push(PushRequest.newBuilder().setClientId("phone-1").addAllDeltas(List.of(deltas)).build())

@@ -1,0 +1,64 @@
+package io.deltasync.server.store;
+
+import static io.deltasync.db.jooq.Tables.CONFLICT;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.deltasync.db.jooq.tables.records.ConflictRecord;
+import io.deltasync.v1.Delta;
+import java.time.OffsetDateTime;
+import java.util.List;
+import java.util.UUID;
+import org.jooq.Condition;
+import org.jooq.DSLContext;
+import org.jooq.impl.DSL;
+
+/** Reads of the manual resolution queue. */
+public final class ConflictQueue {
+  private final DSLContext dsl;
+
+  /** Wraps the shared context. */
+  public ConflictQueue(DSLContext dsl) {
+    this.dsl = dsl;
+  }
+
+  /**
+   * Where a page of the queue starts: after this (detected_at, conflict_id).
+   *
+   * @param detectedAt the last listed conflict's detection time
+   * @param conflictId the last listed conflict's id
+   */
+  public record After(OffsetDateTime detectedAt, UUID conflictId) {}
+
+  /** Open conflicts, oldest first, filtered (empty strings = no filter), after {@code after} (null = start). */
+  public List<QueuedConflict> listOpen(String scope, String entityType, String clientId, After after, int limit) {
+    Condition condition = CONFLICT.RESOLVED_AT.isNull();
+    if (!scope.isEmpty()) {
+      condition = condition.and(CONFLICT.SCOPE.eq(scope));
+    }
+    if (!entityType.isEmpty()) {
+      condition = condition.and(CONFLICT.ENTITY_TYPE.eq(entityType));
+    }
+    if (!clientId.isEmpty()) {
+      condition = condition.and(CONFLICT.CLIENT_ID.eq(clientId));
+    }
+    if (after != null) {
+      condition = condition.and(DSL.row(CONFLICT.DETECTED_AT, CONFLICT.CONFLICT_ID)
+          .gt(after.detectedAt(), after.conflictId()));
+    }
+    return dsl.selectFrom(CONFLICT).where(condition).orderBy(CONFLICT.DETECTED_AT, CONFLICT.CONFLICT_ID)
+        .limit(limit).fetch(ConflictQueue::conflict);
+  }
+
+  static QueuedConflict conflict(ConflictRecord row) {
+    Delta delta;
+    try {
+      delta = Delta.parseFrom(row.getClientDelta());
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("conflict " + row.getConflictId() + " holds no Delta", e);
+    }
+    return new QueuedConflict(row.getConflictId(), new EntityKey(row.getScope(), row.getEntityType(),
+        row.getEntityId()), row.getClientId(), delta, row.getBaseRowVersion(), row.getServerRowVersion(),
+        row.getServerData() == null ? null : row.getServerData().data(), row.getServerDeleted(),
+        row.getDetectedAt(), row.getResolvedAt());
+  }
+}
