@@ -222,7 +222,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     if (!violations.isEmpty()) {
       throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, violations));
     }
-    boolean resync = false;
+    String resyncReason = null;
     Cursor cursor = null;
     if (!hello.getCursor().isEmpty()) {
       try {
@@ -231,9 +231,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         if (!Errors.reason(ErrorReason.ERROR_REASON_RESYNC_REQUIRED).equals(reasonOf(e))) {
           throw e;
         }
-        resync = true;
-        enqueueControl(SyncResponse.newBuilder().setResyncRequired(SyncResyncRequired.newBuilder()
-            .setReason(e.status().getMessage())).build());
+        resyncReason = e.status().getMessage();
       }
     }
     store.recordSeen(hello.getClientId());
@@ -249,6 +247,11 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
               .setSeconds(settings.heartbeatInterval().toSeconds())
               .setNanos(settings.heartbeatInterval().toNanosPart()))
           .setRetryPolicy(settings.retryPolicy())).build(), 0, null));
+      if (resyncReason != null) {
+        // Then the initial state follows on this same stream, as for an empty cursor.
+        enqueue(new Outgoing(SyncResponse.newBuilder().setResyncRequired(SyncResyncRequired.newBuilder()
+            .setReason(resyncReason)).build(), 0, null));
+      }
       if (cursor == null) {
         state = State.INITIAL_STATE;
       } else {
@@ -260,7 +263,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       lock.unlock();
     }
     log.debug("Client '{}' said hello ({}{})", clientId, cursor == null ? "initial state" : "resume",
-        resync ? " after resync" : "");
+        resyncReason != null ? " after resync" : "");
     delivery.execute(cursor == null ? this::deliverInitialStateThenCatchUp : this::catchUp);
   }
 
