@@ -175,6 +175,13 @@ public record ServerConfig(
         keepAliveTime, keepAliveTimeout, shutdownGrace, stream, newConflicts);
   }
 
+  /** A copy with operational transform enabled or disabled (ENABLE_OPERATIONAL_TRANSFORM). */
+  public ServerConfig withOperationalTransform(boolean enabled) {
+    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+        limits, retryPolicy, defaultConflictPolicy, enabled, tombstoneRetention, keepAliveTime, keepAliveTimeout,
+        shutdownGrace, stream, conflicts);
+  }
+
   /** Returns a copy with other stream settings. */
   public ServerConfig withStream(Stream newStream) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,

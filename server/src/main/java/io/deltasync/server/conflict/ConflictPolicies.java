@@ -41,6 +41,16 @@ public final class ConflictPolicies {
     String why = !operationalTransformEnabled
         ? "operational transform is disabled on this server (ENABLE_OPERATIONAL_TRANSFORM=false)"
         : "operational transform needs the delta's edits; this delta carries whole data";
+    return fallback(delta, why);
+  }
+
+  /**
+   * The policy that decides when operational transform was chosen but cannot merge the delta (for example the
+   * history it needs is gone): the entity type's policy, else the default, never operational transform again.
+   *
+   * @param why why operational transform does not decide, for the result's explanation
+   */
+  public Choice fallback(Delta delta, String why) {
     ConflictPolicy fallback = byEntityType.getOrDefault(delta.getEntityType(), defaultPolicy);
     if (fallback == ConflictPolicy.CONFLICT_POLICY_OPERATIONAL_TRANSFORM) {
       fallback = defaultPolicy;

@@ -3,17 +3,24 @@ package io.deltasync.server.store;
 import static io.deltasync.db.jooq.Tables.CHANGE_LOG;
 import static io.deltasync.db.jooq.Tables.ENTITY;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Timestamp;
+import com.google.protobuf.util.JsonFormat;
 import io.deltasync.v1.Change;
+import io.deltasync.v1.EditOperation;
 import io.deltasync.v1.Entity;
 import io.deltasync.v1.Operation;
 import io.deltasync.v1.SyncStatus;
 import java.time.OffsetDateTime;
+import java.util.List;
 import org.jooq.JSONB;
 import org.jooq.Record;
 
 /** Maps rows of entity and change_log to their wire form. */
 final class Rows {
+  private static final JsonFormat.Printer EDIT_PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
+  private static final JsonFormat.Parser EDIT_PARSER = JsonFormat.parser();
+
   private Rows() {}
 
   static Entity entity(Record row) {
@@ -33,7 +40,36 @@ final class Rows {
         .setEntity(entity)
         .setClientId(nullToEmpty(row.get(CHANGE_LOG.CLIENT_ID)))
         .setDeltaId(nullToEmpty(row.get(CHANGE_LOG.DELTA_ID)))
+        .addAllEdits(row.get(CHANGE_LOG.EDITS) == null ? List.of() : edits(row.get(CHANGE_LOG.EDITS)))
         .build();
+  }
+
+  /**
+   * change_log.edits as JSON: an array of EditOperation messages in their proto3 JSON form. JsonFormat prints one
+   * message, not a list, so the array is joined here; a set oneof member is printed even at its default value (an
+   * index of 0), so nothing is lost.
+   */
+  static String editsJson(List<EditOperation> edits) {
+    StringBuilder json = new StringBuilder("[");
+    try {
+      for (EditOperation edit : edits) {
+        json.append(json.length() > 1 ? "," : "").append(EDIT_PRINTER.print(edit));
+      }
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalArgumentException("edits cannot be printed as JSON: " + e.getMessage(), e);
+    }
+    return json.append(']').toString();
+  }
+
+  /** Parses change_log.edits (see {@link #editsJson}); the array is parsed as Change's repeated edits field. */
+  static List<EditOperation> edits(JSONB json) {
+    Change.Builder holder = Change.newBuilder();
+    try {
+      EDIT_PARSER.merge("{\"edits\":" + json.data() + "}", holder);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("change_log.edits is not a JSON array of EditOperation: " + e.getMessage(), e);
+    }
+    return holder.getEditsList();
   }
 
   private static Entity entity(String scope, String type, String id, JSONB data, long rowVersion, String etag,

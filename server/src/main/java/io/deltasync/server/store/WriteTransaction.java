@@ -7,7 +7,10 @@ import static io.deltasync.db.jooq.Tables.ENTITY;
 
 import com.google.protobuf.Struct;
 import io.deltasync.v1.Delta;
+import io.deltasync.v1.EditOperation;
 import io.deltasync.v1.Entity;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -85,6 +88,47 @@ public final class WriteTransaction {
             DSL.function("set_config", String.class, DSL.inline("deltasync.write_clock_us"),
                 DSL.val(Long.toString(writeClockMicros)), DSL.inline(true)))
         .fetch();
+  }
+
+  /**
+   * Tells the change-log trigger the edits of the next entity write of this transaction (stored in
+   * {@code change_log.edits}), or with {@code null} that it has none. Transaction-local like
+   * {@link #identifyWriter}; a writer that sets edits and then writes whole data instead must clear them first.
+   */
+  public void recordEdits(List<EditOperation> edits) {
+    tx.select(DSL.function("set_config", String.class, DSL.inline("deltasync.edits"),
+            DSL.val(edits == null ? "" : Rows.editsJson(edits)), DSL.inline(true)))
+        .fetch();
+  }
+
+  /**
+   * One logged change of an entity, as an operational transform needs it.
+   *
+   * @param rowVersion the version the change produced
+   * @param operation "create", "update" or "delete"
+   * @param clientId the client whose delta made it, empty for plain-SQL writes
+   * @param edits the change's edits, empty if it was not made with edits
+   */
+  public record LoggedChange(long rowVersion, String operation, String clientId,
+      Optional<List<EditOperation>> edits) {}
+
+  /**
+   * The logged changes of the entity's current life (the one created at {@code createdAt}: a purged entity created
+   * again starts its versions anew) with {@code afterVersion < row_version <= upToVersion}, in version order. Fewer
+   * than {@code upToVersion - afterVersion} rows means the history was cleaned up.
+   */
+  public List<LoggedChange> changesBetween(EntityKey key, Instant createdAt, long afterVersion,
+      long upToVersion) {
+    return tx.select(CHANGE_LOG.ROW_VERSION, CHANGE_LOG.OPERATION, CHANGE_LOG.CLIENT_ID, CHANGE_LOG.EDITS)
+        .from(CHANGE_LOG)
+        .where(CHANGE_LOG.SCOPE.eq(key.scope()), CHANGE_LOG.ENTITY_TYPE.eq(key.entityType()),
+            CHANGE_LOG.ENTITY_ID.eq(key.entityId()), CHANGE_LOG.CREATED_AT.eq(createdAt.atOffset(ZoneOffset.UTC)),
+            CHANGE_LOG.ROW_VERSION.gt(afterVersion), CHANGE_LOG.ROW_VERSION.le(upToVersion))
+        // Version order, not (tx_id, change_id): a transaction id is assigned at a transaction's first write, so
+        // of two concurrent writers of one entity the one with the smaller id may have written the later version.
+        .orderBy(CHANGE_LOG.ROW_VERSION)
+        .fetch(row -> new LoggedChange(row.value1(), row.value2(), row.value3() == null ? "" : row.value3(),
+            Optional.ofNullable(row.value4()).map(Rows::edits)));
   }
 
   /** The entity's last-write-wins clocks (empty if there is no such row). */

@@ -6,6 +6,9 @@ import com.google.protobuf.Value;
 import com.google.protobuf.util.Timestamps;
 import com.google.rpc.BadRequest.FieldViolation;
 import io.deltasync.server.error.Errors;
+import io.deltasync.server.ot.Edit;
+import io.deltasync.server.ot.InvalidOperationException;
+import io.deltasync.server.ot.OperationCodec;
 import io.deltasync.server.store.EntityKey;
 import io.deltasync.server.store.Expected;
 import io.deltasync.server.store.Json;
@@ -36,8 +39,12 @@ final class DeltaValidator {
     this.maxDataBytes = maxDataBytes;
   }
 
-  /** Validation outcome: exactly one of {@code valid} and {@code violations} is meaningful. */
-  record Outcome(ValidDelta valid, List<FieldViolation> violations) {
+  /**
+   * Validation outcome: exactly one of {@code valid} and {@code violations} is meaningful.
+   *
+   * @param edits the delta's edits, decoded (empty for a delta with data)
+   */
+  record Outcome(ValidDelta valid, List<Edit> edits, List<FieldViolation> violations) {
     boolean isValid() {
       return violations.isEmpty();
     }
@@ -108,32 +115,73 @@ final class DeltaValidator {
     }
     String dataJson = "{}";
     boolean carriesData = delta.hasData() && delta.getData().getFieldsCount() > 0;
+    boolean editsInstead = operation == Operation.OPERATION_UPDATE && delta.getEditsCount() > 0;
     if (operation == Operation.OPERATION_DELETE && carriesData) {
       violations.add(Errors.violation(prefix + ".data", "must be empty for OPERATION_DELETE"));
     } else if ((operation == Operation.OPERATION_CREATE || operation == Operation.OPERATION_UPDATE)
-        && !delta.hasData() && delta.getEditsCount() == 0) {
+        && !delta.hasData() && !editsInstead) {
       violations.add(Errors.violation(prefix + ".data", "required for " + operation.name()
           + " (the new document; send {} for an empty one)"));
     } else if (delta.hasData()) {
-      String problem = documentProblem(delta.getData(), 1);
-      if (problem != null) {
-        violations.add(Errors.violation(prefix + ".data", problem));
-      } else {
-        dataJson = Json.toJson(delta.getData());
-        int bytes = dataJson.getBytes(StandardCharsets.UTF_8).length;
-        if (bytes > maxDataBytes) {
-          violations.add(Errors.violation(prefix + ".data", "size: " + bytes + " bytes as JSON (expected: <= "
-              + maxDataBytes + ")"));
-        }
-      }
+      String json = documentJson(delta.getData(), prefix + ".data", violations);
+      dataJson = json == null ? dataJson : json;
     }
+    List<Edit> edits = delta.getEditsCount() == 0 ? List.of() : decodeEdits(delta, prefix, violations);
 
     if (!violations.isEmpty()) {
-      return new Outcome(null, violations);
+      return new Outcome(null, List.of(), violations);
     }
     EntityKey key = new EntityKey(delta.getScope(), delta.getEntityType(), delta.getEntityId());
     return new Outcome(new ValidDelta(delta, key, new Expected(delta.getBaseRowVersion(), delta.getBaseEtag()),
-        dataJson), List.of());
+        dataJson), edits, List.of());
+  }
+
+  /**
+   * Decodes a delta's edits. Edits are for UPDATE only, and replace data rather than accompany it: with both, it
+   * would be unclear whether the edits apply to the base document or to data, and either reading silently drops
+   * one of the two.
+   */
+  private static List<Edit> decodeEdits(Delta delta, String prefix, List<FieldViolation> violations) {
+    Operation operation = delta.getOperation();
+    if (operation == Operation.OPERATION_CREATE || operation == Operation.OPERATION_DELETE) {
+      violations.add(Errors.violation(prefix + ".edits", "only for OPERATION_UPDATE (not " + operation.name()
+          + "; a create sends the whole document in data)"));
+    } else if (delta.hasData()) {
+      violations.add(Errors.violation(prefix + ".edits", "send either data or edits, not both (edits apply to the "
+          + "document at the base version; data replaces it)"));
+    }
+    try {
+      return OperationCodec.fromProto(delta.getEditsList());
+    } catch (InvalidOperationException e) {
+      violations.addAll(violations(prefix, e));
+      return List.of();
+    }
+  }
+
+  /** An edit exception's violations as field violations of the delta named {@code prefix}. */
+  static List<FieldViolation> violations(String prefix, InvalidOperationException e) {
+    return e.violations().stream().map(v -> Errors.violation(prefix + "." + v.field(), v.description())).toList();
+  }
+
+  /**
+   * The document as JSON, or null after adding a violation of {@code field} if it cannot be stored: too deep, a
+   * U+0000 PostgreSQL jsonb refuses, a value JSON cannot hold, or more than the data limit. The same rules hold for
+   * {@code data} and for the document edits produce.
+   */
+  String documentJson(Struct document, String field, List<FieldViolation> violations) {
+    String problem = documentProblem(document, 1);
+    if (problem != null) {
+      violations.add(Errors.violation(field, problem));
+      return null;
+    }
+    String json = Json.toJson(document);
+    int bytes = json.getBytes(StandardCharsets.UTF_8).length;
+    if (bytes > maxDataBytes) {
+      violations.add(Errors.violation(field, "size: " + bytes + " bytes as JSON (expected: <= " + maxDataBytes
+          + ")"));
+      return null;
+    }
+    return json;
   }
 
   private static void checkPrintableId(List<FieldViolation> violations, String field, String value, int maxLength) {

@@ -13,6 +13,9 @@ import io.deltasync.server.conflict.WriteClock;
 import io.deltasync.server.error.Errors;
 import io.deltasync.server.store.Json;
 import io.deltasync.server.store.WriteClocks;
+import io.deltasync.server.ot.Edit;
+import io.deltasync.server.ot.OperationCodec;
+import io.deltasync.v1.ConflictPolicy;
 import io.deltasync.v1.ConflictResolution;
 import io.deltasync.v1.ResolutionOutcome;
 import java.time.Clock;
@@ -50,10 +53,13 @@ import org.slf4j.LoggerFactory;
 public final class WriteService {
   private static final Logger log = LoggerFactory.getLogger(WriteService.class);
 
-  private static final int MAX_RESOLUTION_ATTEMPTS = 5;
+  // Each round misses only because another writer committed in between, so the bound is about the number of
+  // writers racing on one entity; past it the client is told to retry (ABORTED), never left waiting forever.
+  private static final int MAX_RESOLUTION_ATTEMPTS = 20;
 
   private final SyncStore store;
   private final DeltaValidator validator;
+  private final OperationalMerge merge;
   private final ConflictPolicies policies;
   private final Duration maxClockSkew;
   private final Clock clock;
@@ -70,6 +76,7 @@ public final class WriteService {
       Clock clock) {
     this.store = store;
     this.validator = new DeltaValidator(maxDataBytes);
+    this.merge = new OperationalMerge(validator);
     this.policies = policies;
     this.maxClockSkew = maxClockSkew;
     this.clock = clock;
@@ -108,20 +115,16 @@ public final class WriteService {
   }
 
   private DeltaResult apply(String clientId, Delta delta, String field) {
-    if (delta.getEditsCount() > 0) {
-      return rejected(delta, Errors.status(Code.UNIMPLEMENTED, ErrorReason.ERROR_REASON_NOT_IMPLEMENTED,
-          field + ".edits: operational-transform edits are not supported by this server version yet; send the "
-              + "whole document in data"));
-    }
     DeltaValidator.Outcome outcome = validator.validate(delta, field);
     if (!outcome.isValid()) {
       return rejected(delta, Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT,
           outcome.violations()));
     }
     ValidDelta valid = outcome.valid();
+    List<Edit> edits = outcome.edits();
     byte[] digest = digest(delta);
     try {
-      return store.inTransaction(tx -> applyOnce(tx, clientId, valid, digest));
+      return store.inTransaction(tx -> applyOnce(tx, clientId, valid, edits, field, digest));
     } catch (RuntimeException e) {
       if (SyncStore.isUnavailable(e)) {
         log.warn("Database unavailable while applying delta {} of client {}: {}", delta.getDeltaId(), clientId,
@@ -134,7 +137,8 @@ public final class WriteService {
     }
   }
 
-  private DeltaResult applyOnce(WriteTransaction tx, String clientId, ValidDelta valid, byte[] digest) {
+  private DeltaResult applyOnce(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits,
+      String field, byte[] digest) {
     Delta delta = valid.delta();
     WriteTransaction.Claim claim = tx.claimDelta(clientId, delta.getDeltaId(), digest);
     if (claim instanceof WriteTransaction.AlreadyApplied applied) {
@@ -147,7 +151,7 @@ public final class WriteService {
     }
     WriteClock writeClock = WriteClock.of(delta, clientId, clock.instant(), maxClockSkew);
     tx.identifyWriter(clientId, delta.getDeltaId(), writeClock.micros());
-    DeltaResult result = write(tx, clientId, valid, writeClock);
+    DeltaResult result = write(tx, clientId, valid, edits, field, writeClock);
     tx.recordResult(clientId, delta.getDeltaId(), result.toByteArray());
     return result;
   }
@@ -157,25 +161,45 @@ public final class WriteService {
    * carried out with a compare-and-set on the version just read. If that misses too (another writer got there
    * first), the policy decides again on the newer state. Every write is one SQL statement with the expected
    * version in its WHERE clause; the reads only feed the decision.
+   *
+   * <p>An update with edits applies them to the document at its base version (read, apply, compare-and-set on that
+   * version). On a miss, operational transform merges them if it is the policy; if it cannot (missing history, an
+   * intervening whole-data write, edits that cannot be transformed), the fallback policy decides on the client's
+   * whole document, which is its edits applied to its base document.
    */
-  private DeltaResult write(WriteTransaction tx, String clientId, ValidDelta valid, WriteClock clock) {
+  private DeltaResult write(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits, String field,
+      WriteClock clock) {
     Delta delta = valid.delta();
     EntityKey key = valid.key();
     EntityStore entities = tx.entities();
-    Optional<Entity> written = switch (delta.getOperation()) {
-      case OPERATION_CREATE -> {
-        Optional<Entity> created = entities.insert(key, valid.dataJson(), clientId);
-        yield created.isEmpty() && !valid.base().isEmpty()
-            ? entities.recreate(key, valid.base(), valid.dataJson(), clientId) : created;
+    if (edits.isEmpty()) {
+      Optional<Entity> written = switch (delta.getOperation()) {
+        case OPERATION_CREATE -> {
+          Optional<Entity> created = entities.insert(key, valid.dataJson(), clientId);
+          yield created.isEmpty() && !valid.base().isEmpty()
+              ? entities.recreate(key, valid.base(), valid.dataJson(), clientId) : created;
+        }
+        case OPERATION_UPDATE -> entities.replaceData(key, valid.base(), valid.dataJson(), clientId);
+        case OPERATION_DELETE -> entities.markDeleted(key, valid.base(), clientId);
+        default -> throw new IllegalStateException("validated delta with operation " + delta.getOperation());
+      };
+      if (written.isPresent()) {
+        return applied(delta, written.get(), null);
       }
-      case OPERATION_UPDATE -> entities.replaceData(key, valid.base(), valid.dataJson(), clientId);
-      case OPERATION_DELETE -> entities.markDeleted(key, valid.base(), clientId);
-      default -> throw new IllegalStateException("validated delta with operation " + delta.getOperation());
-    };
-    if (written.isPresent()) {
-      return applied(delta, written.get(), null);
+    } else {
+      switch (merge.applyAtBase(tx, clientId, valid, edits, field)) {
+        case OperationalMerge.Written written -> {
+          return applied(delta, written.entity(), null);
+        }
+        case OperationalMerge.Invalid invalid -> {
+          return invalidEdits(delta, invalid);
+        }
+        case OperationalMerge.Missed missed -> { }  // a conflict: resolved below
+        case OperationalMerge.Fallback fallback -> throw new IllegalStateException("no fallback without a conflict");
+      }
     }
     ConflictPolicies.Choice choice = policies.choose(delta);
+    OperationalMerge.ClientIntent intent = null;
     for (int attempt = 0; attempt < MAX_RESOLUTION_ATTEMPTS; attempt++) {
       Optional<Entity> found = entities.find(key);
       if (found.isEmpty()) {
@@ -193,7 +217,44 @@ public final class WriteService {
       if (delta.getOperation() == Operation.OPERATION_DELETE && current.getIsDeleted()) {
         return applied(delta, current, null);  // already gone: the client's intent holds, nothing to change
       }
-      Optional<DeltaResult> result = resolve(tx, clientId, valid, clock, current, choice);
+      if (choice.policy() == ConflictPolicy.CONFLICT_POLICY_OPERATIONAL_TRANSFORM) {
+        switch (merge.merge(tx, clientId, valid, edits, field, current)) {
+          case OperationalMerge.Written merged -> {
+            return applied(delta, merged.entity(), ConflictResolution.newBuilder().setPolicy(choice.policy())
+                .setOutcome(ResolutionOutcome.RESOLUTION_OUTCOME_MERGED).setExplanation(merged.explanation())
+                .build()).toBuilder().addAllRebaseEdits(OperationCodec.toProto(merged.rebase())).build();
+          }
+          case OperationalMerge.Invalid invalid -> {
+            return invalidEdits(delta, invalid);
+          }
+          case OperationalMerge.Missed missed -> {
+            continue;  // another writer got there first: transform against its change too
+          }
+          case OperationalMerge.Fallback fallback -> choice = policies.fallback(delta, fallback.why());
+        }
+      }
+      Delta asData = delta;
+      if (!edits.isEmpty()) {
+        intent = intent != null ? intent : merge.clientDocument(tx, valid, edits, field);
+        switch (intent) {
+          case OperationalMerge.ClientDocument document -> asData = delta.toBuilder().setData(document.document())
+              .build();
+          case OperationalMerge.Invalid invalid -> {
+            return invalidEdits(delta, invalid);
+          }
+          case OperationalMerge.BaseGone gone -> {
+            // Without the base document the edits mean nothing as a whole document; keeping the server's state
+            // and saying so is the only choice that cannot lose or invent data.
+            String why = "the document at base row_version " + gone.baseVersion() + " is no longer in the change "
+                + "log, so the edits cannot be turned into a whole document for " + choice.policy().name()
+                + "; the server's state was kept (apply the edits to the returned entity and push again)";
+            return conflict(delta, current, ConflictResolution.newBuilder().setPolicy(choice.policy())
+                .setOutcome(ResolutionOutcome.RESOLUTION_OUTCOME_SERVER_WON)
+                .setExplanation(choice.explanation().isEmpty() ? why : choice.explanation() + "; " + why).build());
+          }
+        }
+      }
+      Optional<DeltaResult> result = resolve(tx, clientId, valid, asData, clock, current, choice);
       if (result.isPresent()) {
         return result.get();
       }
@@ -202,15 +263,18 @@ public final class WriteService {
         "the entity kept changing while the conflict was being resolved; retry the delta"));
   }
 
-  /** One round of resolution; empty if the decision's compare-and-set missed. */
+  /**
+   * One round of resolution; empty if the decision's compare-and-set missed. {@code asData} is the delta with the
+   * client's whole document in data (for a delta with edits: its edits applied to its base document).
+   */
   private static Optional<DeltaResult> resolve(WriteTransaction tx, String clientId, ValidDelta valid,
-      WriteClock clock, Entity current, ConflictPolicies.Choice choice) {
+      Delta asData, WriteClock clock, Entity current, ConflictPolicies.Choice choice) {
     Delta delta = valid.delta();
     EntityKey key = valid.key();
     EntityStore entities = tx.entities();
     Expected now = new Expected(current.getRowVersion(), "");
     WriteClocks clocks = tx.clocks(key).orElseThrow();
-    ConflictResolver.Input input = new ConflictResolver.Input(delta.getOperation(), delta.getData(), current,
+    ConflictResolver.Input input = new ConflictResolver.Input(delta.getOperation(), asData.getData(), current,
         baseData(tx, valid), fieldClocks(clocks), clockOf(clocks.entity()), clock);
     ConflictResolver.Decision decision = ConflictResolver.decide(choice.policy(), input);
     ConflictResolution.Builder resolution = ConflictResolution.newBuilder().setPolicy(choice.policy())
@@ -232,8 +296,9 @@ public final class WriteService {
       case ConflictResolver.Queue queue -> {
         UUID conflictId = UUID.randomUUID();
         Optional<Entity> marked = entities.writeConflictState(key, now, "conflict",
-            Json.toJson(conflictData(tx.openConflictIds(key), conflictId, clientId, delta)), null, false);
-        marked.ifPresent(entity -> tx.queueConflict(conflictId, key, clientId, delta, current));
+            Json.toJson(conflictData(tx.openConflictIds(key), conflictId, clientId, asData)), null, false);
+        // Queued with the whole document, so that taking the client's side writes what the client meant.
+        marked.ifPresent(entity -> tx.queueConflict(conflictId, key, clientId, asData, current));
         yield marked.map(entity -> conflict(delta, entity, resolution
             .setOutcome(ResolutionOutcome.RESOLUTION_OUTCOME_QUEUED).setConflictId(conflictId.toString()).build()));
       }
@@ -265,8 +330,18 @@ public final class WriteService {
     if (delta.getOperation() == Operation.OPERATION_CREATE) {
       return Optional.of(Struct.getDefaultInstance());
     }
-    long base = delta.getBaseRowVersion() > 0 ? delta.getBaseRowVersion() : versionOfEtag(delta.getBaseEtag());
+    long base = baseVersion(delta);
     return base > 0 ? tx.dataAt(valid.key(), base) : Optional.empty();
+  }
+
+  /** The row_version a delta is based on (from its etag when it names none); 0 if unknown. */
+  static long baseVersion(Delta delta) {
+    return delta.getBaseRowVersion() > 0 ? delta.getBaseRowVersion() : versionOfEtag(delta.getBaseEtag());
+  }
+
+  private static DeltaResult invalidEdits(Delta delta, OperationalMerge.Invalid invalid) {
+    return rejected(delta, Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT,
+        invalid.violations()));
   }
 
   /** Etags start with the version they were derived from ("12-ab34…"). */

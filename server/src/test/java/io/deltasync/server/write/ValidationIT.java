@@ -17,6 +17,11 @@ import io.deltasync.v1.Delta;
 import io.deltasync.v1.DeltaResult;
 import io.deltasync.v1.DeltaStatus;
 import io.deltasync.v1.EditOperation;
+import io.deltasync.v1.ObjectSet;
+import io.deltasync.v1.Operation;
+import io.deltasync.v1.PathElement;
+import io.deltasync.v1.TextComponent;
+import io.deltasync.v1.TextEdit;
 import io.deltasync.v1.PushRequest;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
@@ -81,14 +86,34 @@ class ValidationIT {
   }
 
   @Test
-  void editsAreRefusedAsNotImplementedRatherThanIgnored() throws Exception {
-    Delta withEdits = Delta.newBuilder(create("edits", doc("v", "1"))).addEdits(EditOperation.getDefaultInstance())
-        .build();
-    DeltaResult result = server.sync().push(PushRequest.newBuilder().setClientId("phone-1").addDeltas(withEdits)
-        .build()).getResults(0);
-    assertThat(result.getStatus()).isEqualTo(DeltaStatus.DELTA_STATUS_REJECTED);
-    assertThat(result.getError().getCode()).isEqualTo(Code.UNIMPLEMENTED_VALUE);
-    assertThat(reason(result.getError())).isEqualTo("NOT_IMPLEMENTED");
+  void editsAreValidatedAndAppliedRatherThanIgnored() throws Exception {
+    server.sync().push(PushRequest.newBuilder().setClientId("phone-1").addDeltas(create("edits", doc("v", "1")))
+        .build());
+    EditOperation setV = EditOperation.newBuilder()
+        .setObjectSet(ObjectSet.newBuilder().setKey("v").setValue(Value.newBuilder().setStringValue("2"))).build();
+    EditOperation outOfRange = EditOperation.newBuilder().addPath(PathElement.newBuilder().setKey("v"))
+        .setText(TextEdit.newBuilder().addComponents(TextComponent.newBuilder().setRetain(2))).build();
+    Delta update = Delta.newBuilder(create("edits", doc("v", "x"))).setOperation(Operation.OPERATION_UPDATE)
+        .clearData().setBaseRowVersion(1).build();
+    List<DeltaResult> results = server.sync().push(PushRequest.newBuilder().setClientId("phone-1")
+        .addDeltas(Delta.newBuilder(create("edits-new", doc("v", "1"))).addEdits(setV))
+        .addDeltas(update.toBuilder().addEdits(EditOperation.getDefaultInstance()))
+        .addDeltas(update.toBuilder().setDeltaId("retain-past-end").addEdits(outOfRange))
+        .addDeltas(update.toBuilder().setDeltaId("good-edit").addEdits(setV))
+        .build()).getResultsList();
+
+    assertThat(results).extracting(DeltaResult::getStatus).containsExactly(DeltaStatus.DELTA_STATUS_REJECTED,
+        DeltaStatus.DELTA_STATUS_REJECTED, DeltaStatus.DELTA_STATUS_REJECTED, DeltaStatus.DELTA_STATUS_APPLIED);
+    assertThat(badRequest(results.get(0).getError()).getFieldViolations(0).getField()).isEqualTo("deltas[0].edits");
+    assertThat(badRequest(results.get(1).getError()).getFieldViolations(0).getField()).isEqualTo("deltas[1].edits[0]");
+    assertThat(badRequest(results.get(2).getError()).getFieldViolations(0).getField())
+        .isEqualTo("deltas[2].edits[0].text.components[0].retain");
+    for (int i = 0; i < 3; i++) {
+      assertThat(results.get(i).getError().getCode()).isEqualTo(Code.INVALID_ARGUMENT_VALUE);
+      assertThat(reason(results.get(i).getError())).isEqualTo("INVALID_ARGUMENT");
+    }
+    assertThat(results.get(3).getEntity().getData()).isEqualTo(doc("v", "2"));
+    assertThat(results.get(3).getEntity().getRowVersion()).isEqualTo(2);
   }
 
   @Test

@@ -1,0 +1,217 @@
+package io.deltasync.server.write;
+
+import com.google.protobuf.Struct;
+import com.google.rpc.BadRequest.FieldViolation;
+import io.deltasync.server.error.Errors;
+import io.deltasync.server.ot.Edit;
+import io.deltasync.server.ot.InvalidOperationException;
+import io.deltasync.server.ot.OperationCodec;
+import io.deltasync.server.ot.OperationalTransform;
+import io.deltasync.server.ot.Side;
+import io.deltasync.server.ot.Transformed;
+import io.deltasync.server.ot.UntransformableException;
+import io.deltasync.server.store.EntityKey;
+import io.deltasync.server.store.Expected;
+import io.deltasync.server.store.WriteTransaction;
+import io.deltasync.server.store.WriteTransaction.LoggedChange;
+import io.deltasync.v1.Delta;
+import io.deltasync.v1.EditOperation;
+import io.deltasync.v1.Entity;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Deltas that carry edits on the write path: applying them at their base version, merging them by operational
+ * transform when the entity moved on, and turning them into the client's whole document when another policy has to
+ * decide. The transform itself is the pure {@code ot} package; this class reads the history it needs and writes the
+ * result with a compare-and-set, inside the caller's transaction (docs/operational-transform.md, "How the server
+ * uses it").
+ */
+final class OperationalMerge {
+  private final DeltaValidator validator;
+
+  OperationalMerge(DeltaValidator validator) {
+    this.validator = validator;
+  }
+
+  /** What an attempt came to. */
+  sealed interface Outcome {}
+
+  /**
+   * The edits were written.
+   *
+   * @param entity the entity after the write (or as it is, when nothing was left to write)
+   * @param rebase what the client applies to its own document to reach the entity's (empty without a conflict)
+   * @param explanation what the merge did, in words; empty without a conflict
+   */
+  record Written(Entity entity, List<Edit> rebase, String explanation) implements Outcome {}
+
+  /** The edits do not fit the client's own base document, or produce a document that cannot be stored. */
+  record Invalid(List<FieldViolation> violations) implements Outcome, ClientIntent {}
+
+  /** The compare-and-set missed: the entity is not (or no longer) at the version read. */
+  record Missed() implements Outcome {}
+
+  /** Operational transform cannot merge this delta; another policy must decide, and {@code why} says why. */
+  record Fallback(String why) implements Outcome {}
+
+  /**
+   * Applies the edits to the entity if it is still at the delta's base version, with a compare-and-set on that
+   * version: {@link Written}, {@link Invalid}, or {@link Missed} when it has moved on (a conflict).
+   */
+  Outcome applyAtBase(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits, String field) {
+    Optional<Entity> found = tx.entities().find(valid.key());
+    if (found.isEmpty() || found.get().getIsDeleted() || !matches(found.get(), valid.base())) {
+      return new Missed();
+    }
+    Entity base = found.get();
+    Struct document;
+    try {
+      document = OperationalTransform.apply(base.getData(), edits);
+    } catch (InvalidOperationException e) {
+      return new Invalid(DeltaValidator.violations(field, e));
+    }
+    return write(tx, clientId, valid.key(), base, edits, document, field, List.of(), "");
+  }
+
+  /**
+   * Merges the edits into {@code current} (which is past the delta's base version): transforms them against the
+   * edits of every change since the base, applies the result with a compare-and-set on the current version, and
+   * stores the transformed edits in the change log.
+   *
+   * <p>The tie-break side is decided per intervening change, between the delta's client and that change's client
+   * ({@link Side#byClientId}): where the delta's edits tie with one change's (an insert at the same position, a write
+   * of the same key), the smaller client id of the two goes first, exactly as if those two had met alone. One side
+   * for a composed history would have to pick a single author for ties with all of them.
+   */
+  Outcome merge(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits, String field,
+      Entity current) {
+    EntityKey key = valid.key();
+    long base = WriteService.baseVersion(valid.delta());
+    // The client's own mistakes are reported against its own fields, before anything is transformed.
+    Optional<Struct> baseDocument = base > 0 ? tx.dataAt(key, base) : Optional.empty();
+    if (baseDocument.isPresent()) {
+      try {
+        OperationalTransform.apply(baseDocument.get(), edits);
+      } catch (InvalidOperationException e) {
+        return new Invalid(DeltaValidator.violations(field, e));
+      }
+    }
+    if (current.getIsDeleted()) {
+      return new Fallback("the entity was deleted at row_version " + current.getRowVersion()
+          + ", so there is no document to merge the edits into");
+    }
+    if (base <= 0 || base >= current.getRowVersion()) {
+      return new Fallback("the delta's base (" + describeBase(valid.delta()) + ") is not an earlier version of the "
+          + "entity, which is at row_version " + current.getRowVersion());
+    }
+    Instant createdAt = Instant.ofEpochSecond(current.getCreatedAt().getSeconds(), current.getCreatedAt().getNanos());
+    List<LoggedChange> history = tx.changesBetween(key, createdAt, base, current.getRowVersion());
+    if (history.size() != current.getRowVersion() - base) {
+      return new Fallback("the change log no longer holds every change after row_version " + base + " (found "
+          + history.size() + " of " + (current.getRowVersion() - base) + "; older history was cleaned up)");
+    }
+    List<Edit> ops = edits;
+    List<Edit> rebase = List.of();
+    List<String> authors = new ArrayList<>();
+    for (LoggedChange change : history) {
+      if (change.edits().isEmpty() || !change.operation().equals("update")) {
+        return new Fallback("the change at row_version " + change.rowVersion() + " by "
+            + (change.clientId().isEmpty() ? "a plain-SQL writer" : "client '" + change.clientId() + "'")
+            + " was not made with edits (" + (change.operation().equals("update") ? "a whole-data update" : "a "
+            + change.operation()) + "), so there is nothing to transform against");
+      }
+      try {
+        List<Edit> theirs = OperationCodec.fromProto(change.edits().get());
+        Transformed transformed = OperationalTransform.transformBoth(ops, theirs,
+            Side.byClientId(clientId, change.clientId()));
+        ops = transformed.ops();
+        rebase = OperationalTransform.compose(rebase, transformed.against());
+      } catch (UntransformableException | InvalidOperationException e) {
+        return new Fallback("the edits cannot be transformed against the change at row_version "
+            + change.rowVersion() + ": " + e.getMessage());
+      }
+      if (!authors.contains(change.clientId())) {
+        authors.add(change.clientId());
+      }
+    }
+    String merged = "merged with the edits of " + history.size() + (history.size() == 1 ? " change" : " changes")
+        + " since row_version " + base + " (by " + String.join(", ", authors) + ")";
+    if (ops.isEmpty()) {
+      // Nothing of the delta survived (every edit was inside a value the history removed or overwrote, or lost a
+      // tie): writing would only bump the version.
+      return new Written(current, rebase, merged + "; none of the delta's edits were left to apply (they were "
+          + "inside values those changes removed or overwrote, or lost a tie to them), so the entity is unchanged");
+    }
+    Struct document;
+    try {
+      document = OperationalTransform.apply(current.getData(), ops);
+    } catch (InvalidOperationException e) {
+      // TP1 makes transformed edits fit; this means the history does not match the document.
+      return new Fallback("the transformed edits do not fit the current document (" + e.getMessage() + ")");
+    }
+    return write(tx, clientId, key, current, ops, document, field, rebase, merged);
+  }
+
+  /** What the client meant as a whole document. */
+  sealed interface ClientIntent {}
+
+  /**
+   * The client's whole document (its base plus its edits), for a policy other than operational transform: a
+   * {@link ClientDocument}, an {@link Invalid}, or {@link BaseGone} when the change log no longer has the base.
+   */
+  ClientIntent clientDocument(WriteTransaction tx, ValidDelta valid, List<Edit> edits, String field) {
+    long base = WriteService.baseVersion(valid.delta());
+    Optional<Struct> baseDocument = base > 0 ? tx.dataAt(valid.key(), base) : Optional.empty();
+    if (baseDocument.isEmpty()) {
+      return new BaseGone(base);
+    }
+    try {
+      Struct document = OperationalTransform.apply(baseDocument.get(), edits);
+      List<FieldViolation> violations = new ArrayList<>();
+      return validator.documentJson(document, field + ".edits", violations) == null
+          ? new Invalid(afterEdits(violations)) : new ClientDocument(document);
+    } catch (InvalidOperationException e) {
+      return new Invalid(DeltaValidator.violations(field, e));
+    }
+  }
+
+  /** The client's base document plus its edits. */
+  record ClientDocument(Struct document) implements ClientIntent {}
+
+  /** The change log no longer holds the document at the delta's base version. */
+  record BaseGone(long baseVersion) implements ClientIntent {}
+
+  private Outcome write(WriteTransaction tx, String clientId, EntityKey key, Entity at, List<Edit> edits,
+      Struct document, String field, List<Edit> rebase, String explanation) {
+    List<FieldViolation> violations = new ArrayList<>();
+    String json = validator.documentJson(document, field + ".edits", violations);
+    if (json == null) {
+      return new Invalid(afterEdits(violations));
+    }
+    List<EditOperation> applied = OperationCodec.toProto(edits);
+    tx.recordEdits(applied);
+    Optional<Entity> written = tx.entities().replaceData(key, new Expected(at.getRowVersion(), ""), json, clientId);
+    if (written.isEmpty()) {
+      tx.recordEdits(null);  // whatever is written next in this transaction is not these edits
+      return new Missed();
+    }
+    return new Written(written.get(), rebase, explanation);
+  }
+
+  private static List<FieldViolation> afterEdits(List<FieldViolation> violations) {
+    return violations.stream().map(v -> Errors.violation(v.getField(), "the document after the edits: "
+        + v.getDescription())).toList();
+  }
+
+  private static boolean matches(Entity entity, Expected base) {
+    return (base.rowVersion() == 0 || base.rowVersion() == entity.getRowVersion())
+        && (base.etag().isEmpty() || base.etag().equals(entity.getEtag()));
+  }
+
+  private static String describeBase(Delta delta) {
+    return delta.getBaseRowVersion() > 0 ? "row_version " + delta.getBaseRowVersion() : "etag " + delta.getBaseEtag();
+  }
+}
