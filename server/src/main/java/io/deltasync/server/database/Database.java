@@ -82,13 +82,14 @@ public final class Database implements AutoCloseable {
 
   /** Applies the migrations under {@code classpath:db/migration} (the deltasync-db module). */
   public static void migrate(DataSource dataSource) {
-    var result = Flyway.configure()
+    Flyway flyway = Flyway.configure()
         .dataSource(dataSource)
         .locations("classpath:db/migration")
-        .load()
-        .migrate();
-    log.info("Database schema at version {} ({} migrations applied now)", result.targetSchemaVersion,
-        result.migrationsExecuted);
+        .load();
+    var result = flyway.migrate();
+    var current = flyway.info().current();
+    log.info("Database schema at version {} ({} migrations applied now)",
+        current == null ? "none" : current.getVersion(), result.migrationsExecuted);
   }
 
   private static HikariDataSource pool(String url, String user, String password, int size) {
