@@ -83,7 +83,7 @@ public final class DeltaSyncServer implements AutoCloseable {
     WriteService writes = new WriteService(store, config.limits().maxDeltaDataBytes(),
         new ConflictPolicies(config.defaultConflictPolicy(), config.conflicts().byEntityType(),
             config.operationalTransformEnabled()),
-        config.conflicts().maxClockSkew(), Clock.systemUTC());
+        config.conflicts().maxClockSkew(), Clock.systemUTC(), config.limits().maxMessageBytes());
     LiveFeed liveFeed = new LiveFeed(changeFeed, database::openDedicatedConnection,
         config.stream().feedPollInterval(), config.limits().pageSize());
     SessionSettings sessionSettings = sessionSettings(config);

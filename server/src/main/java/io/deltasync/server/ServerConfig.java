@@ -116,7 +116,12 @@ public record ServerConfig(
     int batchSize = s.integer("SYNC_BATCH_SIZE", 50, 1, 10_000);
     int maxDeltas = s.integer("DELTASYNC_MAX_DELTAS_PER_PUSH", 500, 1, 100_000);
     int maxDataBytes = s.integer("DELTASYNC_MAX_DELTA_DATA_BYTES", 256 * 1024, 1, 64 * 1024 * 1024);
-    int maxMessageBytes = s.integer("DELTASYNC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024);
+    int maxMessageBytes = s.integer("DELTASYNC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024);
+    if (maxDataBytes > maxMessageBytes / 4) {
+      // A change, a push result or a conflict can carry two documents; every one of them must fit a message.
+      throw new ConfigException("DELTASYNC_MAX_DELTA_DATA_BYTES: " + maxDataBytes + " (expected: <= a quarter of "
+          + "DELTASYNC_MAX_MESSAGE_BYTES, " + maxMessageBytes / 4 + ")");
+    }
 
     int maxRetries = s.integer("SYNC_MAX_RETRIES", 5, 0, 100);
     Duration baseDelay = s.seconds("SYNC_BASE_DELAY", 1.0);

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
 import org.postgresql.PGConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -78,15 +79,17 @@ public final class LiveFeed implements AutoCloseable {
    * further on its own first, then try again. Pages already covered by the subscriber's own reads overlap, and the
    * subscriber skips what it has.
    *
-   * @param onJoin runs under the dispatch lock once the subscriber is in, before any page reaches it
+   * @param onJoin runs under the dispatch lock before any page can reach the subscriber; it returns false if the
+   *     subscriber no longer wants pages (it closed meanwhile), and then it is not added
    */
-  public boolean join(Subscriber subscriber, Position readUpTo, Runnable onJoin) {
+  public boolean join(Subscriber subscriber, Position readUpTo, BooleanSupplier onJoin) {
     synchronized (dispatchLock) {
       if (frontier.compareTo(readUpTo) > 0) {
         return false;
       }
-      onJoin.run();
-      subscribers.add(subscriber);
+      if (onJoin.getAsBoolean()) {
+        subscribers.add(subscriber);
+      }
       return true;
     }
   }

@@ -15,6 +15,7 @@ import io.deltasync.server.stream.SessionSettings;
 import io.deltasync.server.stream.SyncSessions;
 import io.deltasync.server.write.ManualResolution;
 import io.deltasync.server.write.WriteService;
+import io.deltasync.v1.Change;
 import io.deltasync.v1.ClientStatus;
 import io.deltasync.v1.ErrorReason;
 import io.deltasync.v1.GetStatusRequest;
@@ -104,11 +105,20 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
           limits.pageSize());
       ChangeFeed.Page page = changeFeed.read(after, pageSize,
           ChangeFilter.of(request.getEntityTypesList(), request.getScopesList()));
-      return PullResponse.newBuilder()
-          .addAllChanges(page.changes())
-          .setNextCursor(page.next().encode())
-          .setHasMore(page.hasMore())
-          .build();
+      // Pages are counted in changes, but a response must also stay below the message size clients accept.
+      long budget = Math.max(limits.maxMessageBytes() / 2, limits.maxMessageBytes() - 64 * 1024);
+      PullResponse.Builder response = PullResponse.newBuilder();
+      long bytes = 0;
+      for (Change change : page.changes()) {
+        int size = change.getSerializedSize() + 8;
+        if (response.getChangesCount() > 0 && bytes + size > budget) {
+          return response.setNextCursor(response.getChanges(response.getChangesCount() - 1).getCursor())
+              .setHasMore(true).build();
+        }
+        response.addChanges(change);
+        bytes += size;
+      }
+      return response.setNextCursor(page.next().encode()).setHasMore(page.hasMore()).build();
     });
   }
 

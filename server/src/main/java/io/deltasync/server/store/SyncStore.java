@@ -111,8 +111,8 @@ public final class SyncStore {
   }
 
   /**
-   * The live entities of a scope as of {@code at}, rebuilt from the change log: for each entity its last change at
-   * or before that position, if that change is not a delete. Returned as (entity_type, entity_id, row_version),
+   * The live entities of a scope as of {@code at}, rebuilt from the change log: for each entity its highest version
+   * at or before that position, if that version is not a delete. Returned as (entity_type, entity_id, row_version),
    * sorted by entity_type then entity_id in code-point order (COLLATE "C" compares UTF-8 bytes, which sorts the same).
    */
   public List<EntityVersion> liveVersionsAt(String scope, Position at) {
@@ -122,8 +122,10 @@ public final class SyncStore {
         .from(CHANGE_LOG)
         .where(CHANGE_LOG.SCOPE.eq(scope))
         .and(DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).le(at.txId(), at.changeId()))
-        .orderBy(CHANGE_LOG.ENTITY_TYPE.collate("C"), CHANGE_LOG.ENTITY_ID.collate("C"), CHANGE_LOG.TX_ID.desc(),
-            CHANGE_LOG.CHANGE_ID.desc())
+        // The highest version at or before the position, not the last by position: two writers of one entity can
+        // commit so that version N+1 sits before N in the log, and clients keep the highest version they receive.
+        .orderBy(CHANGE_LOG.ENTITY_TYPE.collate("C"), CHANGE_LOG.ENTITY_ID.collate("C"),
+            CHANGE_LOG.ROW_VERSION.desc())
         .fetch();
     return latest.stream()
         .filter(row -> !row.value4())

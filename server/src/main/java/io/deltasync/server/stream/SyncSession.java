@@ -73,6 +73,7 @@ import org.slf4j.LoggerFactory;
 public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.Subscriber {
   private static final Logger log = LoggerFactory.getLogger(SyncSession.class);
   private static final int OWN_WRITE_WAIT_ROUNDS = 20;
+  private static final int MAX_QUEUED_CONTROL_MESSAGES = 2;
 
   /** Where a session is in the protocol. */
   public enum State { AWAITING_HELLO, INITIAL_STATE, CATCHING_UP, LIVE, CLOSED }
@@ -108,9 +109,11 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private Position sentFrontier;
   private int queuedChanges;
   private int maxQueuedChanges;
+  private int maxQueuedMessages;
   private long fallbacks;
   private boolean paused;
   private volatile long lastHeardNanos = System.nanoTime();
+  private volatile boolean awaitingClient;
   private long lastSeenRecordedNanos;
 
   SyncSession(ServerCallStreamObserver<SyncResponse> out, SessionSettings settings, WriteService writes,
@@ -125,7 +128,12 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     out.disableAutoRequest();
     out.setOnReadyHandler(this::onReady);
     out.setOnCancelHandler(() -> close(null));
-    out.request(1);
+    lock.lock();
+    try {
+      requestOne();
+    } finally {
+      lock.unlock();
+    }
   }
 
   // ---- inbound ------------------------------------------------------------------------------------------
@@ -133,6 +141,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   @Override
   public void onNext(SyncRequest request) {
     lastHeardNanos = System.nanoTime();
+    awaitingClient = false;
     runInbound(() -> {
       try {
         handle(request);
@@ -147,15 +156,43 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
           sendError(Errors.status(Code.INTERNAL, ErrorReason.ERROR_REASON_INTERNAL, "internal error"), "");
         }
       }
-      lock.lock();
-      try {
-        if (state != State.CLOSED) {
-          out.request(1);
-        }
-      } finally {
-        lock.unlock();
-      }
+      requestNextWhenAnswersCanGoOut();
     });
+  }
+
+  /**
+   * The next client message is read only once the answers to the previous ones are on their way: a client that
+   * pushes without reading would otherwise make the server queue push results without bound.
+   */
+  private void requestNextWhenAnswersCanGoOut() {
+    lock.lock();
+    try {
+      while (state != State.CLOSED && (queuedControlMessages() > MAX_QUEUED_CONTROL_MESSAGES || !out.isReady())) {
+        progress.await(200, TimeUnit.MILLISECONDS);
+      }
+      if (state != State.CLOSED) {
+        requestOne();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Under the lock. Silence is counted only while the server is waiting for the client. */
+  private void requestOne() {
+    lastHeardNanos = System.nanoTime();
+    awaitingClient = true;
+    out.request(1);
+  }
+
+  private int queuedControlMessages() {
+    int count = 0;
+    for (Outgoing outgoing : queue) {
+      count += outgoing.isChanges() ? 0 : 1;
+    }
+    return count;
   }
 
   @Override
@@ -319,25 +356,26 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     Position at;
     lock.lock();
     try {
-      if (sentFrontier == null) {
+      at = reachedPositionLocked();
+      if (at == null) {
         throw protocolViolation("checksum_request: the initial state is still being sent; ask once it is done");
       }
       paused = true;
-      at = sentFrontier;
     } finally {
       lock.unlock();
     }
-    SyncChecksum.Builder checksum = SyncChecksum.newBuilder().setScope(scope)
-        .setCursor(Cursor.at(changeFeed.epoch(), at).encode());
+    SyncResponse checksum = null;
     try {
       List<SyncStore.EntityVersion> versions = store.liveVersionsAt(scope, at);
-      checksum.setEntityCount(versions.size()).setDigest(digest(versions));
+      checksum = SyncResponse.newBuilder().setChecksum(SyncChecksum.newBuilder().setScope(scope)
+          .setCursor(Cursor.at(changeFeed.epoch(), at).encode())
+          .setEntityCount(versions.size()).setDigest(digest(versions))).build();
     } finally {
       lock.lock();
       try {
         paused = false;
-        if (state != State.CLOSED) {
-          queue.addFirst(new Outgoing(SyncResponse.newBuilder().setChecksum(checksum).build(), 0, null));
+        if (checksum != null && state != State.CLOSED) {
+          queue.addFirst(new Outgoing(checksum, 0, null));
         }
         drain();
       } finally {
@@ -382,18 +420,22 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         for (Entity entity : entities) {
           changes.add(Change.newBuilder().setOperation(Operation.OPERATION_CREATE).setEntity(entity).build());
         }
-        SyncChanges.Builder batch = SyncChanges.newBuilder().addAllChanges(changes)
-            .setPhase(SyncPhase.SYNC_PHASE_INITIAL_STATE);
-        if (last) {
-          batch.setCursor(endCursor);
-        }
         lock.lock();
         try {
           if (state != State.INITIAL_STATE) {
             return;
           }
-          enqueue(new Outgoing(SyncResponse.newBuilder().setChanges(batch).build(), changes.size(),
-              last ? end : null));
+          List<List<Change>> chunks = bySize(changes);
+          for (int i = 0; i < chunks.size(); i++) {
+            boolean endsState = last && i == chunks.size() - 1;
+            SyncChanges.Builder batch = SyncChanges.newBuilder().addAllChanges(chunks.get(i))
+                .setPhase(SyncPhase.SYNC_PHASE_INITIAL_STATE);
+            if (endsState) {
+              batch.setCursor(endCursor);
+            }
+            enqueue(new Outgoing(SyncResponse.newBuilder().setChanges(batch).build(), chunks.get(i).size(),
+                endsState ? end : null));
+          }
           if (last) {
             frontier = end;
             state = State.CATCHING_UP;
@@ -444,7 +486,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
             return;
           }
           if (!changes.isEmpty()) {
-            enqueue(changesMessage(changes, page.frontier(), SyncPhase.SYNC_PHASE_CATCH_UP));
+            enqueueChanges(changes, page.frontier(), SyncPhase.SYNC_PHASE_CATCH_UP);
           }
           frontier = page.frontier();
         } finally {
@@ -459,16 +501,20 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     }
   }
 
-  /** Runs under the live feed's dispatch lock, before the first live page reaches this session. */
-  private void goLive() {
+  /**
+   * Runs under the live feed's dispatch lock, before the first live page reaches this session; false if the
+   * session closed meanwhile (the feed must then not keep it).
+   */
+  private boolean goLive() {
     lock.lock();
     try {
       if (state != State.CATCHING_UP) {
-        return;
+        return false;
       }
       state = State.LIVE;
       // An empty batch marks the switch, and gives the client a cursor to acknowledge.
       enqueue(changesMessage(List.of(), frontier, SyncPhase.SYNC_PHASE_LIVE));
+      return true;
     } finally {
       lock.unlock();
     }
@@ -503,7 +549,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
           fallBackToCatchUp();
           return;
         }
-        enqueue(changesMessage(changes, page.to(), SyncPhase.SYNC_PHASE_LIVE));
+        enqueueChanges(changes, page.to(), SyncPhase.SYNC_PHASE_LIVE);
       }
       frontier = page.to();
     } finally {
@@ -525,6 +571,40 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     fallbacks++;
     log.debug("Client '{}' reads too slowly for live delivery; catching up from the change log", clientId);
     delivery.execute(this::catchUp);
+  }
+
+  /**
+   * Under the lock: queues changes as one or more messages, each below the message size clients accept (a page of
+   * 50 documents of 256 KiB would not fit 4 MiB). Every message but the last ends at its own last change.
+   */
+  private void enqueueChanges(List<Change> changes, Position reached, SyncPhase phase) {
+    List<List<Change>> chunks = bySize(changes);
+    for (int i = 0; i < chunks.size(); i++) {
+      List<Change> chunk = chunks.get(i);
+      Position end = i == chunks.size() - 1 ? reached
+          : Cursor.decode(chunk.getLast().getCursor()).orElseThrow().position();
+      enqueue(changesMessage(chunk, end, phase));
+    }
+  }
+
+  private List<List<Change>> bySize(List<Change> changes) {
+    long budget = Math.max(settings.limits().getMaxMessageBytes() / 2,
+        settings.limits().getMaxMessageBytes() - 64 * 1024);
+    List<List<Change>> chunks = new ArrayList<>();
+    List<Change> chunk = new ArrayList<>();
+    long bytes = 0;
+    for (Change change : changes) {
+      int size = change.getSerializedSize() + 8;
+      if (!chunk.isEmpty() && bytes + size > budget) {
+        chunks.add(chunk);
+        chunk = new ArrayList<>();
+        bytes = 0;
+      }
+      chunk.add(change);
+      bytes += size;
+    }
+    chunks.add(chunk);
+    return chunks;
   }
 
   private Outgoing changesMessage(List<Change> changes, Position reached, SyncPhase phase) {
@@ -585,6 +665,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     queue.add(outgoing);
     queuedChanges += outgoing.changeCount();
     maxQueuedChanges = Math.max(maxQueuedChanges, queuedChanges);
+    maxQueuedMessages = Math.max(maxQueuedMessages, queue.size());
     drain();
   }
 
@@ -628,7 +709,8 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       if (state == State.CLOSED) {
         return;
       }
-      silent = System.nanoTime() - lastHeardNanos > settings.heartbeatInterval().multipliedBy(3).toNanos();
+      silent = awaitingClient
+          && System.nanoTime() - lastHeardNanos > settings.heartbeatInterval().multipliedBy(3).toNanos();
       if (!silent && queue.isEmpty()) {
         Timestamp now = Timestamp.newBuilder().setSeconds(System.currentTimeMillis() / 1000).build();
         enqueue(new Outgoing(SyncResponse.newBuilder().setHeartbeat(SyncHeartbeat.newBuilder().setSentAt(now))
@@ -706,10 +788,31 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private Position reachedPosition() {
     lock.lock();
     try {
-      return sentFrontier;
+      return reachedPositionLocked();
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * Under the lock: the position whose state the client holds once it has read everything sent. With no changes
+   * queued that is the frontier itself: whatever lies between the last batch sent and the frontier was filtered
+   * out (the client's own changes, or unsubscribed ones). Null until the initial state has been queued whole.
+   */
+  private Position reachedPositionLocked() {
+    if (state == State.AWAITING_HELLO || state == State.INITIAL_STATE) {
+      return null;
+    }
+    return queuedChanges == 0 && !hasQueuedChangeBatches() ? frontier : sentFrontier;
+  }
+
+  private boolean hasQueuedChangeBatches() {
+    for (Outgoing outgoing : queue) {
+      if (outgoing.isChanges()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void requireHello(String what) {
@@ -750,15 +853,17 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
    * @param state where it is in the protocol
    * @param queuedChanges changes buffered now
    * @param maxQueuedChanges the most changes ever buffered at once (bounded by the configured limit)
+   * @param maxQueuedMessages the most messages of any kind ever buffered at once
    * @param fallbacks how often it left live delivery to catch up because the client read too slowly
    */
-  public record Stats(String clientId, State state, int queuedChanges, int maxQueuedChanges, long fallbacks) {}
+  public record Stats(String clientId, State state, int queuedChanges, int maxQueuedChanges, int maxQueuedMessages,
+      long fallbacks) {}
 
   /** A snapshot of the session's counters. */
   public Stats stats() {
     lock.lock();
     try {
-      return new Stats(clientId, state, queuedChanges, maxQueuedChanges, fallbacks);
+      return new Stats(clientId, state, queuedChanges, maxQueuedChanges, maxQueuedMessages, fallbacks);
     } finally {
       lock.unlock();
     }

@@ -1,8 +1,6 @@
 package io.deltasync.server.write;
 
-import com.google.protobuf.ListValue;
 import com.google.protobuf.Struct;
-import com.google.protobuf.Value;
 import com.google.rpc.BadRequest.FieldViolation;
 import com.google.rpc.Code;
 import io.deltasync.server.error.DeltaSyncException;
@@ -143,7 +141,7 @@ public final class ManualResolution {
       List<UUID> stillOpen = new ArrayList<>(tx.openConflictIds(key));
       stillOpen.remove(id);
       String syncStatus = stillOpen.isEmpty() ? "synced" : "conflict";
-      String conflictData = stillOpen.isEmpty() ? null : Json.toJson(remaining(current, stillOpen));
+      String conflictData = stillOpen.isEmpty() ? null : Json.toJson(remaining(tx, stillOpen));
       Delta delta = conflict.delta();
       String newData;
       boolean deleted;
@@ -180,13 +178,12 @@ public final class ManualResolution {
         Map.of("current_row_version", Long.toString(current.getRowVersion()))));
   }
 
-  /** conflict_data once one of several open conflicts is resolved: the ids still open. */
-  private static Struct remaining(Entity current, List<UUID> stillOpen) {
-    ListValue.Builder ids = ListValue.newBuilder();
-    stillOpen.forEach(id -> ids.addValues(Value.newBuilder().setStringValue(id.toString())));
-    return current.getConflictData().toBuilder()
-        .putFields("conflict_ids", Value.newBuilder().setListValue(ids).build())
-        .build();
+  /** conflict_data once one of several open conflicts is resolved: the ids still open, the newest in detail. */
+  private static Struct remaining(io.deltasync.server.store.WriteTransaction tx, List<UUID> stillOpen) {
+    UUID newest = stillOpen.getLast();
+    QueuedConflict detail = tx.lockConflict(newest).orElseThrow();
+    return WriteService.conflictData(stillOpen.subList(0, stillOpen.size() - 1), newest, detail.clientId(),
+        detail.delta());
   }
 
   private static Conflict toProto(QueuedConflict conflict) {

@@ -63,6 +63,7 @@ public final class WriteService {
   private final ConflictPolicies policies;
   private final Duration maxClockSkew;
   private final Clock clock;
+  private final long responseBudget;
 
   /**
    * Creates the service.
@@ -71,9 +72,12 @@ public final class WriteService {
    * @param policies which conflict policy applies to a delta
    * @param maxClockSkew how far ahead of the server a client's timestamp may run (last-write-wins)
    * @param clock the server's clock
+   * @param maxMessageBytes the largest message a client accepts; the results of one push stay below it
    */
   public WriteService(SyncStore store, int maxDataBytes, ConflictPolicies policies, Duration maxClockSkew,
-      Clock clock) {
+      Clock clock, int maxMessageBytes) {
+    // One result can hold two documents (the entity and, in conflict_data, the client's); leave room for it.
+    this.responseBudget = Math.max(maxMessageBytes / 2, maxMessageBytes - 2L * maxDataBytes - 64 * 1024);
     this.store = store;
     this.validator = new DeltaValidator(maxDataBytes);
     this.merge = new OperationalMerge(validator);
@@ -105,13 +109,31 @@ public final class WriteService {
   public List<DeltaResult> push(String clientId, List<Delta> deltas) {
     List<DeltaResult> results = new ArrayList<>(deltas.size());
     boolean databaseDown = false;
+    long responseBytes = 0;
     for (int i = 0; i < deltas.size(); i++) {
       Delta delta = deltas.get(i);
-      DeltaResult result = databaseDown ? unavailable(delta) : apply(clientId, delta, "deltas[" + i + "]");
+      DeltaResult result;
+      if (responseBytes > responseBudget) {
+        result = notAttempted(delta, responseBytes);
+      } else {
+        result = databaseDown ? unavailable(delta) : apply(clientId, delta, "deltas[" + i + "]");
+      }
       databaseDown |= isUnavailable(result);
+      responseBytes += result.getSerializedSize() + 8;
       results.add(result);
     }
     return results;
+  }
+
+  /**
+   * Every result carries an entity, so 500 small deltas that each meet a large document would make a response far
+   * bigger than a client accepts (gRPC's default is 4 MiB). Once the results reach the budget, the remaining deltas
+   * are not attempted, and say so: the client pushes them again.
+   */
+  private static DeltaResult notAttempted(Delta delta, long responseBytes) {
+    return rejected(delta, Errors.status(Code.RESOURCE_EXHAUSTED, ErrorReason.ERROR_REASON_LIMIT_EXCEEDED,
+        "not attempted: the results before it already take " + responseBytes + " bytes, near the message size "
+            + "limit; push this delta again (same delta_id) in another batch"));
   }
 
   private DeltaResult apply(String clientId, Delta delta, String field) {
@@ -125,6 +147,8 @@ public final class WriteService {
     byte[] digest = digest(delta);
     try {
       return store.inTransaction(tx -> applyOnce(tx, clientId, valid, edits, field, digest));
+    } catch (RetryLater e) {
+      return e.result;
     } catch (RuntimeException e) {
       if (SyncStore.isUnavailable(e)) {
         log.warn("Database unavailable while applying delta {} of client {}: {}", delta.getDeltaId(), clientId,
@@ -259,8 +283,22 @@ public final class WriteService {
         return result.get();
       }
     }
-    return rejected(delta, Errors.status(Code.ABORTED, ErrorReason.ERROR_REASON_VERSION_CONFLICT,
-        "the entity kept changing while the conflict was being resolved; retry the delta"));
+    // Thrown, not returned: the transaction must roll back so that the idempotency claim goes with it, or the
+    // retry this result asks for would be answered with this very result for ever.
+    throw new RetryLater(rejected(delta, Errors.status(Code.ABORTED, ErrorReason.ERROR_REASON_VERSION_CONFLICT,
+        "the entity kept changing while the conflict was being resolved; nothing was applied: retry the delta "
+            + "(same delta_id)")));
+  }
+
+  /** A result that must not be recorded for the delta's id: the client is meant to retry and get another. */
+  private static final class RetryLater extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    private final transient DeltaResult result;
+
+    RetryLater(DeltaResult result) {
+      super(result.getError().getMessage(), null, false, false);
+      this.result = result;
+    }
   }
 
   /**

@@ -26,12 +26,12 @@ class LiveFeedIT {
     try (LiveFeed feed = new LiveFeed(changeFeed, () -> database.dataSource().getConnection(),
         Duration.ofMillis(50), 3)) {
       AtomicBoolean joined = new AtomicBoolean();
-      assertThat(feed.join(pages::add, Position.START, () -> joined.set(true)))
+      assertThat(feed.join(pages::add, Position.START, () -> { joined.set(true); return true; }))
           .as("a subscriber that read nothing cannot join a feed that already moved on").isFalse();
       assertThat(joined).isFalse();
 
       Position readUpTo = store.visiblePosition();
-      assertThat(feed.join(pages::add, readUpTo, () -> joined.set(true))).isTrue();
+      assertThat(feed.join(pages::add, readUpTo, () -> { joined.set(true); return true; })).isTrue();
       assertThat(joined).isTrue();
 
       for (int i = 0; i < 10; i++) {

@@ -290,4 +290,72 @@ class SyncStreamIT {
       Thread.currentThread().interrupt();
     }
   }
+
+  @Test
+  void aChecksumRightAfterTheClientsOwnWriteCountsIt() {
+    try (StreamClient client = new StreamClient(server.channel())) {
+      client.hello("own-writer", "", scope("own"));
+      client.awaitLive();
+      client.push("mine", in("own", create("mine", doc("v", "1"))));
+      io.deltasync.v1.Entity mine = client.awaitResults("mine").getResults(0).getEntity();
+
+      client.send(SyncRequest.newBuilder().setChecksumRequest(SyncChecksumRequest.newBuilder().setScope("own"))
+          .build());
+      SyncChecksum checksum = client.await(SyncResponse::hasChecksum, "checksum").getChecksum();
+
+      assertThat(checksum.getEntityCount()).isEqualTo(1);
+      assertThat(checksum.getDigest()).isEqualTo(SyncSession.digest(List.of(new io.deltasync.server.store.SyncStore
+          .EntityVersion("note", "mine", mine.getRowVersion()))));
+    }
+  }
+
+  @Test
+  void theChecksumTakesTheHighestVersionWhenWritersCommittedOutOfOrder() throws Exception {
+    server.sync().push(PushRequest.newBuilder().setClientId("seed")
+        .addDeltas(in("order", create("o1", doc("v", "1")))).build());
+    try (var a = server.database().dataSource().getConnection();
+        var b = server.database().dataSource().getConnection()) {
+      a.setAutoCommit(false);
+      b.setAutoCommit(false);
+      // A takes its transaction id first, B then writes version 2 and commits, A writes version 3 after it.
+      a.createStatement().execute("insert into entity (scope, entity_type, entity_id) values ('order', 'note', 'o2')");
+      b.createStatement().execute("update entity set data = '{\"v\": \"2\"}' where entity_id = 'o1'");
+      b.commit();
+      a.createStatement().execute("update entity set data = '{\"v\": \"3\"}' where entity_id = 'o1'");
+      a.commit();
+    }
+    try (StreamClient client = new StreamClient(server.channel())) {
+      client.hello("order-checker", "", scope("order"));
+      client.awaitLive();
+      client.send(SyncRequest.newBuilder().setChecksumRequest(SyncChecksumRequest.newBuilder().setScope("order"))
+          .build());
+      SyncChecksum checksum = client.await(SyncResponse::hasChecksum, "checksum").getChecksum();
+      assertThat(checksum.getDigest()).isEqualTo(SyncSession.digest(List.of(
+          new io.deltasync.server.store.SyncStore.EntityVersion("note", "o1", 3),
+          new io.deltasync.server.store.SyncStore.EntityVersion("note", "o2", 1))));
+    }
+  }
+
+  @Test
+  void aClientThatPushesWithoutReadingCannotMakeTheServerQueueAnswers() throws Exception {
+    try (StreamClient pusher = new StreamClient(server.channel(), false)) {
+      pusher.hello("pusher", "", scope("no-read"));
+      for (int i = 0; i < 300; i++) {
+        pusher.push("p" + i, in("no-read", create("n" + i, doc("v", "x".repeat(8_000)))));
+      }
+      Thread.sleep(1_000);
+      SyncSession.Stats stats = server.server().sessions().stats().stream()
+          .filter(st -> st.clientId().equals("pusher")).findFirst().orElseThrow();
+      assertThat(stats.maxQueuedMessages()).isLessThanOrEqualTo(10);
+      long applied = server.sql().fetchCount(server.sql().selectFrom("entity").where("scope = 'no-read'"));
+      assertThat(applied).as("the server stops reading pushes it cannot answer").isLessThan(300);
+
+      pusher.startReading();
+      for (int i = 0; i < 300; i++) {
+        pusher.awaitResults("p" + i);
+      }
+      assertThat(server.sql().fetchCount(server.sql().selectFrom("entity").where("scope = 'no-read'")))
+          .isEqualTo(300);
+    }
+  }
 }

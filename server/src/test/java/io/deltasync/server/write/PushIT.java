@@ -222,4 +222,22 @@ class PushIT {
         + "order by tx_id, change_id").getValues(0, String.class)).containsExactly("create", "update", "update");
     assertThat(update.getEntity().getRowVersion()).isEqualTo(3);
   }
+
+  @Test
+  void versionsKeepGrowingWhenAnotherServiceDeletesARowAndInsertsItAgain() {
+    pushOne(create("reborn-by-sql", doc("v", "1")));
+    pushOne(update("reborn-by-sql", 1, doc("v", "2")));
+    server.sql().execute("delete from entity where entity_id = 'reborn-by-sql'");
+    server.sql().execute("insert into entity (scope, entity_type, entity_id, data) "
+        + "values ('team-a', 'note', 'reborn-by-sql', '{\"v\": \"3\"}')");
+
+    var log = server.sql().fetch("select operation, row_version from change_log where entity_id = 'reborn-by-sql' "
+        + "order by tx_id, change_id");
+    assertThat(log.getValues("operation", String.class)).containsExactly("create", "update", "delete", "create");
+    // Clients keep a change only if its version is higher than theirs: the new life must not start again at 1.
+    assertThat(log.getValues("row_version", Long.class)).containsExactly(1L, 2L, 3L, 4L);
+    DeltaResult update = pushOne(update("reborn-by-sql", 4, doc("v", "5")));
+    assertThat(update.getStatus()).isEqualTo(DeltaStatus.DELTA_STATUS_APPLIED);
+    assertThat(update.getEntity().getRowVersion()).isEqualTo(5);
+  }
 }
