@@ -79,8 +79,8 @@ public final class DeltaSyncClient {
 
   /**
    * Pushes the deltas and returns one result per delta, in order. Failed calls with a retryable status are
-   * retried; so are deltas the server answered with UNAVAILABLE (it could not reach its database), by sending
-   * them again with the same ids. Gives up after the policy's retries and returns the last results, or throws the
+   * retried; so are deltas the server rejected as retryable (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED), by
+   * sending them again with the same ids. Gives up after the policy's retries and returns the last results, or throws the
    * last error if no call succeeded.
    */
   public PushResponse push(List<Delta> deltas) throws InterruptedException {
@@ -119,9 +119,18 @@ public final class DeltaSyncClient {
     return PushRequest.newBuilder().setClientId(clientId).addAllDeltas(deltas).build();
   }
 
+  /**
+   * A delta the server did not apply but asks to be sent again: its database was unavailable (UNAVAILABLE), the
+   * results of the batch reached the message size limit before it (RESOURCE_EXHAUSTED), or the entity kept
+   * changing while its conflict was resolved (ABORTED). None of these is recorded against the delta_id.
+   */
   private static boolean isUnavailable(DeltaResult result) {
-    return result.getStatus() == DeltaStatus.DELTA_STATUS_REJECTED
-        && result.getError().getCode() == Status.Code.UNAVAILABLE.value();
+    if (result.getStatus() != DeltaStatus.DELTA_STATUS_REJECTED) {
+      return false;
+    }
+    int code = result.getError().getCode();
+    return code == Status.Code.UNAVAILABLE.value() || code == Status.Code.RESOURCE_EXHAUSTED.value()
+        || code == Status.Code.ABORTED.value();
   }
 
   /** Runs one call, retrying retryable failures while the budget lasts. */

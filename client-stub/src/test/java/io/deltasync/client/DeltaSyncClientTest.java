@@ -121,9 +121,11 @@ class DeltaSyncClientTest {
         PushResponse.Builder out = PushResponse.newBuilder();
         for (Delta delta : request.getDeltasList()) {
           boolean down = calls.get() == 0 && !delta.getDeltaId().equals("a");
+          // "b": the server's database was down; "c": the batch's results reached the message size limit.
+          int code = delta.getDeltaId().equals("b") ? Code.UNAVAILABLE_VALUE : Code.RESOURCE_EXHAUSTED_VALUE;
           out.addResults(down
               ? DeltaResult.newBuilder().setDeltaId(delta.getDeltaId()).setStatus(DeltaStatus.DELTA_STATUS_REJECTED)
-                  .setError(com.google.rpc.Status.newBuilder().setCode(Code.UNAVAILABLE_VALUE))
+                  .setError(com.google.rpc.Status.newBuilder().setCode(code))
               : DeltaResult.newBuilder().setDeltaId(delta.getDeltaId()).setStatus(DeltaStatus.DELTA_STATUS_APPLIED));
         }
         calls.incrementAndGet();
