@@ -91,14 +91,18 @@ public final class SyncStore {
   }
 
   /**
-   * A page of the current live entities matching the filter, in key order after {@code after} (null = from the
-   * start). Each page is its own short statement: the caller makes the result consistent by taking the
+   * A page of the current live entities matching {@code filter} but not {@code except} (empty = nothing
+   * excepted), in key order after {@code after} (null = from the start). Each page is its own short statement: the caller makes the result consistent by taking the
    * watermark before the first page and catching up from it afterwards (changes at or above it are delivered
    * again, and applying a change is idempotent by row_version), instead of holding one long transaction open,
    * which would hold back every other reader's watermark.
    */
-  public List<io.deltasync.v1.Entity> readLiveEntities(ChangeFilter filter, EntityKey after, int limit) {
+  public List<io.deltasync.v1.Entity> readLiveEntities(ChangeFilter filter, ChangeFilter except, EntityKey after,
+      int limit) {
     Condition condition = ENTITY.IS_DELETED.isFalse().and(condition(filter, ENTITY.SCOPE, ENTITY.ENTITY_TYPE));
+    if (!except.selectors().isEmpty()) {
+      condition = condition.andNot(condition(except, ENTITY.SCOPE, ENTITY.ENTITY_TYPE));
+    }
     if (after != null) {
       condition = condition.and(DSL.row(ENTITY.SCOPE, ENTITY.ENTITY_TYPE, ENTITY.ENTITY_ID)
           .gt(after.scope(), after.entityType(), after.entityId()));

@@ -409,49 +409,84 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     try {
       Position end = Position.below(store.watermark());
       String endCursor = Cursor.at(changeFeed.epoch(), end).encode();
-      EntityKey after = null;
-      while (true) {
-        if (!awaitRoom()) {
-          return;
-        }
-        List<Entity> entities = store.readLiveEntities(filter, after, readSize());
-        boolean last = entities.size() < readSize();
-        List<Change> changes = new ArrayList<>(entities.size());
-        for (Entity entity : entities) {
-          changes.add(Change.newBuilder().setOperation(Operation.OPERATION_CREATE).setEntity(entity).build());
-        }
-        lock.lock();
-        try {
-          if (state != State.INITIAL_STATE) {
+      List<ChangeFilter[]> passes = initialStatePasses(filter);
+      for (int pass = 0; pass < passes.size(); pass++) {
+        ChangeFilter include = passes.get(pass)[0];
+        ChangeFilter except = passes.get(pass)[1];
+        EntityKey after = null;
+        boolean passDone = false;
+        while (!passDone) {
+          if (!awaitRoom()) {
             return;
           }
-          List<List<Change>> chunks = bySize(changes);
-          for (int i = 0; i < chunks.size(); i++) {
-            boolean endsState = last && i == chunks.size() - 1;
-            SyncChanges.Builder batch = SyncChanges.newBuilder().addAllChanges(chunks.get(i))
-                .setPhase(SyncPhase.SYNC_PHASE_INITIAL_STATE);
-            if (endsState) {
-              batch.setCursor(endCursor);
-            }
-            enqueue(new Outgoing(SyncResponse.newBuilder().setChanges(batch).build(), chunks.get(i).size(),
-                endsState ? end : null));
+          List<Entity> entities = store.readLiveEntities(include, except, after, readSize());
+          passDone = entities.size() < readSize();
+          boolean last = passDone && pass == passes.size() - 1;
+          if (!enqueueInitialState(entities, last, end, endCursor)) {
+            return;
           }
-          if (last) {
-            frontier = end;
-            state = State.CATCHING_UP;
+          if (!entities.isEmpty()) {
+            Entity lastEntity = entities.getLast();
+            after = new EntityKey(lastEntity.getScope(), lastEntity.getEntityType(), lastEntity.getEntityId());
           }
-        } finally {
-          lock.unlock();
         }
-        if (last) {
-          break;
-        }
-        Entity lastEntity = entities.getLast();
-        after = new EntityKey(lastEntity.getScope(), lastEntity.getEntityType(), lastEntity.getEntityId());
       }
       catchUp();
     } catch (RuntimeException e) {
       failDelivery(e);
+    }
+  }
+
+  /**
+   * The initial state is sent subscription by subscription, in the order of the hello: a client that lists the
+   * entity types it needs first (say, the ones its first screen shows) gets them first. Each pass leaves out what
+   * an earlier pass already sent.
+   */
+  private static List<ChangeFilter[]> initialStatePasses(ChangeFilter filter) {
+    List<ChangeFilter[]> passes = new ArrayList<>();
+    if (filter.selectors().isEmpty()) {
+      passes.add(new ChangeFilter[] {filter, new ChangeFilter(List.of())});
+      return passes;
+    }
+    for (int i = 0; i < filter.selectors().size(); i++) {
+      passes.add(new ChangeFilter[] {new ChangeFilter(List.of(filter.selectors().get(i))),
+          new ChangeFilter(filter.selectors().subList(0, i))});
+    }
+    return passes;
+  }
+
+  /** Queues a page of the initial state; the last one carries the cursor. False if the session moved on. */
+  private boolean enqueueInitialState(List<Entity> entities, boolean last, Position end, String endCursor) {
+    List<Change> changes = new ArrayList<>(entities.size());
+    for (Entity entity : entities) {
+      changes.add(Change.newBuilder().setOperation(Operation.OPERATION_CREATE).setEntity(entity).build());
+    }
+    lock.lock();
+    try {
+      if (state != State.INITIAL_STATE) {
+        return false;
+      }
+      if (changes.isEmpty() && !last) {
+        return true;
+      }
+      List<List<Change>> chunks = bySize(changes);
+      for (int i = 0; i < chunks.size(); i++) {
+        boolean endsState = last && i == chunks.size() - 1;
+        SyncChanges.Builder batch = SyncChanges.newBuilder().addAllChanges(chunks.get(i))
+            .setPhase(SyncPhase.SYNC_PHASE_INITIAL_STATE);
+        if (endsState) {
+          batch.setCursor(endCursor);
+        }
+        enqueue(new Outgoing(SyncResponse.newBuilder().setChanges(batch).build(), chunks.get(i).size(),
+            endsState ? end : null));
+      }
+      if (last) {
+        frontier = end;
+        state = State.CATCHING_UP;
+      }
+      return true;
+    } finally {
+      lock.unlock();
     }
   }
 

@@ -358,4 +358,26 @@ class SyncStreamIT {
           .isEqualTo(300);
     }
   }
+
+  @Test
+  void initialStateComesInTheOrderOfTheSubscriptions() {
+    List<Delta> setup = new ArrayList<>();
+    for (int i = 0; i < 60; i++) {
+      Delta delta = in("prio", create("item-" + i, doc("i", Integer.toString(i))));
+      setup.add(i % 3 == 0 ? delta.toBuilder().setEntityType("task").build() : delta);
+    }
+    server.sync().push(PushRequest.newBuilder().setClientId("seed").addAllDeltas(setup).build());
+
+    try (StreamClient client = new StreamClient(server.channel())) {
+      // Tasks first (say, what the first screen shows), then everything else in the scope.
+      client.hello("prioritized", "", Subscription.newBuilder().setEntityType("task").addScopes("prio").build(),
+          scope("prio"));
+      client.awaitLive();
+      List<String> types = client.changes().stream().map(c -> c.getEntity().getEntityType()).toList();
+      assertThat(types).hasSize(60);
+      assertThat(types.subList(0, 20)).containsOnly("task");
+      assertThat(types.subList(20, 60)).containsOnly("note");
+      assertThat(client.changes()).extracting(c -> c.getEntity().getEntityId()).doesNotHaveDuplicates();
+    }
+  }
 }
