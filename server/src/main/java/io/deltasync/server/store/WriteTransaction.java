@@ -50,11 +50,17 @@ public final class WriteTransaction {
    * same delta blocks on the primary key until this transaction ends, then sees the committed result instead of
    * applying the delta a second time.
    */
-  public Claim claimDelta(String clientId, String deltaId, byte[] digest) {
-    int inserted = tx.insertInto(APPLIED_DELTA)
-        .set(APPLIED_DELTA.CLIENT_ID, clientId)
-        .set(APPLIED_DELTA.DELTA_ID, deltaId)
-        .set(APPLIED_DELTA.DELTA_DIGEST, digest)
+  public Claim claimDelta(String clientId, String deltaId, byte[] digest, long writeClockMicros) {
+    // One round trip for the claim and the writer settings: the INSERT selects from the settings CTE, which makes
+    // PostgreSQL evaluate it. Settings made for a delta that turns out to be a retry are harmless (nothing is
+    // written after them, and they end with the transaction).
+    var writer = DSL.name("writer").fields("client_id", "delta_id", "write_clock_us").as(DSL.select(
+        setting("deltasync.client_id", clientId),
+        setting("deltasync.delta_id", deltaId),
+        setting("deltasync.write_clock_us", Long.toString(writeClockMicros))));
+    int inserted = tx.with(writer)
+        .insertInto(APPLIED_DELTA, APPLIED_DELTA.CLIENT_ID, APPLIED_DELTA.DELTA_ID, APPLIED_DELTA.DELTA_DIGEST)
+        .select(DSL.select(DSL.val(clientId), DSL.val(deltaId), DSL.val(digest)).from(writer))
         .onConflictDoNothing()
         .execute();
     if (inserted == 1) {
@@ -65,6 +71,10 @@ public final class WriteTransaction {
         .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId))
         .fetchSingle();
     return new AlreadyApplied(Arrays.equals(stored.value1(), digest), stored.value2());
+  }
+
+  private static org.jooq.Field<String> setting(String name, String value) {
+    return DSL.function("set_config", String.class, DSL.inline(name), DSL.val(value), DSL.inline(true));
   }
 
   /** Stores the result to answer retries with. */

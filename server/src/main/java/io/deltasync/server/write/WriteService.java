@@ -164,7 +164,8 @@ public final class WriteService {
   private DeltaResult applyOnce(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits,
       String field, byte[] digest) {
     Delta delta = valid.delta();
-    WriteTransaction.Claim claim = tx.claimDelta(clientId, delta.getDeltaId(), digest);
+    WriteClock writeClock = WriteClock.of(delta, clientId, clock.instant(), maxClockSkew);
+    WriteTransaction.Claim claim = tx.claimDelta(clientId, delta.getDeltaId(), digest, writeClock.micros());
     if (claim instanceof WriteTransaction.AlreadyApplied applied) {
       if (!applied.sameContent()) {
         return rejected(delta, Errors.status(Code.ALREADY_EXISTS, ErrorReason.ERROR_REASON_DELTA_ID_REUSED,
@@ -173,8 +174,6 @@ public final class WriteService {
       }
       return replay(applied.result());
     }
-    WriteClock writeClock = WriteClock.of(delta, clientId, clock.instant(), maxClockSkew);
-    tx.identifyWriter(clientId, delta.getDeltaId(), writeClock.micros());
     DeltaResult result = write(tx, clientId, valid, edits, field, writeClock);
     tx.recordResult(clientId, delta.getDeltaId(), result.toByteArray());
     return result;
