@@ -101,11 +101,6 @@ public final class LiveFeed implements AutoCloseable {
     }
   }
 
-  /** How many subscribers are live. */
-  public int subscriberCount() {
-    return subscribers.size();
-  }
-
   private void run() {
     while (running) {
       try {

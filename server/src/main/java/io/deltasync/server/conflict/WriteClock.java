@@ -41,9 +41,4 @@ public record WriteClock(long micros, String writer) implements Comparable<Write
   public boolean beats(WriteClock other) {
     return compareTo(other) > 0;
   }
-
-  /** For a write of {@code delay} later (tests). */
-  WriteClock plus(Duration delay) {
-    return new WriteClock(micros + delay.toNanos() / 1_000, writer);
-  }
 }
