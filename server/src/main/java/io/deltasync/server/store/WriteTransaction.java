@@ -90,13 +90,11 @@ public final class WriteTransaction {
    * so they cannot leak into another transaction on the same pooled connection).
    */
   public void identifyWriter(String clientId, String deltaId, long writeClockMicros) {
+    // claimDelta does the same in its own statement; this is for writes that claim no delta (resolutions).
     tx.select(
-            DSL.function("set_config", String.class, DSL.inline("deltasync.client_id"), DSL.val(clientId),
-                DSL.inline(true)),
-            DSL.function("set_config", String.class, DSL.inline("deltasync.delta_id"), DSL.val(deltaId),
-                DSL.inline(true)),
-            DSL.function("set_config", String.class, DSL.inline("deltasync.write_clock_us"),
-                DSL.val(Long.toString(writeClockMicros)), DSL.inline(true)))
+            setting("deltasync.client_id", clientId),
+            setting("deltasync.delta_id", deltaId),
+            setting("deltasync.write_clock_us", Long.toString(writeClockMicros)))
         .fetch();
   }
 
@@ -106,9 +104,7 @@ public final class WriteTransaction {
    * {@link #identifyWriter}; a writer that sets edits and then writes whole data instead must clear them first.
    */
   public void recordEdits(List<EditOperation> edits) {
-    tx.select(DSL.function("set_config", String.class, DSL.inline("deltasync.edits"),
-            DSL.val(edits == null ? "" : Rows.editsJson(edits)), DSL.inline(true)))
-        .fetch();
+    tx.select(setting("deltasync.edits", edits == null ? "" : Rows.editsJson(edits))).fetch();
   }
 
   /**
