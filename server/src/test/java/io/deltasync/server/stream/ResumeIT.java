@@ -38,15 +38,7 @@ class ResumeIT {
 
     long seed = 20261125L;
     try (ExecutorService pool = Executors.newFixedThreadPool(WRITERS)) {
-      List<Future<?>> writers = new ArrayList<>();
-      for (int w = 0; w < WRITERS; w++) {
-        int writer = w;
-        SplittableRandom random = new SplittableRandom(seed + w);
-        writers.add(pool.submit(() -> {
-          write("resume", writer, random);
-          return null;
-        }));
-      }
+      List<Future<?>> writers = startWriters(pool, "resume", seed);
       for (Future<?> writer : writers) {
         writer.get();
       }
@@ -78,15 +70,7 @@ class ResumeIT {
     long seed = 77L;
     List<StreamClient> joiners = new ArrayList<>();
     try (ExecutorService pool = Executors.newFixedThreadPool(WRITERS)) {
-      List<Future<?>> writers = new ArrayList<>();
-      for (int w = 0; w < WRITERS; w++) {
-        int writer = w;
-        SplittableRandom random = new SplittableRandom(seed + w);
-        writers.add(pool.submit(() -> {
-          write("seam", writer, random);
-          return null;
-        }));
-      }
+      List<Future<?>> writers = startWriters(pool, "seam", seed);
       // Clients arrive while the writers run: some resume from a cursor, some start from nothing.
       for (int j = 0; j < 10; j++) {
         Thread.sleep(15);
@@ -121,6 +105,20 @@ class ResumeIT {
     } finally {
       joiners.forEach(StreamClient::close);
     }
+  }
+
+  /** Starts the writers, each with its own generator derived from {@code seed}. */
+  private static List<Future<?>> startWriters(ExecutorService pool, String scope, long seed) {
+    List<Future<?>> writers = new ArrayList<>();
+    for (int w = 0; w < WRITERS; w++) {
+      int writer = w;
+      SplittableRandom random = new SplittableRandom(seed + w);
+      writers.add(pool.submit(() -> {
+        write(scope, writer, random);
+        return null;
+      }));
+    }
+    return writers;
   }
 
   /** Plain-SQL writers holding transactions open for random times, so commits land out of id order. */
