@@ -88,6 +88,7 @@ public final class DeltaSyncServer implements AutoCloseable {
         config.stream().feedPollInterval(), config.limits().pageSize());
     SessionSettings sessionSettings = sessionSettings(config);
     SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed);
+    liveFeed.onHistoryReset(sessions::endAllForHistoryReset);
     Server server = builder
         .executor(executor)
         .maxInboundMessageSize(config.limits().maxMessageBytes())

@@ -1,21 +1,41 @@
 package io.deltasync.server.changefeed;
 
+import com.google.protobuf.Timestamp;
 import com.google.rpc.Code;
 import io.deltasync.server.error.DeltaSyncException;
 import io.deltasync.server.error.Errors;
 import io.deltasync.server.store.ChangeFilter;
 import io.deltasync.server.store.ChangePage;
+import io.deltasync.server.store.Position;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.v1.Change;
 import io.deltasync.v1.ErrorReason;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
 
-/** Reads changes after a cursor, in commit order, and hands out the cursors to resume from. */
+/**
+ * Reads changes after a cursor, in commit order, and hands out the cursors to resume from. Every cursor carries the
+ * epoch and a fingerprint of the history it was handed out in ({@link Cursor}), and {@link #resolve} refuses one
+ * that this database's history does not contain: from another epoch, from before the history floor, from the
+ * future (at or past the watermark), or with a fingerprint that no longer matches.
+ */
 public final class ChangeFeed {
+  // Frontier positions are shared by many sessions (every live page has one); remembering the newest few saves a
+  // query per session per page.
+  private static final int REMEMBERED_ANCHORS = 256;
+
   private final SyncStore store;
-  private final long epoch;
+  private final ReentrantLock anchorsLock = new ReentrantLock();
+  private final Map<Position, Long> anchors = new LinkedHashMap<>(16, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Position, Long> eldest) {
+      return size() > REMEMBERED_ANCHORS;
+    }
+  };
+  private volatile long epoch;
 
   /**
    * A page of changes.
@@ -49,25 +69,78 @@ public final class ChangeFeed {
   }
 
   /**
+   * The database went back in time under this server (restored, or failed over to a replica that had not received
+   * everything): positions already handed out may be handed out again for other changes. Starts a new epoch (the
+   * same one every node that notices agrees on), so every older cursor is answered with resync.
+   */
+  public void historyReset() {
+    epoch = store.replaceEpoch(epoch);
+    anchorsLock.lock();
+    try {
+      anchors.clear();
+    } finally {
+      anchorsLock.unlock();
+    }
+  }
+
+  /**
+   * Whether the database is another one than the epoch was started on (a replica promoted, a backup restored into
+   * another cluster or onto another timeline while the server ran); if so, starts a new epoch and returns true.
+   */
+  public boolean checkIdentity() {
+    if (SyncStore.moved(store.epochIdentity(), store.identity())) {
+      historyReset();
+      return true;
+    }
+    return false;
+  }
+
+  /**
    * Turns a client's wire cursor into a position of this epoch (empty = the start of the change log).
    *
    * @throws DeltaSyncException INVALID_ARGUMENT (INVALID_CURSOR) if it is not a cursor, FAILED_PRECONDITION
-   *     (RESYNC_REQUIRED) if it belongs to another epoch of the change log or to history already purged
+   *     (RESYNC_REQUIRED) if it belongs to another epoch of the change log, to history already purged, or to a
+   *     history this database does not hold (restored or failed over)
    */
   public Cursor resolve(String wireCursor, String field) {
     Cursor cursor = wireCursor.isEmpty() ? start() : Cursor.decode(wireCursor).orElseThrow(() ->
         new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_CURSOR,
             List.of(Errors.violation(field, "not a cursor issued by this server (pass back a Change.cursor or "
                 + "PullResponse.next_cursor unchanged, or empty to start from the beginning)")))));
-    if (cursor.epoch() != epoch) {
-      throw resyncRequired("the cursor belongs to an earlier epoch of the change log (the database was restored)",
-          Map.of("cursor_epoch", Long.toString(cursor.epoch()), "server_epoch", Long.toString(epoch)));
+    long current = epoch;
+    if (cursor.epoch() != current) {
+      throw resyncRequired("the cursor belongs to an earlier epoch of the change log (the database was restored "
+          + "or failed over)", Map.of("cursor_epoch", Long.toString(cursor.epoch()),
+              "server_epoch", Long.toString(current)));
     }
     if (cursor.position().compareTo(store.historyFloor()) < 0) {
       throw resyncRequired("the cursor is older than the change history the server keeps (tombstone retention)",
           Map.of());
     }
+    // Every position handed out lies below the watermark of its time, and the watermark never goes back in one
+    // history: a cursor at or past today's watermark comes from a history this database has lost.
+    if (cursor.txId() != Long.MIN_VALUE && cursor.txId() >= store.watermark()) {
+      throw resyncRequired("the cursor is ahead of this database's history (it was restored or failed over)",
+          Map.of());
+    }
+    if (!historyMatches(cursor)) {
+      throw resyncRequired("the change history before the cursor is not the one it was handed out in (the "
+          + "database was restored or failed over)", Map.of());
+    }
     return cursor;
+  }
+
+  /**
+   * Whether the history before the cursor is the one it was handed out in. Read from the database, never from the
+   * remembered fingerprints: those could predate a restore. A position with no row left at or before it (clean-up
+   * purged its anchor below the history floor) cannot be checked and is accepted.
+   */
+  private boolean historyMatches(Cursor cursor) {
+    if (cursor.anchor() == Cursor.UNCHECKED || cursor.txId() == Long.MIN_VALUE) {
+      return true;
+    }
+    var now = store.anchorAt(cursor.position());
+    return now.isEmpty() || now.getAsLong() == cursor.anchor();
   }
 
   private static DeltaSyncException resyncRequired(String why, Map<String, String> metadata) {
@@ -80,9 +153,65 @@ public final class ChangeFeed {
     ChangePage page = store.readChanges(after.position(), limit, filter);
     List<Change> changes = new ArrayList<>(page.changes().size());
     for (ChangePage.Positioned positioned : page.changes()) {
-      changes.add(positioned.change().toBuilder().setCursor(Cursor.at(epoch, positioned.position()).encode())
-          .build());
+      changes.add(withCursor(positioned));
     }
-    return new Page(changes, Cursor.at(epoch, page.frontier()), page.hasMore());
+    return new Page(changes, cursorAt(page.frontier()), page.hasMore());
+  }
+
+  /** The change with its cursor set. */
+  public Change withCursor(ChangePage.Positioned positioned) {
+    return positioned.change().toBuilder().setCursor(cursorOf(positioned).encode()).build();
+  }
+
+  /** The cursor just after a change read from the log (its own commit time is its fingerprint). */
+  public Cursor cursorOf(ChangePage.Positioned positioned) {
+    return Cursor.at(epoch, positioned.position(), anchorOf(positioned.change()));
+  }
+
+  /** The cursor at a position every reader can see (a frontier or the watermark). */
+  public Cursor cursorAt(Position position) {
+    return Cursor.at(epoch, position, anchorAt(position));
+  }
+
+  /** The wire form of {@link #cursorAt}. */
+  public String encodeAt(Position position) {
+    return cursorAt(position).encode();
+  }
+
+  /**
+   * Records the fingerprint of a position the caller has read up to without filtering (the live feed), so that
+   * cursors at it cost no query.
+   */
+  void remember(Position position, long anchor) {
+    anchorsLock.lock();
+    try {
+      anchors.put(position, anchor);
+    } finally {
+      anchorsLock.unlock();
+    }
+  }
+
+  /** The fingerprint of a change: its commit time in microseconds, as the change log keeps it. */
+  static long anchorOf(Change change) {
+    Timestamp at = change.getEntity().getLastModifiedAt();
+    return at.getSeconds() * 1_000_000 + at.getNanos() / 1_000;
+  }
+
+  private long anchorAt(Position position) {
+    if (position.txId() == Long.MIN_VALUE) {
+      return Cursor.NO_ANCHOR;
+    }
+    anchorsLock.lock();
+    try {
+      Long known = anchors.get(position);
+      if (known != null) {
+        return known;
+      }
+    } finally {
+      anchorsLock.unlock();
+    }
+    long anchor = store.anchorAt(position).orElse(Cursor.NO_ANCHOR);
+    remember(position, anchor);
+    return anchor;
   }
 }

@@ -59,7 +59,12 @@ public final class LiveFeed implements AutoCloseable {
   private final Object dispatchLock = new Object();
   private final Thread thread;
   private volatile boolean running = true;
+  private volatile Runnable onHistoryReset = () -> { };
   private Position frontier;
+  // The fingerprint of the history up to frontier (see Cursor): pages are read unfiltered, so it is the commit time
+  // of the last row dispatched, and needs no query.
+  private long anchor;
+  private boolean recovering;
   private Connection listenConnection;
 
   /** Starts following the log from what is visible now. */
@@ -70,6 +75,7 @@ public final class LiveFeed implements AutoCloseable {
     this.pollInterval = pollInterval;
     this.pageSize = pageSize;
     this.frontier = store.visiblePosition();
+    this.anchor = feed.cursorAt(frontier).anchor();
     this.thread = Thread.ofPlatform().name("deltasync-live-feed").daemon().start(this::run);
   }
 
@@ -101,12 +107,34 @@ public final class LiveFeed implements AutoCloseable {
     }
   }
 
+  /**
+   * What to do when the database went back in time under the server (see {@link ChangeFeed#historyReset}): every
+   * stream must end and its client resume (and be told to resync), because positions it was given may be handed
+   * out again. Runs on the feed's thread, after the feed has started a new epoch.
+   */
+  public void onHistoryReset(Runnable action) {
+    this.onHistoryReset = action;
+  }
+
   private void run() {
     while (running) {
       try {
+        if (recovering) {
+          // The connection to the database was lost: it may come back as another one (a promoted replica, a
+          // restored backup).
+          recovering = false;
+          if (feed.checkIdentity()) {
+            reset("the database is on another timeline or cluster");
+            continue;
+          }
+        }
         ChangePage page = store.readChanges(frontier, pageSize, ChangeFilter.all());
         if (page.frontier().compareTo(frontier) > 0) {
           dispatch(page);
+        } else if (wentBack()) {
+          feed.historyReset();
+          reset("the database's watermark fell below positions already delivered");
+          continue;
         }
         if (!page.hasMore()) {
           awaitNotification();
@@ -115,21 +143,48 @@ public final class LiveFeed implements AutoCloseable {
         if (!running) {
           return;
         }
+        recovering = true;
         log.warn("Change feed read failed, retrying: {}", e.toString());
         sleep(pollInterval.multipliedBy(4));
       }
     }
   }
 
+  /**
+   * The watermark never decreases in one history; below the frontier already dispatched, the database was restored
+   * or failed over to a replica that lacks transactions clients have seen.
+   */
+  private boolean wentBack() {
+    return Position.below(store.watermark()).compareTo(frontier) < 0;
+  }
+
+  /** Starts again from what is visible now, in the new epoch, and ends every stream. */
+  private void reset(String why) {
+    log.warn("Change history reset ({}): new epoch {}; ending every stream so that clients resync", why,
+        feed.epoch());
+    Position visible = store.visiblePosition();
+    long visibleAnchor = feed.cursorAt(visible).anchor();
+    synchronized (dispatchLock) {
+      frontier = visible;
+      anchor = visibleAnchor;
+      subscribers.clear();
+    }
+    onHistoryReset.run();
+  }
+
   private void dispatch(ChangePage page) {
     List<Change> changes = new ArrayList<>(page.changes().size());
+    long reached = anchor;
     for (ChangePage.Positioned positioned : page.changes()) {
-      changes.add(positioned.change().toBuilder()
-          .setCursor(Cursor.at(feed.epoch(), positioned.position()).encode()).build());
+      Cursor cursor = feed.cursorOf(positioned);
+      changes.add(positioned.change().toBuilder().setCursor(cursor.encode()).build());
+      reached = cursor.anchor();
     }
+    feed.remember(page.frontier(), reached);
     synchronized (dispatchLock) {
       Page out = new Page(frontier, page.frontier(), List.copyOf(changes));
       frontier = page.frontier();
+      anchor = reached;
       for (Subscriber subscriber : subscribers) {
         try {
           subscriber.onPage(out);

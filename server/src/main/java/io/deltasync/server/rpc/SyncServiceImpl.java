@@ -144,7 +144,7 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
     UnaryCalls.answer("GetStatus", responseObserver, () -> {
       SyncStore store = changeFeed.store();
       GetStatusResponse.Builder response = GetStatusResponse.newBuilder()
-          .setServerCursor(Cursor.at(changeFeed.epoch(), store.visiblePosition()).encode())
+          .setServerCursor(changeFeed.encodeAt(store.visiblePosition()))
           .setLimits(advertised.limits())
           .setRetryPolicy(advertised.retryPolicy())
           .setServerVersion(SERVER_VERSION);

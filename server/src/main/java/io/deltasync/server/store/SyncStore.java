@@ -8,6 +8,8 @@ import static io.deltasync.db.jooq.Tables.SYNC_EPOCH;
 import java.security.SecureRandom;
 import java.sql.SQLException;
 import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.function.Function;
 import org.jooq.Condition;
 import org.jooq.DSLContext;
@@ -30,6 +32,7 @@ public final class SyncStore {
       DSL.field("pg_snapshot_xmin(pg_current_snapshot())::text::bigint", Long.class);
 
   private final DSLContext dsl;
+  private volatile boolean identityWarned;
 
   /** Wraps the shared context. */
   public SyncStore(DSLContext dsl) {
@@ -245,31 +248,163 @@ public final class SyncStore {
   }
 
   /**
-   * Makes sure change-log positions are comparable with the transaction ids PostgreSQL hands out now. After a
-   * restore into another cluster (pg_dump/pg_restore), logged tx_ids can be ahead of the new cluster's counter: new
-   * changes would then sort before old ones and cursors would skip them. In that case the old rows are shifted
-   * below zero (keeping their order) and the epoch changes, so every client holding an old cursor resyncs.
+   * The database's identity: the cluster's system identifier and the timeline it writes on. A promoted replica or a
+   * point-in-time recovery writes on a new timeline; a restore into another cluster has another identifier.
+   *
+   * @param systemIdentifier {@code pg_control_system().system_identifier}, null when the server's role may not
+   *     read it
+   * @param timeline the timeline of the current WAL position (the first 8 hex digits of its WAL file's name, which
+   *     changes at promotion, before any checkpoint)
+   */
+  public record DatabaseIdentity(Long systemIdentifier, long timeline) {}
+
+  private static final String TIMELINE = "('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint";
+
+  /**
+   * The database's identity. PostgreSQL lets every role execute pg_control_system() unless an administrator
+   * revoked it; then the identifier is null and a warning says what it costs.
+   */
+  public DatabaseIdentity identity() {
+    try {
+      var row = dsl.resultQuery("select (select system_identifier from pg_control_system()), " + TIMELINE)
+          .fetchSingle();
+      return new DatabaseIdentity(row.get(0, Long.class), row.get(1, Long.class));
+    } catch (DataAccessException e) {
+      if (!"42501".equals(e.sqlState())) {
+        throw e;
+      }
+      if (!identityWarned) {
+        identityWarned = true;
+        log.warn("The database role may not execute pg_control_system(): a restore into another cluster is then "
+            + "recognised only by transaction ids and cursor fingerprints (GRANT EXECUTE ON FUNCTION "
+            + "pg_control_system() to the server's role to close that gap).");
+      }
+      return new DatabaseIdentity(null, dsl.resultQuery("select " + TIMELINE).fetchSingle().get(0, Long.class));
+    }
+  }
+
+  /**
+   * Makes sure change-log positions are comparable with the transaction ids PostgreSQL hands out now, and that the
+   * epoch was started on this database's cluster and timeline. After a restore into another cluster
+   * (pg_dump/pg_restore), logged tx_ids can be ahead of the new cluster's counter: new changes would then sort
+   * before old ones and cursors would skip them. In that case the old rows are shifted below zero (keeping their
+   * order) and the epoch changes, so every client holding an old cursor resyncs. A new timeline or another
+   * cluster (a promoted replica, a point-in-time recovery) may have lost the newest transactions and will hand out
+   * their ids again: the epoch changes too.
    *
    * @return the epoch in force
    */
   public long ensureEpoch() {
+    DatabaseIdentity identity = identity();
     return dsl.transactionResult(configuration -> {
       DSLContext tx = DSL.using(configuration);
       tx.execute("LOCK TABLE sync_epoch IN EXCLUSIVE MODE");
+      var current = tx.selectFrom(SYNC_EPOCH).fetchSingle();
       Long newest = tx.select(DSL.max(CHANGE_LOG.TX_ID)).from(CHANGE_LOG).fetchSingle().value1();
       long next = tx.select(DSL.field("pg_snapshot_xmax(pg_current_snapshot())::text::bigint", Long.class))
           .fetchSingle().value1();
-      if (newest == null || newest < next) {
-        return tx.select(SYNC_EPOCH.EPOCH).from(SYNC_EPOCH).fetchSingle().value1();
+      boolean ahead = newest != null && newest >= next;
+      Optional<DatabaseIdentity> recorded = identityOf(current.getSystemIdentifier(), current.getTimelineId());
+      boolean moved = moved(recorded, identity);
+      if (!ahead && !moved) {
+        if (!recorded.equals(Optional.of(identity))) {
+          recordIdentity(tx, identity);
+        }
+        return current.getEpoch();
       }
       long epoch = new SecureRandom().nextLong(1, 1L << 53);
-      tx.update(CHANGE_LOG).set(CHANGE_LOG.TX_ID, CHANGE_LOG.TX_ID.minus(newest + 1)).execute();
+      if (ahead) {
+        tx.update(CHANGE_LOG).set(CHANGE_LOG.TX_ID, CHANGE_LOG.TX_ID.minus(newest + 1)).execute();
+        log.warn("The change log holds transaction ids ({}) ahead of this cluster's ({}): the database was restored "
+            + "into another cluster.", newest, next);
+      }
+      if (moved) {
+        log.warn("The database is not the one the change-log epoch was started on (system identifier {}, timeline "
+            + "{}; now {}): a replica was promoted or a backup restored.", current.getSystemIdentifier(),
+            current.getTimelineId(), identity);
+      }
       tx.update(SYNC_EPOCH).set(SYNC_EPOCH.EPOCH, epoch).execute();
-      log.warn("The change log holds transaction ids ({}) ahead of this cluster's ({}): the database was restored "
-          + "into another cluster. Started change-log epoch {}; clients with older cursors will be told to resync.",
-          newest, next, epoch);
+      recordIdentity(tx, identity);
+      log.warn("Started change-log epoch {}; clients with older cursors will be told to resync.", epoch);
       return epoch;
     });
+  }
+
+  private static void recordIdentity(DSLContext tx, DatabaseIdentity identity) {
+    tx.update(SYNC_EPOCH)
+        .set(SYNC_EPOCH.SYSTEM_IDENTIFIER, identity.systemIdentifier())
+        .set(SYNC_EPOCH.TIMELINE_ID, identity.timeline())
+        .execute();
+  }
+
+  /**
+   * Whether the database now is another one than the epoch was started on: another timeline, or another cluster
+   * when both identifiers are known. Nothing recorded yet (a database from before v9) is no evidence.
+   */
+  public static boolean moved(Optional<DatabaseIdentity> recorded, DatabaseIdentity now) {
+    if (recorded.isEmpty()) {
+      return false;
+    }
+    DatabaseIdentity then = recorded.get();
+    boolean otherCluster = then.systemIdentifier() != null && now.systemIdentifier() != null
+        && !then.systemIdentifier().equals(now.systemIdentifier());
+    return otherCluster || then.timeline() != now.timeline();
+  }
+
+  private static Optional<DatabaseIdentity> identityOf(Long systemIdentifier, Long timeline) {
+    return timeline == null ? Optional.empty() : Optional.of(new DatabaseIdentity(systemIdentifier, timeline));
+  }
+
+  /**
+   * Replaces the epoch {@code stale} because the database went back in time under a running server (its watermark
+   * fell below positions already handed out). Compare-and-set, so that several nodes noticing the same event agree
+   * on one new epoch.
+   *
+   * @return the epoch in force afterwards
+   */
+  public long replaceEpoch(long stale) {
+    DatabaseIdentity identity = identity();
+    return dsl.transactionResult(configuration -> {
+      DSLContext tx = DSL.using(configuration);
+      long epoch = new SecureRandom().nextLong(1, 1L << 53);
+      int replaced = tx.update(SYNC_EPOCH).set(SYNC_EPOCH.EPOCH, epoch).where(SYNC_EPOCH.EPOCH.eq(stale)).execute();
+      if (replaced == 0) {
+        return tx.select(SYNC_EPOCH.EPOCH).from(SYNC_EPOCH).fetchSingle().value1();
+      }
+      recordIdentity(tx, identity);
+      log.warn("The database went back in time (restored or failed over while the server ran): started change-log "
+          + "epoch {}; clients with older cursors will be told to resync.", epoch);
+      return epoch;
+    });
+  }
+
+  /** The identity the current epoch was started on, if it was recorded. */
+  public Optional<DatabaseIdentity> epochIdentity() {
+    var row = dsl.select(SYNC_EPOCH.SYSTEM_IDENTIFIER, SYNC_EPOCH.TIMELINE_ID).from(SYNC_EPOCH).fetchSingle();
+    return identityOf(row.value1(), row.value2());
+  }
+
+  /**
+   * The commit-time fingerprint of the history up to {@code position}: the last_modified_at (microseconds since
+   * the epoch) of the newest change-log row at or before it and at or after the history floor; empty if there is
+   * none. Every row at or before a position handed out is final, so the value never changes for a position of one
+   * history; in a history restored from a copy, the same position names other rows with other times.
+   */
+  public OptionalLong anchorAt(Position position) {
+    var found = dsl.select(CHANGE_LOG.LAST_MODIFIED_AT)
+        .from(CHANGE_LOG, SYNC_EPOCH)
+        .where(DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).le(position.txId(), position.changeId()))
+        .and(DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID)
+            .ge(SYNC_EPOCH.HISTORY_FLOOR_TX_ID, SYNC_EPOCH.HISTORY_FLOOR_CHANGE_ID))
+        .orderBy(CHANGE_LOG.TX_ID.desc(), CHANGE_LOG.CHANGE_ID.desc())
+        .limit(1)
+        .fetchOptional();
+    return found.map(row -> OptionalLong.of(micros(row.value1()))).orElse(OptionalLong.empty());
+  }
+
+  /** Microseconds since the epoch, exactly as PostgreSQL keeps timestamps. */
+  public static long micros(java.time.OffsetDateTime time) {
+    return time.toEpochSecond() * 1_000_000 + time.getNano() / 1_000;
   }
 
   /** Serialization failure, deadlock: the transaction can simply run again. */

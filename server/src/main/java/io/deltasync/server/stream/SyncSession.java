@@ -278,7 +278,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       filter = new ChangeFilter(selectors);
       allowedScopes = everyScope ? Set.of() : Set.copyOf(scopes);
       enqueue(new Outgoing(SyncResponse.newBuilder().setWelcome(SyncWelcome.newBuilder()
-          .setServerCursor(Cursor.at(changeFeed.epoch(), store.visiblePosition()).encode())
+          .setServerCursor(changeFeed.encodeAt(store.visiblePosition()))
           .setLimits(settings.limits())
           .setHeartbeatInterval(com.google.protobuf.Duration.newBuilder()
               .setSeconds(settings.heartbeatInterval().toSeconds())
@@ -368,7 +368,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     try {
       List<SyncStore.EntityVersion> versions = store.liveVersionsAt(scope, at);
       checksum = SyncResponse.newBuilder().setChecksum(SyncChecksum.newBuilder().setScope(scope)
-          .setCursor(Cursor.at(changeFeed.epoch(), at).encode())
+          .setCursor(changeFeed.encodeAt(at))
           .setEntityCount(versions.size()).setDigest(digest(versions))).build();
     } finally {
       lock.lock();
@@ -408,7 +408,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private void deliverInitialStateThenCatchUp() {
     try {
       Position end = Position.below(store.watermark());
-      String endCursor = Cursor.at(changeFeed.epoch(), end).encode();
+      String endCursor = changeFeed.encodeAt(end);
       List<ChangeFilter[]> passes = initialStatePasses(filter);
       for (int pass = 0; pass < passes.size(); pass++) {
         ChangeFilter include = passes.get(pass)[0];
@@ -511,8 +511,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         List<Change> changes = new ArrayList<>(page.changes().size());
         for (ChangePage.Positioned positioned : page.changes()) {
           if (!clientId.equals(positioned.change().getClientId())) {
-            changes.add(positioned.change().toBuilder()
-                .setCursor(Cursor.at(changeFeed.epoch(), positioned.position()).encode()).build());
+            changes.add(changeFeed.withCursor(positioned));
           }
         }
         lock.lock();
@@ -644,7 +643,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
 
   private Outgoing changesMessage(List<Change> changes, Position reached, SyncPhase phase) {
     return new Outgoing(SyncResponse.newBuilder().setChanges(SyncChanges.newBuilder().addAllChanges(changes)
-        .setCursor(Cursor.at(changeFeed.epoch(), reached).encode()).setPhase(phase)).build(), changes.size(),
+        .setCursor(changeFeed.encodeAt(reached)).setPhase(phase)).build(), changes.size(),
         reached);
   }
 
@@ -760,6 +759,16 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
           "no message from the client for three heartbeat intervals ("
               + settings.heartbeatInterval().multipliedBy(3).toSeconds() + " s); reconnect")).getStatus());
     }
+  }
+
+  /**
+   * Ends the stream because the database went back in time (restored, failed over): the client reconnects, and its
+   * cursor, from the old history, is answered with resync.
+   */
+  void endForHistoryReset() {
+    close(StatusProto.toStatusRuntimeException(Errors.status(Code.UNAVAILABLE, ErrorReason.ERROR_REASON_RECONNECT,
+        "the database was restored or failed over; reconnect (your cursor will be answered with resync)"))
+        .getStatus());
   }
 
   /** Ends the stream because the server is shutting down; the client reconnects elsewhere and resumes. */

@@ -60,6 +60,11 @@ public final class SyncSessions implements AutoCloseable {
     sessions.forEach(SyncSession::endForShutdown);
   }
 
+  /** Ends every session because the database went back in time; new sessions are still accepted. */
+  public void endAllForHistoryReset() {
+    sessions.forEach(SyncSession::endForHistoryReset);
+  }
+
   @Override
   public void close() {
     endAll();
