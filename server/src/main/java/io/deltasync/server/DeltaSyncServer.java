@@ -57,7 +57,7 @@ public final class DeltaSyncServer implements AutoCloseable {
   /** Opens the configured database and serves on Netty at the configured host and port. */
   public static DeltaSyncServer start(ServerConfig config) throws IOException {
     Database database = Database.open(new Database.Settings(config.databaseUrl(), config.databaseUser(),
-        config.databasePassword(), config.dataDirectory(), config.poolSize()));
+        config.databasePassword(), config.dataDirectory(), config.poolSize(), config.statementTimeout()));
     try {
       return start(config, database, netty(config));
     } catch (IOException | RuntimeException e) {
@@ -84,7 +84,7 @@ public final class DeltaSyncServer implements AutoCloseable {
         new ConflictPolicies(config.defaultConflictPolicy(), config.conflicts().byEntityType(),
             config.operationalTransformEnabled()),
         config.conflicts().maxClockSkew(), Clock.systemUTC(), config.limits().maxMessageBytes());
-    LiveFeed liveFeed = new LiveFeed(changeFeed, database::openDedicatedConnection,
+    LiveFeed liveFeed = new LiveFeed(changeFeed, new SyncStore(database.feedDsl()), database::openDedicatedConnection,
         config.stream().feedPollInterval(), config.limits().pageSize());
     SessionSettings sessionSettings = sessionSettings(config);
     SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed);

@@ -18,6 +18,9 @@ import java.util.Optional;
  * @param databaseUser user for the external database
  * @param databasePassword password for the external database
  * @param poolSize the most database connections (also the bound on concurrent database work)
+ * @param statementTimeout the longest one statement of the server may run (PostgreSQL's statement_timeout on the
+ *     pooled connections); a request that needs longer is answered RESOURCE_EXHAUSTED, never left holding a
+ *     connection
  * @param limits request limits
  * @param retryPolicy what clients are told about retrying
  * @param defaultConflictPolicy the policy for deltas that name none
@@ -37,6 +40,7 @@ public record ServerConfig(
     String databaseUser,
     String databasePassword,
     int poolSize,
+    Duration statementTimeout,
     Limits limits,
     RetryPolicy retryPolicy,
     ConflictPolicy defaultConflictPolicy,
@@ -112,6 +116,8 @@ public record ServerConfig(
     String user = s.string("DELTASYNC_DATABASE_USER", "postgres");
     String password = s.string("DELTASYNC_DATABASE_PASSWORD", "");
     int poolSize = s.integer("DELTASYNC_DB_POOL_SIZE", 10, 2, 1000);
+    Duration statementTimeout = Duration.ofSeconds(s.integer("DELTASYNC_DB_STATEMENT_TIMEOUT_SECONDS", 30, 1,
+        86_400));
 
     int batchSize = s.integer("SYNC_BATCH_SIZE", 50, 1, 10_000);
     int maxDeltas = s.integer("DELTASYNC_MAX_DELTAS_PER_PUSH", 500, 1, 100_000);
@@ -146,7 +152,7 @@ public record ServerConfig(
     Conflicts conflicts = new Conflicts(s.policiesByType("DELTASYNC_ENTITY_CONFLICT_POLICIES"),
         Duration.ofMillis(s.integer("DELTASYNC_MAX_CLOCK_SKEW_MILLIS", 2_000, 0, 86_400_000)));
 
-    return new ServerConfig(host, port, dataDirectory, url, user, password, poolSize,
+    return new ServerConfig(host, port, dataDirectory, url, user, password, poolSize, statementTimeout,
         new Limits(maxDeltas, maxDataBytes, batchSize, maxMessageBytes),
         new RetryPolicy(maxRetries, baseDelay, maxDelay, multiplier),
         policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts);
@@ -154,42 +160,42 @@ public record ServerConfig(
 
   /** Returns a copy listening on another port (tests use 0). */
   public ServerConfig withPort(int newPort) {
-    return new ServerConfig(host, newPort, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+    return new ServerConfig(host, newPort, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
         keepAliveTimeout, shutdownGrace, stream, conflicts);
   }
 
   /** Returns a copy on an external database. */
   public ServerConfig withDatabase(String url, String user, String password) {
-    return new ServerConfig(host, port, dataDirectory, Optional.of(url), user, password, poolSize, limits,
+    return new ServerConfig(host, port, dataDirectory, Optional.of(url), user, password, poolSize, statementTimeout, limits,
         retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
         keepAliveTimeout, shutdownGrace, stream, conflicts);
   }
 
   /** Returns a copy with other limits. */
   public ServerConfig withLimits(Limits newLimits) {
-    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         newLimits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts);
   }
 
   /** Returns a copy with other conflict settings. */
   public ServerConfig withConflicts(ConflictPolicy newDefault, Conflicts newConflicts) {
-    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, newDefault, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, stream, newConflicts);
   }
 
   /** A copy with operational transform enabled or disabled (ENABLE_OPERATIONAL_TRANSFORM). */
   public ServerConfig withOperationalTransform(boolean enabled) {
-    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, enabled, tombstoneRetention, keepAliveTime, keepAliveTimeout,
         shutdownGrace, stream, conflicts);
   }
 
   /** Returns a copy with other stream settings. */
   public ServerConfig withStream(Stream newStream) {
-    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, newStream, conflicts);
   }

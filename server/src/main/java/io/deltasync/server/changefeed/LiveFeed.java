@@ -67,10 +67,16 @@ public final class LiveFeed implements AutoCloseable {
   private boolean recovering;
   private Connection listenConnection;
 
-  /** Starts following the log from what is visible now. */
-  public LiveFeed(ChangeFeed feed, ListenConnections connections, Duration pollInterval, int pageSize) {
+  /**
+   * Starts following the log from what is visible now.
+   *
+   * @param reader the store the feed reads through: on its own connection, so that requests waiting for the pool
+   *     never hold up delivery to every client
+   */
+  public LiveFeed(ChangeFeed feed, SyncStore reader, ListenConnections connections, Duration pollInterval,
+      int pageSize) {
     this.feed = feed;
-    this.store = feed.store();
+    this.store = reader;
     this.connections = connections;
     this.pollInterval = pollInterval;
     this.pageSize = pageSize;

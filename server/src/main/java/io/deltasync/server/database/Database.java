@@ -31,18 +31,33 @@ public final class Database implements AutoCloseable {
    * @param user the external database's user
    * @param password the external database's password
    * @param dataDirectory the embedded PostgreSQL's data directory
-   * @param poolSize the most connections
+   * @param poolSize the most connections of the request pool
+   * @param statementTimeout the longest a statement may run
    */
-  public record Settings(Optional<String> url, String user, String password, Path dataDirectory, int poolSize) {}
+  public record Settings(Optional<String> url, String user, String password, Path dataDirectory, int poolSize,
+      Duration statementTimeout) {}
+
+  // How long a request waits for a pooled connection before it is told the server is busy (admission control):
+  // long enough to ride out a burst, short enough that a client retries elsewhere instead of hanging.
+  private static final Duration ACQUIRE_TIMEOUT = Duration.ofSeconds(5);
 
   private final EmbeddedDatabase embedded;
   private final HikariDataSource pool;
+  private final HikariDataSource feedPool;
+  private final HikariDataSource healthPool;
   private final DSLContext dsl;
+  private final DSLContext feedDsl;
+  private final DSLContext healthDsl;
 
-  private Database(EmbeddedDatabase embedded, HikariDataSource pool) {
+  private Database(EmbeddedDatabase embedded, HikariDataSource pool, HikariDataSource feedPool,
+      HikariDataSource healthPool) {
     this.embedded = embedded;
     this.pool = pool;
+    this.feedPool = feedPool;
+    this.healthPool = healthPool;
     this.dsl = DSL.using(pool, SQLDialect.POSTGRES);
+    this.feedDsl = DSL.using(feedPool, SQLDialect.POSTGRES);
+    this.healthDsl = DSL.using(healthPool, SQLDialect.POSTGRES);
   }
 
   /** Starts or connects to the database, applies pending migrations, and opens the pool. */
@@ -64,12 +79,21 @@ public final class Database implements AutoCloseable {
       log.info("Using embedded PostgreSQL on port {} with data in {}", embedded.port(), embedded.dataDirectory());
     }
     try {
-      HikariDataSource pool = pool(url, user, password, settings.poolSize());
+      // Requests share one pool; the live reader and the health check have their own connections, so that a
+      // saturated request pool neither stalls delivery to every client nor reads as an outage.
+      HikariDataSource pool = pool("deltasync", url, user, password, settings.poolSize(), settings.statementTimeout());
+      HikariDataSource feedPool = null;
+      HikariDataSource healthPool = null;
       try {
         migrate(pool);
-        return new Database(embedded, pool);
+        feedPool = pool("deltasync-feed", url, user, password, 1, settings.statementTimeout());
+        healthPool = pool("deltasync-health", url, user, password, 1, settings.statementTimeout());
+        return new Database(embedded, pool, feedPool, healthPool);
       } catch (RuntimeException e) {
         pool.close();
+        if (feedPool != null) {
+          feedPool.close();
+        }
         throw e;
       }
     } catch (RuntimeException e) {
@@ -92,19 +116,23 @@ public final class Database implements AutoCloseable {
         current == null ? "none" : current.getVersion(), result.migrationsExecuted);
   }
 
-  private static HikariDataSource pool(String url, String user, String password, int size) {
+  private static HikariDataSource pool(String name, String url, String user, String password, int size,
+      Duration statementTimeout) {
     HikariConfig config = new HikariConfig();
-    config.setPoolName("deltasync");
+    config.setPoolName(name);
     config.setJdbcUrl(url);
     config.setUsername(user);
     config.setPassword(password);
     config.setMaximumPoolSize(size);
     config.setMinimumIdle(Math.min(2, size));
-    // Fail a request fast when the database is gone, instead of holding the client for Hikari's default 30 s.
-    config.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
+    // Admission control: a request waits this long for a connection, then is answered RESOURCE_EXHAUSTED (see
+    // SyncStore.isOverloaded); a database that is gone fails faster than Hikari's default 30 s, too.
+    config.setConnectionTimeout(ACQUIRE_TIMEOUT.toMillis());
     // A transaction left open holds back the change feed's watermark for every client (DESIGN-NOTES §1):
-    // PostgreSQL ends our sessions that sit idle inside a transaction.
-    config.addDataSourceProperty("options", "-c idle_in_transaction_session_timeout=60000");
+    // PostgreSQL ends our sessions that sit idle inside a transaction. A runaway statement is cancelled rather than
+    // holding a connection others wait for.
+    config.addDataSourceProperty("options", "-c idle_in_transaction_session_timeout=60000 -c statement_timeout="
+        + statementTimeout.toMillis());
     config.addDataSourceProperty("ApplicationName", "deltasync");
     return new HikariDataSource(config);
   }
@@ -126,19 +154,29 @@ public final class Database implements AutoCloseable {
     return pool;
   }
 
-  /** Whether a connection can be had and answers a query. */
+  /** jOOQ over the live change-feed reader's own connection (never waits behind requests). */
+  public DSLContext feedDsl() {
+    return feedDsl;
+  }
+
+  /**
+   * Whether the database answers a query, on the health check's own connection: a request pool with no connection
+   * free is busy, not down, and must not turn health NOT_SERVING.
+   */
   public boolean isReachable() {
     try {
-      return dsl.selectOne().fetchOne() != null;
+      return healthDsl.selectOne().fetchOne() != null;
     } catch (RuntimeException e) {
       return false;
     }
   }
 
-  /** Closes the pool, then stops the embedded PostgreSQL (if it is ours). */
+  /** Closes the pools, then stops the embedded PostgreSQL (if it is ours). */
   @Override
   public void close() throws IOException {
     pool.close();
+    feedPool.close();
+    healthPool.close();
     if (embedded != null) {
       embedded.close();
     }

@@ -4,6 +4,7 @@ import com.google.protobuf.Any;
 import com.google.rpc.BadRequest;
 import com.google.rpc.Code;
 import com.google.rpc.ErrorInfo;
+import com.google.rpc.RetryInfo;
 import com.google.rpc.Status;
 import io.deltasync.v1.ErrorReason;
 import java.util.List;
@@ -53,6 +54,21 @@ public final class Errors {
     }
     return status(Code.INVALID_ARGUMENT, reason, message.toString()).toBuilder()
         .addDetails(Any.pack(BadRequest.newBuilder().addAllFieldViolations(violations).build()))
+        .build();
+  }
+
+  /** How long a client is told to wait before retrying when the server is busy. */
+  private static final com.google.protobuf.Duration BUSY_RETRY_DELAY =
+      com.google.protobuf.Duration.newBuilder().setSeconds(1).build();
+
+  /**
+   * RESOURCE_EXHAUSTED / SERVER_BUSY with a RetryInfo: every database connection stayed busy for the bounded wait,
+   * or a statement ran past statement_timeout. Nothing was applied; retry with backoff (same delta ids).
+   */
+  public static Status busy() {
+    return status(Code.RESOURCE_EXHAUSTED, ErrorReason.ERROR_REASON_SERVER_BUSY, "the server is busy (every "
+        + "database connection stayed in use); nothing was done: retry with backoff").toBuilder()
+        .addDetails(Any.pack(RetryInfo.newBuilder().setRetryDelay(BUSY_RETRY_DELAY).build()))
         .build();
   }
 

@@ -31,6 +31,10 @@ final class StatusMapper {
       return StatusProto.toStatusRuntimeException(Errors.status(Code.UNAVAILABLE,
           ErrorReason.ERROR_REASON_DATABASE_UNAVAILABLE, "the database is unavailable; retry with backoff"));
     }
+    if (SyncStore.isOverloaded(e)) {
+      log.info("{}: server busy: {}", method, e.toString());
+      return StatusProto.toStatusRuntimeException(Errors.busy());
+    }
     log.error("{}: unexpected failure", method, e);
     return StatusProto.toStatusRuntimeException(Errors.status(Code.INTERNAL, ErrorReason.ERROR_REASON_INTERNAL,
         "internal error"));

@@ -413,7 +413,10 @@ public final class SyncStore {
     return "40001".equals(state) || "40P01".equals(state);
   }
 
-  /** Whether an exception means the database could not be reached (connection refused, pool timeout, shutdown). */
+  /**
+   * Whether an exception means the database could not be reached (connection refused, shutdown). A pool with no
+   * free connection is not an outage: see {@link #isOverloaded}.
+   */
   public static boolean isUnavailable(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof SQLException sql && sql.getSQLState() != null) {
@@ -423,7 +426,27 @@ public final class SyncStore {
           return true;
         }
       }
+      if (t instanceof java.net.ConnectException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Whether an exception means the server is busy, not that the database is gone: no pooled connection came free
+   * within the bounded wait while the database itself answered (HikariCP then reports no underlying connection
+   * failure), or a statement ran into statement_timeout (57014). Answered RESOURCE_EXHAUSTED: retry with backoff.
+   */
+  public static boolean isOverloaded(Throwable e) {
+    if (isUnavailable(e)) {
+      return false;
+    }
+    for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof java.sql.SQLTransientConnectionException) {
+        return true;
+      }
+      if (t instanceof SQLException sql && "57014".equals(sql.getSQLState())) {
         return true;
       }
     }

@@ -49,7 +49,9 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -151,6 +153,8 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         if (SyncStore.isUnavailable(e)) {
           sendError(Errors.status(Code.UNAVAILABLE, ErrorReason.ERROR_REASON_DATABASE_UNAVAILABLE,
               "the database is unavailable; retry with backoff"), "");
+        } else if (SyncStore.isOverloaded(e)) {
+          sendError(Errors.busy(), request.hasPush() ? request.getPush().getBatchId() : "");
         } else {
           log.error("Sync session of client '{}' failed on a {} message", clientId, request.getMessageCase(), e);
           sendError(Errors.status(Code.INTERNAL, ErrorReason.ERROR_REASON_INTERNAL, "internal error"), "");
@@ -271,7 +275,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         resyncReason = e.status().getMessage();
       }
     }
-    store.recordSeen(hello.getClientId());
+    whenNotBusy(() -> { store.recordSeen(hello.getClientId()); return null; });
     lock.lock();
     try {
       clientId = hello.getClientId();
@@ -407,7 +411,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
    */
   private void deliverInitialStateThenCatchUp() {
     try {
-      Position end = Position.below(store.watermark());
+      Position end = Position.below(whenNotBusy(store::watermark));
       String endCursor = changeFeed.encodeAt(end);
       List<ChangeFilter[]> passes = initialStatePasses(filter);
       for (int pass = 0; pass < passes.size(); pass++) {
@@ -419,7 +423,8 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
           if (!awaitRoom()) {
             return;
           }
-          List<Entity> entities = store.readLiveEntities(include, except, after, readSize());
+          EntityKey from = after;
+          List<Entity> entities = whenNotBusy(() -> store.readLiveEntities(include, except, from, readSize()));
           passDone = entities.size() < readSize();
           boolean last = passDone && pass == passes.size() - 1;
           if (!enqueueInitialState(entities, last, end, endCursor)) {
@@ -507,7 +512,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         } finally {
           lock.unlock();
         }
-        ChangePage page = store.readChanges(from, readSize(), filter);
+        ChangePage page = whenNotBusy(() -> store.readChanges(from, readSize(), filter));
         List<Change> changes = new ArrayList<>(page.changes().size());
         for (ChangePage.Positioned positioned : page.changes()) {
           if (!clientId.equals(positioned.change().getClientId())) {
@@ -666,6 +671,32 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       return false;
     } finally {
       lock.unlock();
+    }
+  }
+
+  /**
+   * Runs one delivery read. While every pooled connection is in use (the server is busy, not the database down),
+   * it waits with jittered backoff and tries again for as long as the session is open: a busy pool must not end
+   * streams, or every client would reconnect at once and make it busier.
+   */
+  private <T> T whenNotBusy(Supplier<T> read) {
+    long capMillis = 50;
+    while (true) {
+      try {
+        return read.get();
+      } catch (RuntimeException e) {
+        if (!SyncStore.isOverloaded(e) || currentState() == State.CLOSED) {
+          throw e;
+        }
+        log.debug("Client '{}': server busy during delivery, retrying in up to {} ms", clientId, capMillis);
+        try {
+          Thread.sleep(ThreadLocalRandom.current().nextLong(capMillis / 2, capMillis + 1));
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+        capMillis = Math.min(capMillis * 2, 2_000);
+      }
     }
   }
 

@@ -108,7 +108,7 @@ public final class WriteService {
    */
   public List<DeltaResult> push(String clientId, List<Delta> deltas) {
     List<DeltaResult> results = new ArrayList<>(deltas.size());
-    boolean databaseDown = false;
+    com.google.rpc.Status stopped = null;  // the database is down or busy: the rest are answered the same
     long responseBytes = 0;
     for (int i = 0; i < deltas.size(); i++) {
       Delta delta = deltas.get(i);
@@ -116,9 +116,11 @@ public final class WriteService {
       if (responseBytes > responseBudget) {
         result = notAttempted(delta, responseBytes);
       } else {
-        result = databaseDown ? unavailable(delta) : apply(clientId, delta, "deltas[" + i + "]");
+        result = stopped != null ? rejected(delta, stopped) : apply(clientId, delta, "deltas[" + i + "]");
       }
-      databaseDown |= isUnavailable(result);
+      if (stopped == null && stopsTheBatch(result)) {
+        stopped = result.getError();
+      }
       responseBytes += result.getSerializedSize() + 8;
       results.add(result);
     }
@@ -154,6 +156,10 @@ public final class WriteService {
         log.warn("Database unavailable while applying delta {} of client {}: {}", delta.getDeltaId(), clientId,
             e.toString());
         return unavailable(delta);
+      }
+      if (SyncStore.isOverloaded(e)) {
+        log.info("Server busy while applying delta {} of client {}: {}", delta.getDeltaId(), clientId, e.toString());
+        return rejected(delta, Errors.busy());
       }
       log.error("Unexpected failure applying delta {} of client {}", delta.getDeltaId(), clientId, e);
       return rejected(delta, Errors.status(Code.INTERNAL, ErrorReason.ERROR_REASON_INTERNAL,
@@ -457,9 +463,10 @@ public final class WriteService {
         "the database is unavailable; the delta was not applied: retry it (same delta_id) with backoff"));
   }
 
-  private static boolean isUnavailable(DeltaResult result) {
+  /** The database is down or every connection is busy: later deltas of the batch are not tried (see push). */
+  private static boolean stopsTheBatch(DeltaResult result) {
     return result.getStatus() == DeltaStatus.DELTA_STATUS_REJECTED
-        && result.getError().getCode() == Code.UNAVAILABLE.getNumber();
+        && (result.getError().getCode() == Code.UNAVAILABLE.getNumber() || result.getError().equals(Errors.busy()));
   }
 
   private static DeltaResult replay(byte[] stored) {

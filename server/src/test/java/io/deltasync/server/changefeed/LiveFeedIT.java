@@ -23,7 +23,7 @@ class LiveFeedIT {
     SyncStore store = new SyncStore(sql);
     ChangeFeed changeFeed = new ChangeFeed(store, store.ensureEpoch());
     List<LiveFeed.Page> pages = new CopyOnWriteArrayList<>();
-    try (LiveFeed feed = new LiveFeed(changeFeed, () -> database.dataSource().getConnection(),
+    try (LiveFeed feed = new LiveFeed(changeFeed, store, () -> database.dataSource().getConnection(),
         Duration.ofMillis(50), 3)) {
       AtomicBoolean joined = new AtomicBoolean();
       assertThat(feed.join(pages::add, Position.START, () -> { joined.set(true); return true; }))
