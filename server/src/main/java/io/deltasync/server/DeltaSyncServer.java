@@ -33,6 +33,9 @@ import org.slf4j.LoggerFactory;
 public final class DeltaSyncServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DeltaSyncServer.class);
   private static final Duration HEALTH_CHECK_PERIOD = Duration.ofSeconds(5);
+  // The live reader completes a read at least once per poll interval (at most 60 s) while the database answers;
+  // longer than this without one, the node cannot deliver and reports NOT_SERVING.
+  private static final Duration FEED_STALL_LIMIT = Duration.ofSeconds(90);
 
   private final ServerConfig config;
   private final Database database;
@@ -111,7 +114,7 @@ public final class DeltaSyncServer implements AutoCloseable {
       health.close();
       throw e;
     }
-    health.startChecking(database, HEALTH_CHECK_PERIOD);
+    health.startChecking(database, () -> liveFeed.isHealthy(FEED_STALL_LIMIT), HEALTH_CHECK_PERIOD);
     return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, server);
   }
 

@@ -10,9 +10,12 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import org.postgresql.PGConnection;
 import org.slf4j.Logger;
@@ -28,20 +31,35 @@ public final class LiveFeed implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LiveFeed.class);
   static final String CHANNEL = "deltasync_change_log";
 
-  /** Receives pages; called on the feed's thread, so it must not block. */
+  /**
+   * Receives pages; called on the feed's thread, so it must not block: it hands the page to its own executor
+   * (serializing and sending for every stream on the feed's one thread would make each stream wait for all).
+   */
   public interface Subscriber {
     /** A page of changes, contiguous with the previous one (its {@code from} is the previous {@code to}). */
     void onPage(Page page);
+
+    /**
+     * The feed dropped this subscriber because {@link #onPage} threw: no page reaches it any more, so it must not
+     * go on as if it were live (the default does nothing, for subscribers that need no telling).
+     */
+    default void onDropped(Throwable cause) {}
   }
 
   /**
-   * All changes in (from, to], unfiltered, each with its cursor.
+   * All changes in (from, to], unfiltered, each with its cursor set and its position as a value (so that every
+   * subscriber need not parse cursors again).
    *
    * @param from the position the page starts after
    * @param to the position the page ends at (inclusive)
-   * @param changes the changes, in order
+   * @param entries the changes with their positions, in order
    */
-  public record Page(Position from, Position to, List<Change> changes) {}
+  public record Page(Position from, Position to, List<ChangePage.Positioned> entries) {
+    /** The changes, in order. */
+    public List<Change> changes() {
+      return entries.stream().map(ChangePage.Positioned::change).toList();
+    }
+  }
 
   /** Opens the connection the feed LISTENs on. */
   @FunctionalInterface
@@ -56,10 +74,11 @@ public final class LiveFeed implements AutoCloseable {
   private final Duration pollInterval;
   private final int pageSize;
   private final Set<Subscriber> subscribers = ConcurrentHashMap.newKeySet();
-  private final Object dispatchLock = new Object();
+  private final ReentrantLock dispatchLock = new ReentrantLock();
   private final Thread thread;
   private volatile boolean running = true;
   private volatile Runnable onHistoryReset = () -> { };
+  private volatile long lastReadNanos = System.nanoTime();
   private Position frontier;
   // The fingerprint of the history up to frontier (see Cursor): pages are read unfiltered, so it is the commit time
   // of the last row dispatched, and needs no query.
@@ -95,7 +114,8 @@ public final class LiveFeed implements AutoCloseable {
    *     subscriber no longer wants pages (it closed meanwhile), and then it is not added
    */
   public boolean join(Subscriber subscriber, Position readUpTo, BooleanSupplier onJoin) {
-    synchronized (dispatchLock) {
+    dispatchLock.lock();
+    try {
       if (frontier.compareTo(readUpTo) > 0) {
         return false;
       }
@@ -103,13 +123,18 @@ public final class LiveFeed implements AutoCloseable {
         subscribers.add(subscriber);
       }
       return true;
+    } finally {
+      dispatchLock.unlock();
     }
   }
 
   /** Removes a subscriber; no page reaches it after this returns. */
   public void leave(Subscriber subscriber) {
-    synchronized (dispatchLock) {
+    dispatchLock.lock();
+    try {
       subscribers.remove(subscriber);
+    } finally {
+      dispatchLock.unlock();
     }
   }
 
@@ -135,6 +160,7 @@ public final class LiveFeed implements AutoCloseable {
           }
         }
         ChangePage page = store.readChanges(frontier, pageSize, ChangeFilter.all());
+        lastReadNanos = System.nanoTime();
         if (page.frontier().compareTo(frontier) > 0) {
           dispatch(page);
         } else if (wentBack()) {
@@ -145,7 +171,8 @@ public final class LiveFeed implements AutoCloseable {
         if (!page.hasMore()) {
           awaitNotification();
         }
-      } catch (RuntimeException e) {
+      } catch (Throwable e) {
+        // Supervised: whatever fails (an Error included), the one reader of this node keeps going.
         if (!running) {
           return;
         }
@@ -170,36 +197,64 @@ public final class LiveFeed implements AutoCloseable {
         feed.epoch());
     Position visible = store.visiblePosition();
     long visibleAnchor = feed.cursorAt(visible).anchor();
-    synchronized (dispatchLock) {
+    dispatchLock.lock();
+    try {
       frontier = visible;
       anchor = visibleAnchor;
       subscribers.clear();
+    } finally {
+      dispatchLock.unlock();
     }
     onHistoryReset.run();
   }
 
   private void dispatch(ChangePage page) {
-    List<Change> changes = new ArrayList<>(page.changes().size());
+    List<ChangePage.Positioned> entries = new ArrayList<>(page.changes().size());
     long reached = anchor;
     for (ChangePage.Positioned positioned : page.changes()) {
       Cursor cursor = feed.cursorOf(positioned);
-      changes.add(positioned.change().toBuilder().setCursor(cursor.encode()).build());
+      entries.add(new ChangePage.Positioned(positioned.position(),
+          positioned.change().toBuilder().setCursor(cursor.encode()).build()));
       reached = cursor.anchor();
     }
     feed.remember(page.frontier(), reached);
-    synchronized (dispatchLock) {
-      Page out = new Page(frontier, page.frontier(), List.copyOf(changes));
+    Map<Subscriber, Throwable> failed = new HashMap<>();
+    dispatchLock.lock();
+    try {
+      Page out = new Page(frontier, page.frontier(), List.copyOf(entries));
       frontier = page.frontier();
       anchor = reached;
       for (Subscriber subscriber : subscribers) {
         try {
           subscriber.onPage(out);
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
+          // An Error too: one broken subscriber must neither end the feed for everyone nor stay subscribed deaf.
           log.error("A subscriber failed on a page; it is dropped", e);
           subscribers.remove(subscriber);
+          failed.put(subscriber, e);
         }
       }
+    } finally {
+      dispatchLock.unlock();
     }
+    // Told outside the lock: a subscriber closing itself takes its own lock, which others hold while leaving.
+    failed.forEach(LiveFeed::dropped);
+  }
+
+  private static void dropped(Subscriber subscriber, Throwable cause) {
+    try {
+      subscriber.onDropped(cause);
+    } catch (Throwable e) {
+      log.error("A dropped subscriber failed to close", e);
+    }
+  }
+
+  /**
+   * Whether the reader is alive and has completed a read within {@code maxSilence} (it reads at least once per
+   * poll interval, so a longer silence means it is stuck or keeps failing).
+   */
+  public boolean isHealthy(Duration maxSilence) {
+    return running && thread.isAlive() && System.nanoTime() - lastReadNanos < maxSilence.toNanos();
   }
 
   /** Waits for a NOTIFY, at most one poll interval. */

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,14 +39,25 @@ public final class HealthReporter implements AutoCloseable {
     return health.getHealthService();
   }
 
-  /** Reports SERVING now, then re-checks the database every {@code period}. */
-  public void startChecking(Database database, Duration period) {
+  /**
+   * Reports SERVING now, then re-checks every {@code period} that the database answers (on the health check's own
+   * connection) and that {@code feedHealthy} holds (the node's live change reader is alive and reading).
+   */
+  public void startChecking(Database database, BooleanSupplier feedHealthy, Duration period) {
     set(ServingStatus.SERVING);
     checker.scheduleWithFixedDelay(() -> {
-      ServingStatus next = database.isReachable() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
-      if (next != current) {
-        log.warn("Health: {} (database {})", next, next == ServingStatus.SERVING ? "reachable again" : "unreachable");
-        set(next);
+      try {
+        boolean reachable = database.isReachable();
+        boolean feeding = feedHealthy.getAsBoolean();
+        ServingStatus next = reachable && feeding ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+        if (next != current) {
+          log.warn("Health: {} (database {}, live change reader {})", next, reachable ? "reachable" : "unreachable",
+              feeding ? "reading" : "stalled");
+          set(next);
+        }
+      } catch (Throwable e) {
+        // A periodic task that throws is never run again; health must keep following the server.
+        log.error("Health check failed", e);
       }
     }, period.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
   }

@@ -76,6 +76,8 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private static final Logger log = LoggerFactory.getLogger(SyncSession.class);
   private static final int OWN_WRITE_WAIT_ROUNDS = 20;
   private static final int MAX_QUEUED_CONTROL_MESSAGES = 2;
+  // A live stream whose filter matched nothing gets its frontier every this many heartbeats.
+  private static final int QUIET_TICKS_BEFORE_FRONTIER = 2;
 
   /** Where a session is in the protocol. */
   public enum State { AWAITING_HELLO, INITIAL_STATE, CATCHING_UP, LIVE, CLOSED }
@@ -113,6 +115,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private int maxQueuedChanges;
   private int maxQueuedMessages;
   private long fallbacks;
+  private int quietTicks;
   private boolean paused;
   private volatile long lastHeardNanos = System.nanoTime();
   private volatile boolean awaitingClient;
@@ -474,7 +477,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       if (changes.isEmpty() && !last) {
         return true;
       }
-      List<List<Change>> chunks = bySize(changes);
+      List<List<Change>> chunks = bySize(changes, Change::getSerializedSize);
       for (int i = 0; i < chunks.size(); i++) {
         boolean endsState = last && i == chunks.size() - 1;
         SyncChanges.Builder batch = SyncChanges.newBuilder().addAllChanges(chunks.get(i))
@@ -513,10 +516,10 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
           lock.unlock();
         }
         ChangePage page = whenNotBusy(() -> store.readChanges(from, readSize(), filter));
-        List<Change> changes = new ArrayList<>(page.changes().size());
+        List<ChangePage.Positioned> changes = new ArrayList<>(page.changes().size());
         for (ChangePage.Positioned positioned : page.changes()) {
           if (!clientId.equals(positioned.change().getClientId())) {
-            changes.add(changeFeed.withCursor(positioned));
+            changes.add(new ChangePage.Positioned(positioned.position(), changeFeed.withCursor(positioned)));
           }
         }
         lock.lock();
@@ -559,8 +562,37 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     }
   }
 
+  /**
+   * Called on the live feed's thread: only hands the page to this session's own delivery thread, where it is
+   * filtered, serialized and sent, so the feed never waits for one stream's work. Pages reach the delivery thread in
+   * feed order, and catch-up runs on that same thread, so order and the join seam hold.
+   */
   @Override
   public void onPage(LiveFeed.Page page) {
+    try {
+      delivery.execute(() -> {
+        try {
+          deliverLivePage(page);
+        } catch (Throwable e) {
+          onDropped(e);
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException closed) {
+      // the session closed and is leaving the feed: nothing to deliver
+    }
+  }
+
+  /** Live delivery for this stream broke: it must not stay open but deaf. */
+  @Override
+  public void onDropped(Throwable cause) {
+    log.error("Client '{}': live delivery failed; ending the stream", clientId, cause);
+    liveFeed.leave(this);
+    close(StatusProto.toStatusRuntimeException(Errors.status(Code.UNAVAILABLE, ErrorReason.ERROR_REASON_RECONNECT,
+        "the server could not deliver changes to this stream; reconnect and resume from your last cursor"))
+        .getStatus());
+  }
+
+  private void deliverLivePage(LiveFeed.Page page) {
     lock.lock();
     try {
       if (state != State.LIVE) {
@@ -575,12 +607,12 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       if (page.to().compareTo(frontier) <= 0) {
         return;
       }
-      List<Change> changes = new ArrayList<>();
-      for (Change change : page.changes()) {
-        Entity entity = change.getEntity();
-        if (!clientId.equals(change.getClientId()) && filter.matches(entity.getScope(), entity.getEntityType())
-            && Cursor.decode(change.getCursor()).orElseThrow().position().compareTo(frontier) > 0) {
-          changes.add(change);
+      List<ChangePage.Positioned> changes = new ArrayList<>();
+      for (ChangePage.Positioned entry : page.entries()) {
+        Entity entity = entry.change().getEntity();
+        if (!clientId.equals(entry.change().getClientId()) && filter.matches(entity.getScope(), entity.getEntityType())
+            && entry.position().compareTo(frontier) > 0) {
+          changes.add(entry);
         }
       }
       if (!changes.isEmpty()) {
@@ -616,34 +648,18 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
    * Under the lock: queues changes as one or more messages, each below the message size clients accept (a page of
    * 50 documents of 256 KiB would not fit 4 MiB). Every message but the last ends at its own last change.
    */
-  private void enqueueChanges(List<Change> changes, Position reached, SyncPhase phase) {
-    List<List<Change>> chunks = bySize(changes);
+  private void enqueueChanges(List<ChangePage.Positioned> changes, Position reached, SyncPhase phase) {
+    quietTicks = 0;
+    List<List<ChangePage.Positioned>> chunks = bySize(changes, c -> c.change().getSerializedSize());
     for (int i = 0; i < chunks.size(); i++) {
-      List<Change> chunk = chunks.get(i);
-      Position end = i == chunks.size() - 1 ? reached
-          : Cursor.decode(chunk.getLast().getCursor()).orElseThrow().position();
-      enqueue(changesMessage(chunk, end, phase));
+      List<ChangePage.Positioned> chunk = chunks.get(i);
+      Position end = i == chunks.size() - 1 ? reached : chunk.getLast().position();
+      enqueue(changesMessage(chunk.stream().map(ChangePage.Positioned::change).toList(), end, phase));
     }
   }
 
-  private List<List<Change>> bySize(List<Change> changes) {
-    long budget = Math.max(settings.limits().getMaxMessageBytes() / 2,
-        settings.limits().getMaxMessageBytes() - 64 * 1024);
-    List<List<Change>> chunks = new ArrayList<>();
-    List<Change> chunk = new ArrayList<>();
-    long bytes = 0;
-    for (Change change : changes) {
-      int size = change.getSerializedSize() + 8;
-      if (!chunk.isEmpty() && bytes + size > budget) {
-        chunks.add(chunk);
-        chunk = new ArrayList<>();
-        bytes = 0;
-      }
-      chunk.add(change);
-      bytes += size;
-    }
-    chunks.add(chunk);
-    return chunks;
+  private <T> List<List<T>> bySize(List<T> items, java.util.function.ToIntFunction<T> sizeOf) {
+    return MessageChunks.split(items, sizeOf, MessageChunks.budget(settings.limits().getMaxMessageBytes()));
   }
 
   private Outgoing changesMessage(List<Change> changes, Position reached, SyncPhase phase) {
@@ -776,7 +792,13 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       }
       silent = awaitingClient
           && System.nanoTime() - lastHeardNanos > settings.heartbeatInterval().multipliedBy(3).toNanos();
-      if (!silent && queue.isEmpty()) {
+      if (!silent && queue.isEmpty() && state == State.LIVE && frontier.compareTo(sentFrontier) > 0
+          && ++quietTicks >= QUIET_TICKS_BEFORE_FRONTIER) {
+        // Nothing matched this stream's filter for a while, but the log moved on: tell the client how far it is,
+        // so that a reconnect resumes from here instead of rescanning everything since it went live.
+        enqueue(changesMessage(List.of(), frontier, SyncPhase.SYNC_PHASE_LIVE));
+        quietTicks = 0;
+      } else if (!silent && queue.isEmpty()) {
         Timestamp now = Timestamp.newBuilder().setSeconds(System.currentTimeMillis() / 1000).build();
         enqueue(new Outgoing(SyncResponse.newBuilder().setHeartbeat(SyncHeartbeat.newBuilder().setSentAt(now))
             .build(), 0, null));

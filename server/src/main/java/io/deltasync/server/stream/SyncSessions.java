@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 
 /** The open Sync sessions of a server: opens them, ticks their heartbeats, ends them at shutdown. */
 public final class SyncSessions implements AutoCloseable {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SyncSessions.class);
   private final SessionSettings settings;
   private final WriteService writes;
   private final ChangeFeed changeFeed;
@@ -32,7 +33,18 @@ public final class SyncSessions implements AutoCloseable {
     this.changeFeed = changeFeed;
     this.liveFeed = liveFeed;
     long period = settings.heartbeatInterval().toMillis();
-    heartbeats.scheduleAtFixedRate(() -> sessions.forEach(SyncSession::tick), period, period, TimeUnit.MILLISECONDS);
+    // A periodic task that throws is never run again: one session's failure must not stop every heartbeat.
+    heartbeats.scheduleAtFixedRate(() -> sessions.forEach(SyncSessions::tickSafely), period, period,
+        TimeUnit.MILLISECONDS);
+  }
+
+  private static void tickSafely(SyncSession session) {
+    try {
+      session.tick();
+    } catch (Throwable e) {
+      log.error("Heartbeat of a Sync session failed; ending that session", e);
+      session.onDropped(e);
+    }
   }
 
   /** Opens a session on a new stream; the returned observer receives the client's messages. */

@@ -50,4 +50,41 @@ class LiveFeedIT {
       assertThat(pages.getFirst().from()).isLessThanOrEqualTo(readUpTo);
     }
   }
+
+  /** A subscriber that throws, even an Error, is dropped and told; the feed goes on for everyone else. */
+  @Test
+  void aFailingSubscriberIsDroppedAndToldWhileTheOthersKeepReceiving() throws Exception {
+    TestPostgres.TestDatabase database = TestPostgres.newDatabase();
+    DSLContext sql = DSL.using(database.dataSource(), SQLDialect.POSTGRES);
+    SyncStore store = new SyncStore(sql);
+    ChangeFeed changeFeed = new ChangeFeed(store, store.ensureEpoch());
+    List<LiveFeed.Page> pages = new CopyOnWriteArrayList<>();
+    java.util.concurrent.CompletableFuture<Throwable> dropped = new java.util.concurrent.CompletableFuture<>();
+    LiveFeed.Subscriber broken = new LiveFeed.Subscriber() {
+      @Override
+      public void onPage(LiveFeed.Page page) {
+        throw new AssertionError("a bug in one subscriber");
+      }
+
+      @Override
+      public void onDropped(Throwable cause) {
+        dropped.complete(cause);
+      }
+    };
+    try (LiveFeed feed = new LiveFeed(changeFeed, store, () -> database.dataSource().getConnection(),
+        Duration.ofMillis(50), 3)) {
+      Position readUpTo = store.visiblePosition();
+      assertThat(feed.join(broken, readUpTo, () -> true)).isTrue();
+      assertThat(feed.join(pages::add, readUpTo, () -> true)).isTrue();
+      sql.execute("insert into entity (scope, entity_type, entity_id) values ('s', 'note', 'first')");
+      assertThat(dropped.get(30, java.util.concurrent.TimeUnit.SECONDS)).isInstanceOf(AssertionError.class);
+      sql.execute("insert into entity (scope, entity_type, entity_id) values ('s', 'note', 'second')");
+      for (int i = 0; i < 600 && pages.stream().mapToInt(p -> p.changes().size()).sum() < 2; i++) {
+        Thread.sleep(50);
+      }
+      assertThat(pages.stream().flatMap(p -> p.changes().stream()).map(c -> c.getEntity().getEntityId()))
+          .containsExactly("first", "second");
+      assertThat(feed.isHealthy(Duration.ofSeconds(30))).isTrue();
+    }
+  }
 }
