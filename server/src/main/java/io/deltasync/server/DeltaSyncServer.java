@@ -121,7 +121,8 @@ public final class DeltaSyncServer implements AutoCloseable {
   /** What the Sync stream tells clients and how it buffers. */
   static SessionSettings sessionSettings(ServerConfig config) {
     return new SessionSettings(config.limits().pageSize(), config.stream().maxQueuedChanges(),
-        config.stream().heartbeatInterval(), limits(config), retryPolicy(config));
+        config.stream().heartbeatInterval(), limits(config), retryPolicy(config), config.stream().maxQueuedBytes(),
+        config.stream().stallTimeout(), config.stream().maxStreamsPerClient());
   }
 
   /** The limits as clients see them. */
@@ -151,13 +152,20 @@ public final class DeltaSyncServer implements AutoCloseable {
   }
 
   private static ServerBuilder<?> netty(ServerConfig config) {
-    return NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
         // Detect dead mobile clients behind NATs well before the 2-hour default.
         .keepAliveTime(config.keepAliveTime().toSeconds(), TimeUnit.SECONDS)
         .keepAliveTimeout(config.keepAliveTimeout().toSeconds(), TimeUnit.SECONDS)
         // Clients may ping this often (even with no call open) without being sent GOAWAY "too_many_pings".
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
-        .permitKeepAliveWithoutCalls(true);
+        .permitKeepAliveWithoutCalls(true)
+        .maxConcurrentCallsPerConnection(config.stream().maxCallsPerConnection())
+        .maxConnectionIdle(config.stream().maxConnectionIdle().toSeconds(), TimeUnit.SECONDS);
+    if (!config.stream().maxConnectionAge().isZero()) {
+      builder.maxConnectionAge(config.stream().maxConnectionAge().toSeconds(), TimeUnit.SECONDS)
+          .maxConnectionAgeGrace(config.stream().maxConnectionAgeGrace().toSeconds(), TimeUnit.SECONDS);
+    }
+    return builder;
   }
 
   /** The port the server listens on (useful when configured with port 0). */
@@ -191,6 +199,17 @@ public final class DeltaSyncServer implements AutoCloseable {
     }
     closed = true;
     health.close();
+    // Load balancers learn NOT_SERVING only at their next health check: keep serving a moment so that they stop
+    // routing here before streams are told to reconnect (else clients would reconnect to this node again).
+    Duration drain = config.stream().shutdownDrain();
+    if (!drain.isZero() && !sessions.stats().isEmpty()) {
+      log.info("Draining for {} s before ending {} streams", drain.toSeconds(), sessions.stats().size());
+      try {
+        Thread.sleep(drain);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     // server.shutdown() lets streams run on forever: end them first, telling clients to reconnect elsewhere.
     sessions.close();
     server.shutdown();

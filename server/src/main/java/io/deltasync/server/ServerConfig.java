@@ -66,13 +66,47 @@ public record ServerConfig(
   }
 
   /**
-   * Settings of the Sync stream.
+   * Settings of the Sync stream and of the connections streams run on.
    *
    * @param heartbeatInterval how often the server sends heartbeats; three silent intervals end a stream
    * @param maxQueuedChanges the most changes buffered per stream before it falls back to catching up
    * @param feedPollInterval how often the change feed polls when no notification wakes it
+   * @param maxQueuedBytes the most bytes of changes buffered per stream before it falls back to catching up
+   * @param stallTimeout how long a stream may leave what the server has for it unread (the transport not ready)
+   *     before it is ended with RECONNECT; such a client may still answer HTTP/2 pings
+   * @param maxStreamsPerClient the most Sync streams open at once for one client id
+   * @param maxCallsPerConnection the most concurrent calls on one HTTP/2 connection
+   * @param maxConnectionIdle a connection with no call for this long is closed (GOAWAY)
+   * @param maxConnectionAge a connection is asked to go away after this long (GOAWAY), so that long-lived streams
+   *     spread over nodes added since; zero = never
+   * @param maxConnectionAgeGrace how long calls on an aged connection may still run before they are cancelled
+   * @param shutdownDrain how long a stopping server reports NOT_SERVING before it tells streams to reconnect, so
+   *     that load balancers stop routing new streams to it first
    */
-  public record Stream(Duration heartbeatInterval, int maxQueuedChanges, Duration feedPollInterval) {}
+  public record Stream(Duration heartbeatInterval, int maxQueuedChanges, Duration feedPollInterval,
+      long maxQueuedBytes, Duration stallTimeout, int maxStreamsPerClient, int maxCallsPerConnection,
+      Duration maxConnectionIdle, Duration maxConnectionAge, Duration maxConnectionAgeGrace,
+      Duration shutdownDrain) {
+    /** The three settings tests vary most, with the defaults for the rest but no shutdown drain. */
+    public Stream(Duration heartbeatInterval, int maxQueuedChanges, Duration feedPollInterval) {
+      this(heartbeatInterval, maxQueuedChanges, feedPollInterval, 64L * 1024 * 1024, Duration.ofSeconds(120), 8,
+          100, Duration.ofMinutes(30), Duration.ZERO, Duration.ofMinutes(5), Duration.ZERO);
+    }
+
+    /** A copy with another shutdown drain delay. */
+    public Stream withShutdownDrain(Duration drain) {
+      return new Stream(heartbeatInterval, maxQueuedChanges, feedPollInterval, maxQueuedBytes, stallTimeout,
+          maxStreamsPerClient, maxCallsPerConnection, maxConnectionIdle, maxConnectionAge, maxConnectionAgeGrace,
+          drain);
+    }
+
+    /** A copy with another stall timeout. */
+    public Stream withStallTimeout(Duration timeout) {
+      return new Stream(heartbeatInterval, maxQueuedChanges, feedPollInterval, maxQueuedBytes, timeout,
+          maxStreamsPerClient, maxCallsPerConnection, maxConnectionIdle, maxConnectionAge, maxConnectionAgeGrace,
+          shutdownDrain);
+    }
+  }
 
   /** Default port: unassigned by IANA and unlikely to clash with common development servers. */
   public static final int DEFAULT_PORT = 7420;
@@ -148,7 +182,15 @@ public record ServerConfig(
     Stream stream = new Stream(
         Duration.ofSeconds(s.integer("DELTASYNC_HEARTBEAT_SECONDS", 15, 1, 3_600)),
         s.integer("DELTASYNC_STREAM_QUEUE_CHANGES", 1_000, 1, 1_000_000),
-        Duration.ofMillis(s.integer("DELTASYNC_FEED_POLL_MILLIS", 250, 10, 60_000)));
+        Duration.ofMillis(s.integer("DELTASYNC_FEED_POLL_MILLIS", 250, 10, 60_000)),
+        s.integer("DELTASYNC_STREAM_QUEUE_MIB", 64, 1, 4_096) * 1024L * 1024,
+        Duration.ofSeconds(s.integer("DELTASYNC_STREAM_STALL_SECONDS", 120, 1, 86_400)),
+        s.integer("DELTASYNC_MAX_STREAMS_PER_CLIENT", 8, 1, 10_000),
+        s.integer("DELTASYNC_MAX_CALLS_PER_CONNECTION", 100, 1, 100_000),
+        Duration.ofSeconds(s.integer("DELTASYNC_MAX_CONNECTION_IDLE_SECONDS", 1_800, 1, 86_400 * 7)),
+        Duration.ofSeconds(s.integer("DELTASYNC_MAX_CONNECTION_AGE_SECONDS", 0, 0, 86_400 * 7)),
+        Duration.ofSeconds(s.integer("DELTASYNC_MAX_CONNECTION_AGE_GRACE_SECONDS", 300, 0, 86_400)),
+        Duration.ofSeconds(s.integer("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", 5, 0, 3_600)));
     Conflicts conflicts = new Conflicts(s.policiesByType("DELTASYNC_ENTITY_CONFLICT_POLICIES"),
         Duration.ofMillis(s.integer("DELTASYNC_MAX_CLOCK_SKEW_MILLIS", 2_000, 0, 86_400_000)));
 

@@ -13,6 +13,11 @@ import java.time.Duration;
  * @param heartbeatInterval how often the server sends a heartbeat; three silent intervals end a stream
  * @param limits what the welcome tells clients about limits
  * @param retryPolicy what the welcome tells clients about retrying
+ * @param maxQueuedBytes the most bytes of changes a session buffers; past that it catches up instead, like
+ *     {@code maxQueuedChanges}
+ * @param stallTimeout how long a session's transport may stay not ready with something to send before the stream
+ *     is ended with RECONNECT
+ * @param maxStreamsPerClient the most streams open at once for one client id
  */
 public record SessionSettings(int pageSize, int maxQueuedChanges, Duration heartbeatInterval, Limits limits,
-    RetryPolicy retryPolicy) {}
+    RetryPolicy retryPolicy, long maxQueuedBytes, Duration stallTimeout, int maxStreamsPerClient) {}

@@ -84,6 +84,10 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
 
   /** A queued message; change batches carry the frontier the client reaches once it has them. */
   private record Outgoing(SyncResponse message, int changeCount, Position frontier) {
+    long bytes() {
+      return changeCount == 0 ? 0 : message.getSerializedSize();
+    }
+
     boolean isChanges() {
       return message.hasChanges();
     }
@@ -96,6 +100,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private final LiveFeed liveFeed;
   private final SyncStore store;
   private final Runnable onClose;
+  private final ClientStreams clientStreams;
   private final ExecutorService inbound = Executors.newSingleThreadExecutor(
       Thread.ofVirtual().name("deltasync-sync-in-", 0).factory());
   private final ExecutorService delivery = Executors.newSingleThreadExecutor(
@@ -112,6 +117,10 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private Position frontier;
   private Position sentFrontier;
   private int queuedChanges;
+  private long queuedBytes;
+  private long maxQueuedBytesSeen;
+  private long blockedSinceNanos;
+  private boolean holdsClientSlot;
   private int maxQueuedChanges;
   private int maxQueuedMessages;
   private long fallbacks;
@@ -122,8 +131,9 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private long lastSeenRecordedNanos;
 
   SyncSession(ServerCallStreamObserver<SyncResponse> out, SessionSettings settings, WriteService writes,
-      ChangeFeed changeFeed, LiveFeed liveFeed, Runnable onClose) {
+      ChangeFeed changeFeed, LiveFeed liveFeed, ClientStreams clientStreams, Runnable onClose) {
     this.out = out;
+    this.clientStreams = clientStreams;
     this.settings = settings;
     this.writes = writes;
     this.changeFeed = changeFeed;
@@ -279,8 +289,18 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       }
     }
     whenNotBusy(() -> { store.recordSeen(hello.getClientId()); return null; });
+    if (!clientStreams.tryOpen(hello.getClientId())) {
+      throw new DeltaSyncException(Errors.status(Code.RESOURCE_EXHAUSTED, ErrorReason.ERROR_REASON_LIMIT_EXCEEDED,
+          "hello.client_id: " + settings.maxStreamsPerClient() + " Sync streams are already open for client '"
+              + hello.getClientId() + "' (DELTASYNC_MAX_STREAMS_PER_CLIENT); close one, then send hello again"));
+    }
     lock.lock();
     try {
+      if (state == State.CLOSED) {
+        clientStreams.release(hello.getClientId());
+        return;
+      }
+      holdsClientSlot = true;
       clientId = hello.getClientId();
       filter = new ChangeFilter(selectors);
       allowedScopes = everyScope ? Set.of() : Set.copyOf(scopes);
@@ -616,7 +636,12 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         }
       }
       if (!changes.isEmpty()) {
-        if (queuedChanges + changes.size() > settings.maxQueuedChanges()) {
+        long bytes = 0;
+        for (ChangePage.Positioned change : changes) {
+          bytes += change.change().getSerializedSize();
+        }
+        if (queuedChanges + changes.size() > settings.maxQueuedChanges()
+            || queuedBytes + bytes > settings.maxQueuedBytes()) {
           fallBackToCatchUp();
           return;
         }
@@ -637,6 +662,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       }
     }
     queuedChanges = 0;
+    queuedBytes = 0;
     frontier = sentFrontier;
     state = State.CATCHING_UP;
     fallbacks++;
@@ -745,6 +771,8 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     }
     queue.add(outgoing);
     queuedChanges += outgoing.changeCount();
+    queuedBytes += outgoing.bytes();
+    maxQueuedBytesSeen = Math.max(maxQueuedBytesSeen, queuedBytes);
     maxQueuedChanges = Math.max(maxQueuedChanges, queuedChanges);
     maxQueuedMessages = Math.max(maxQueuedMessages, queue.size());
     drain();
@@ -767,11 +795,15 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       }
       Outgoing next = queue.poll();
       queuedChanges -= next.changeCount();
+      queuedBytes -= next.bytes();
       out.onNext(next.message());
       if (next.frontier() != null) {
         sentFrontier = next.frontier();
       }
     }
+    // A stream the client stopped reading (it may still answer pings): how long it has held up what is queued.
+    blockedSinceNanos = queue.isEmpty() || out.isReady() ? 0
+        : blockedSinceNanos != 0 ? blockedSinceNanos : System.nanoTime();
     progress.signalAll();
   }
 
@@ -785,6 +817,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   /** Called by the registry every heartbeat interval. */
   void tick() {
     boolean silent;
+    boolean stalled;
     lock.lock();
     try {
       if (state == State.CLOSED) {
@@ -792,6 +825,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       }
       silent = awaitingClient
           && System.nanoTime() - lastHeardNanos > settings.heartbeatInterval().multipliedBy(3).toNanos();
+      stalled = blockedSinceNanos != 0 && System.nanoTime() - blockedSinceNanos > settings.stallTimeout().toNanos();
       if (!silent && queue.isEmpty() && state == State.LIVE && frontier.compareTo(sentFrontier) > 0
           && ++quietTicks >= QUIET_TICKS_BEFORE_FRONTIER) {
         // Nothing matched this stream's filter for a while, but the log moved on: tell the client how far it is,
@@ -805,6 +839,13 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       }
     } finally {
       lock.unlock();
+    }
+    if (stalled) {
+      log.info("Client '{}' read nothing for {} s; closing its stream", clientId, settings.stallTimeout().toSeconds());
+      close(StatusProto.toStatusRuntimeException(Errors.status(Code.UNAVAILABLE, ErrorReason.ERROR_REASON_RECONNECT,
+          "the client read nothing the server sent for " + settings.stallTimeout().toSeconds()
+              + " s; reconnect and resume from your last cursor")).getStatus());
+      return;
     }
     if (silent) {
       log.info("Client '{}' sent nothing for three heartbeat intervals; closing its stream", clientId);
@@ -866,6 +907,9 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       lock.unlock();
     }
     liveFeed.leave(this);
+    if (holdsClientSlot) {
+      clientStreams.release(clientId);
+    }
     inbound.shutdown();
     delivery.shutdown();
     onClose.run();
@@ -952,15 +996,17 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
    * @param maxQueuedChanges the most changes ever buffered at once (bounded by the configured limit)
    * @param maxQueuedMessages the most messages of any kind ever buffered at once
    * @param fallbacks how often it left live delivery to catch up because the client read too slowly
+   * @param maxQueuedBytes the most bytes of changes ever buffered at once (bounded by the configured limit)
    */
   public record Stats(String clientId, State state, int queuedChanges, int maxQueuedChanges, int maxQueuedMessages,
-      long fallbacks) {}
+      long fallbacks, long maxQueuedBytes) {}
 
   /** A snapshot of the session's counters. */
   public Stats stats() {
     lock.lock();
     try {
-      return new Stats(clientId, state, queuedChanges, maxQueuedChanges, maxQueuedMessages, fallbacks);
+      return new Stats(clientId, state, queuedChanges, maxQueuedChanges, maxQueuedMessages, fallbacks,
+          maxQueuedBytesSeen);
     } finally {
       lock.unlock();
     }

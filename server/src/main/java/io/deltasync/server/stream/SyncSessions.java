@@ -24,6 +24,7 @@ public final class SyncSessions implements AutoCloseable {
   private final Set<SyncSession> sessions = ConcurrentHashMap.newKeySet();
   private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(
       Thread.ofPlatform().name("deltasync-heartbeats").daemon().factory());
+  private final ClientStreams clientStreams;
   private volatile boolean accepting = true;
 
   /** Creates the registry and starts the heartbeat timer. */
@@ -32,6 +33,7 @@ public final class SyncSessions implements AutoCloseable {
     this.writes = writes;
     this.changeFeed = changeFeed;
     this.liveFeed = liveFeed;
+    this.clientStreams = new ClientStreams(settings.maxStreamsPerClient());
     long period = settings.heartbeatInterval().toMillis();
     // A periodic task that throws is never run again: one session's failure must not stop every heartbeat.
     heartbeats.scheduleAtFixedRate(() -> sessions.forEach(SyncSessions::tickSafely), period, period,
@@ -51,7 +53,7 @@ public final class SyncSessions implements AutoCloseable {
   public StreamObserver<SyncRequest> open(StreamObserver<SyncResponse> responses) {
     ServerCallStreamObserver<SyncResponse> out = (ServerCallStreamObserver<SyncResponse>) responses;
     SyncSession[] self = new SyncSession[1];
-    SyncSession session = new SyncSession(out, settings, writes, changeFeed, liveFeed,
+    SyncSession session = new SyncSession(out, settings, writes, changeFeed, liveFeed, clientStreams,
         () -> sessions.remove(self[0]));
     self[0] = session;
     sessions.add(session);

@@ -48,7 +48,7 @@ public final class DeltaSyncServerExtension implements BeforeAllCallback, AfterA
   @Override
   public void beforeAll(ExtensionContext context) throws IOException {
     database = TestPostgres.newDatabase();
-    ServerConfig config = customize.apply(ServerConfig.from(Map.of())
+    ServerConfig config = customize.apply(ServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0"))
         .withPort(0)
         .withDatabase(database.url(), database.user(), database.password()));
     server = DeltaSyncServer.start(config);
