@@ -6,6 +6,7 @@ import io.deltasync.server.changefeed.LiveFeed;
 import io.deltasync.server.database.Database;
 import io.deltasync.server.ops.HealthReporter;
 import io.deltasync.server.rpc.AdminServiceImpl;
+import io.deltasync.server.rpc.RequestParsing;
 import io.deltasync.server.rpc.SyncServiceImpl;
 import io.deltasync.server.store.ConflictQueue;
 import io.deltasync.server.store.SyncStore;
@@ -91,10 +92,11 @@ public final class DeltaSyncServer implements AutoCloseable {
     Server server = builder
         .executor(executor)
         .maxInboundMessageSize(config.limits().maxMessageBytes())
-        .addService(new SyncServiceImpl(writes, changeFeed, sessions,
+        // Requests are parsed leniently: what cannot be parsed is answered, never an UNKNOWN end of the call.
+        .addService(RequestParsing.lenient(new SyncServiceImpl(writes, changeFeed, sessions,
             new ManualResolution(store, new ConflictQueue(database.dsl()), config.limits().maxDeltaDataBytes(),
                 config.limits().pageSize()),
-            sessionSettings, config.limits()))
+            sessionSettings, config.limits()).bindService()))
         .addService(new AdminServiceImpl())
         .addService(health.service())
         .addService(ProtoReflectionServiceV1.newInstance())

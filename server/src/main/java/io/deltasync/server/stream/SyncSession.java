@@ -13,6 +13,7 @@ import io.deltasync.server.store.ChangePage;
 import io.deltasync.server.store.EntityKey;
 import io.deltasync.server.store.Position;
 import io.deltasync.server.store.SyncStore;
+import io.deltasync.server.write.ParseFailure;
 import io.deltasync.server.write.WriteService;
 import io.deltasync.v1.Change;
 import io.deltasync.v1.Entity;
@@ -221,9 +222,11 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       case ACK -> ack(request.getAck().getCursor());
       case HEARTBEAT -> heard();
       case CHECKSUM_REQUEST -> checksum(request.getChecksumRequest().getScope());
-      case MESSAGE_NOT_SET -> throw new DeltaSyncException(Errors.invalidArgument(
+      case MESSAGE_NOT_SET -> throw ParseFailure.of(request).map(problem -> new DeltaSyncException(
+          Code.INVALID_ARGUMENT, ErrorReason.ERROR_REASON_MALFORMED_MESSAGE, problem)).orElseGet(() ->
+          new DeltaSyncException(Errors.invalidArgument(
           ErrorReason.ERROR_REASON_INVALID_ARGUMENT, List.of(Errors.violation("message",
-              "required: exactly one of hello, push, ack, heartbeat, checksum_request"))));
+              "required: exactly one of hello, push, ack, heartbeat, checksum_request")))));
     }
   }
 

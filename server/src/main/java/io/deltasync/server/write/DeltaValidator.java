@@ -69,6 +69,11 @@ final class DeltaValidator {
 
   /** Checks one delta; {@code prefix} names it in field paths, for example {@code "deltas[3]"}. */
   Outcome validate(Delta delta, String prefix) {
+    var unparseable = ParseFailure.of(delta);
+    if (unparseable.isPresent()) {
+      // A stand-in for a delta the server could not parse (see rpc.RequestParsing): nothing else in it is real.
+      return new Outcome(null, List.of(), List.of(Errors.violation(prefix, unparseable.get())));
+    }
     List<FieldViolation> violations = new ArrayList<>();
     checkPrintableId(violations, prefix + ".delta_id", delta.getDeltaId(), MAX_DELTA_ID_LENGTH);
     if (delta.getEntityType().isEmpty()) {
