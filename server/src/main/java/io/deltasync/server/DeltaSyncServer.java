@@ -41,17 +41,19 @@ public final class DeltaSyncServer implements AutoCloseable {
   private final ExecutorService callExecutor;
   private final LiveFeed liveFeed;
   private final SyncSessions sessions;
+  private final SyncStore store;
   private final Server server;
   private boolean closed;
 
   private DeltaSyncServer(ServerConfig config, Database database, HealthReporter health, ExecutorService executor,
-      LiveFeed liveFeed, SyncSessions sessions, Server server) {
+      LiveFeed liveFeed, SyncSessions sessions, SyncStore store, Server server) {
     this.config = config;
     this.database = database;
     this.health = health;
     this.callExecutor = executor;
     this.liveFeed = liveFeed;
     this.sessions = sessions;
+    this.store = store;
     this.server = server;
   }
 
@@ -73,7 +75,7 @@ public final class DeltaSyncServer implements AutoCloseable {
    */
   public static DeltaSyncServer start(ServerConfig config, Database database, ServerBuilder<?> builder)
       throws IOException {
-    SyncStore store = new SyncStore(database.dsl());
+    SyncStore store = new SyncStore(database.dsl(), config.limits().maxMessageBytes());
     long epoch = store.ensureEpoch();
     HealthReporter health = new HealthReporter();
     // Blocking JDBC must never run on a Netty event loop: calls run on virtual threads, and the connection pool
@@ -113,7 +115,7 @@ public final class DeltaSyncServer implements AutoCloseable {
       throw e;
     }
     health.startChecking(database, HEALTH_CHECK_PERIOD);
-    return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, server);
+    return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store, server);
   }
 
   /** What the Sync stream tells clients and how it buffers. */
@@ -166,6 +168,14 @@ public final class DeltaSyncServer implements AutoCloseable {
   /** The open Sync sessions. */
   public SyncSessions sessions() {
     return sessions;
+  }
+
+  /**
+   * How many changes this server delivered degraded (documents left out because the row could not be converted or
+   * did not fit in one message) since it started; each delivery counts. A stand-in until metrics arrive.
+   */
+  public long degradedChanges() {
+    return store.degradedChanges();
   }
 
   /** The database the server runs on. */

@@ -18,7 +18,6 @@ import io.deltasync.server.write.WriteService;
 import io.deltasync.v1.Change;
 import io.deltasync.v1.Entity;
 import io.deltasync.v1.ErrorReason;
-import io.deltasync.v1.Operation;
 import io.deltasync.v1.Subscription;
 import io.deltasync.v1.SyncChanges;
 import io.deltasync.v1.SyncChecksum;
@@ -422,14 +421,14 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
           if (!awaitRoom()) {
             return;
           }
-          List<Entity> entities = store.readLiveEntities(include, except, after, readSize());
-          passDone = entities.size() < readSize();
+          List<Change> creates = store.readInitialState(include, except, after, readSize());
+          passDone = creates.size() < readSize();
           boolean last = passDone && pass == passes.size() - 1;
-          if (!enqueueInitialState(entities, last, end, endCursor)) {
+          if (!enqueueInitialState(creates, last, end, endCursor)) {
             return;
           }
-          if (!entities.isEmpty()) {
-            Entity lastEntity = entities.getLast();
+          if (!creates.isEmpty()) {
+            Entity lastEntity = creates.getLast().getEntity();
             after = new EntityKey(lastEntity.getScope(), lastEntity.getEntityType(), lastEntity.getEntityId());
           }
         }
@@ -459,11 +458,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   }
 
   /** Queues a page of the initial state; the last one carries the cursor. False if the session moved on. */
-  private boolean enqueueInitialState(List<Entity> entities, boolean last, Position end, String endCursor) {
-    List<Change> changes = new ArrayList<>(entities.size());
-    for (Entity entity : entities) {
-      changes.add(Change.newBuilder().setOperation(Operation.OPERATION_CREATE).setEntity(entity).build());
-    }
+  private boolean enqueueInitialState(List<Change> changes, boolean last, Position end, String endCursor) {
     lock.lock();
     try {
       if (state != State.INITIAL_STATE) {

@@ -28,7 +28,7 @@ final class DeltaValidator {
   static final int MAX_DELTA_ID_LENGTH = 128;
   static final int MAX_ENTITY_ID_LENGTH = 256;
   static final int MAX_ETAG_LENGTH = 64;
-  static final int MAX_DATA_DEPTH = 32;
+  static final int MAX_DATA_DEPTH = Json.MAX_DEPTH;
   static final Pattern ENTITY_TYPE = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,63}");
   static final Pattern SCOPE = Pattern.compile("[A-Za-z0-9_.:/@-]{1,128}");
   private static final Pattern PRINTABLE_ASCII = Pattern.compile("[\\x21-\\x7E]+");
