@@ -221,12 +221,18 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       case ACK -> ack(request.getAck().getCursor());
       case HEARTBEAT -> heard();
       case CHECKSUM_REQUEST -> checksum(request.getChecksumRequest().getScope());
-      case MESSAGE_NOT_SET -> throw ParseFailure.of(request).map(problem -> new DeltaSyncException(
-          Code.INVALID_ARGUMENT, ErrorReason.ERROR_REASON_MALFORMED_MESSAGE, problem)).orElseGet(() ->
-          new DeltaSyncException(Errors.invalidArgument(
-          ErrorReason.ERROR_REASON_INVALID_ARGUMENT, List.of(Errors.violation("message",
-              "required: exactly one of hello, push, ack, heartbeat, checksum_request")))));
+      case MESSAGE_NOT_SET -> throw emptyOrUnparseable(request);
     }
+  }
+
+  /** A message with nothing set: a stand-in for one the server could not parse (rpc.RequestParsing), or empty. */
+  private static DeltaSyncException emptyOrUnparseable(SyncRequest request) {
+    return ParseFailure.of(request)
+        .map(problem -> new DeltaSyncException(Code.INVALID_ARGUMENT, ErrorReason.ERROR_REASON_MALFORMED_MESSAGE,
+            problem))
+        .orElseGet(() -> new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT,
+            List.of(Errors.violation("message",
+                "required: exactly one of hello, push, ack, heartbeat, checksum_request")))));
   }
 
   private void hello(SyncHello hello) {
