@@ -99,7 +99,7 @@ public final class DeltaSyncServer implements AutoCloseable {
             new ManualResolution(store, new ConflictQueue(database.dsl()), config.limits().maxDeltaDataBytes(),
                 config.limits().pageSize()),
             sessionSettings, config.limits()).bindService()))
-        .addService(new AdminServiceImpl())
+        .addService(RequestParsing.lenient(new AdminServiceImpl().bindService()))
         .addService(health.service())
         .addService(ProtoReflectionServiceV1.newInstance())
         // v1alpha too: grpcurl and many tools still ask for it first.
