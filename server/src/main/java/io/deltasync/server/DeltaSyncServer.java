@@ -6,6 +6,7 @@ import io.deltasync.server.changefeed.LiveFeed;
 import io.deltasync.server.database.Database;
 import io.deltasync.server.ops.HealthReporter;
 import io.deltasync.server.rpc.AdminServiceImpl;
+import io.deltasync.server.rpc.RequestParsing;
 import io.deltasync.server.rpc.SyncServiceImpl;
 import io.deltasync.server.store.ConflictQueue;
 import io.deltasync.server.store.SyncStore;
@@ -43,17 +44,19 @@ public final class DeltaSyncServer implements AutoCloseable {
   private final ExecutorService callExecutor;
   private final LiveFeed liveFeed;
   private final SyncSessions sessions;
+  private final SyncStore store;
   private final Server server;
   private boolean closed;
 
   private DeltaSyncServer(ServerConfig config, Database database, HealthReporter health, ExecutorService executor,
-      LiveFeed liveFeed, SyncSessions sessions, Server server) {
+      LiveFeed liveFeed, SyncSessions sessions, SyncStore store, Server server) {
     this.config = config;
     this.database = database;
     this.health = health;
     this.callExecutor = executor;
     this.liveFeed = liveFeed;
     this.sessions = sessions;
+    this.store = store;
     this.server = server;
   }
 
@@ -75,7 +78,7 @@ public final class DeltaSyncServer implements AutoCloseable {
    */
   public static DeltaSyncServer start(ServerConfig config, Database database, ServerBuilder<?> builder)
       throws IOException {
-    SyncStore store = new SyncStore(database.dsl());
+    SyncStore store = new SyncStore(database.dsl(), config.limits().maxMessageBytes());
     long epoch = store.ensureEpoch();
     HealthReporter health = new HealthReporter();
     // Blocking JDBC must never run on a Netty event loop: calls run on virtual threads, and the connection pool
@@ -87,7 +90,8 @@ public final class DeltaSyncServer implements AutoCloseable {
         new ConflictPolicies(config.defaultConflictPolicy(), config.conflicts().byEntityType(),
             config.operationalTransformEnabled()),
         config.conflicts().maxClockSkew(), Clock.systemUTC(), config.limits().maxMessageBytes());
-    LiveFeed liveFeed = new LiveFeed(changeFeed, new SyncStore(database.feedDsl()), database::openDedicatedConnection,
+    SyncStore feedStore = new SyncStore(database.feedDsl(), config.limits().maxMessageBytes());
+    LiveFeed liveFeed = new LiveFeed(changeFeed, feedStore, database::openDedicatedConnection,
         config.stream().feedPollInterval(), config.limits().pageSize());
     SessionSettings sessionSettings = sessionSettings(config);
     SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed);
@@ -95,11 +99,12 @@ public final class DeltaSyncServer implements AutoCloseable {
     Server server = builder
         .executor(executor)
         .maxInboundMessageSize(config.limits().maxMessageBytes())
-        .addService(new SyncServiceImpl(writes, changeFeed, sessions,
+        // Requests are parsed leniently: what cannot be parsed is answered, never an UNKNOWN end of the call.
+        .addService(RequestParsing.lenient(new SyncServiceImpl(writes, changeFeed, sessions,
             new ManualResolution(store, new ConflictQueue(database.dsl()), config.limits().maxDeltaDataBytes(),
                 config.limits().pageSize()),
-            sessionSettings, config.limits()))
-        .addService(new AdminServiceImpl())
+            sessionSettings, config.limits()).bindService()))
+        .addService(RequestParsing.lenient(new AdminServiceImpl().bindService()))
         .addService(health.service())
         .addService(ProtoReflectionServiceV1.newInstance())
         // v1alpha too: grpcurl and many tools still ask for it first.
@@ -115,7 +120,7 @@ public final class DeltaSyncServer implements AutoCloseable {
       throw e;
     }
     health.startChecking(database, () -> liveFeed.isHealthy(FEED_STALL_LIMIT), HEALTH_CHECK_PERIOD);
-    return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, server);
+    return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store, server);
   }
 
   /** What the Sync stream tells clients and how it buffers. */
@@ -176,6 +181,14 @@ public final class DeltaSyncServer implements AutoCloseable {
   /** The open Sync sessions. */
   public SyncSessions sessions() {
     return sessions;
+  }
+
+  /**
+   * How many changes this server delivered degraded (documents left out because the row could not be converted or
+   * did not fit in one message) since it started; each delivery counts. A stand-in until metrics arrive.
+   */
+  public long degradedChanges() {
+    return store.degradedChanges() + liveFeed.degradedChanges();
   }
 
   /** The database the server runs on. */

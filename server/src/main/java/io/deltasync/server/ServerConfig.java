@@ -155,7 +155,9 @@ public record ServerConfig(
 
     int batchSize = s.integer("SYNC_BATCH_SIZE", 50, 1, 10_000);
     int maxDeltas = s.integer("DELTASYNC_MAX_DELTAS_PER_PUSH", 500, 1, 100_000);
-    int maxDataBytes = s.integer("DELTASYNC_MAX_DELTA_DATA_BYTES", 256 * 1024, 1, 64 * 1024 * 1024);
+    // At most 512 KiB: the database refuses documents over 1 MiB as jsonb text (V6__guard_documents.sql), and compact
+    // JSON of 512 KiB takes at most about 768 KiB in that form.
+    int maxDataBytes = s.integer("DELTASYNC_MAX_DELTA_DATA_BYTES", 256 * 1024, 1, 512 * 1024);
     int maxMessageBytes = s.integer("DELTASYNC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024);
     if (maxDataBytes > maxMessageBytes / 4) {
       // A change, a push result or a conflict can carry two documents; every one of them must fit a message.

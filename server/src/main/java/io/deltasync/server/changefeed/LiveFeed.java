@@ -249,6 +249,11 @@ public final class LiveFeed implements AutoCloseable {
     }
   }
 
+  /** How many changes this reader delivered degraded (see {@link SyncStore#degradedChanges}). */
+  public long degradedChanges() {
+    return store.degradedChanges();
+  }
+
   /**
    * Whether the reader is alive and has completed a read within {@code maxSilence} (it reads at least once per
    * poll interval, so a longer silence means it is stuck or keeps failing).

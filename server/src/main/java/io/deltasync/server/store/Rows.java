@@ -87,12 +87,84 @@ final class Rows {
         .setIsDeleted(deleted)
         .setCreatedAt(timestamp(createdAt));
     if (!deleted && data != null) {
-      entity.setData(Json.toStruct(data));
+      entity.setData(carried(data, "data"));
     }
     if (conflictData != null) {
-      entity.setConflictData(Json.toStruct(conflictData));
+      entity.setConflictData(carried(conflictData, "conflict_data"));
     }
     return entity.build();
+  }
+
+  /** A stored document as clients receive it; one they could not parse (too deep) is refused here. */
+  private static com.google.protobuf.Struct carried(JSONB json, String column) {
+    com.google.protobuf.Struct document = Json.toStruct(json);
+    int depth = Json.depth(document);
+    if (depth > Json.MAX_DEPTH) {
+      throw new IllegalStateException(column + " nests " + depth + " levels (expected: <= " + Json.MAX_DEPTH
+          + "; clients' protobuf parsers refuse deeper messages)");
+    }
+    return document;
+  }
+
+  /**
+   * A change-log row delivered without its documents (see {@code Change.degraded}): everything that identifies and
+   * versions the change, read field by field so that whatever made the row unreadable cannot fail this too.
+   */
+  static Change degradedChange(Record row, com.google.rpc.Status why) {
+    Entity entity = degradedEntity(row.get(CHANGE_LOG.SCOPE), row.get(CHANGE_LOG.ENTITY_TYPE),
+        row.get(CHANGE_LOG.ENTITY_ID), row.get(CHANGE_LOG.ROW_VERSION), row.get(CHANGE_LOG.ETAG),
+        row.get(CHANGE_LOG.LAST_MODIFIED_AT), row.get(CHANGE_LOG.LAST_MODIFIED_BY), row.get(CHANGE_LOG.SYNC_STATUS),
+        row.get(CHANGE_LOG.IS_DELETED), row.get(CHANGE_LOG.CREATED_AT));
+    return Change.newBuilder()
+        .setOperation(orUnspecified(() -> operation(row.get(CHANGE_LOG.OPERATION)), Operation.OPERATION_UNSPECIFIED))
+        .setEntity(entity)
+        .setClientId(nullToEmpty(row.get(CHANGE_LOG.CLIENT_ID)))
+        .setDeltaId(nullToEmpty(row.get(CHANGE_LOG.DELTA_ID)))
+        .setDegraded(why)
+        .build();
+  }
+
+  /** An entity row delivered as a degraded initial-state change (an OPERATION_CREATE without documents). */
+  static Change degradedCreate(Record row, com.google.rpc.Status why) {
+    Entity entity = degradedEntity(row.get(ENTITY.SCOPE), row.get(ENTITY.ENTITY_TYPE), row.get(ENTITY.ENTITY_ID),
+        row.get(ENTITY.ROW_VERSION), row.get(ENTITY.ETAG), row.get(ENTITY.LAST_MODIFIED_AT),
+        row.get(ENTITY.LAST_MODIFIED_BY), row.get(ENTITY.SYNC_STATUS), row.get(ENTITY.IS_DELETED),
+        row.get(ENTITY.CREATED_AT));
+    return Change.newBuilder().setOperation(Operation.OPERATION_CREATE).setEntity(entity).setDegraded(why).build();
+  }
+
+  /** The same change without its documents and edits, for one that is too large to send. */
+  static Change withoutDocuments(Change change, com.google.rpc.Status why) {
+    return change.toBuilder().setEntity(change.getEntity().toBuilder().clearData().clearConflictData())
+        .clearEdits().setDegraded(why).build();
+  }
+
+  private static Entity degradedEntity(String scope, String type, String id, Long rowVersion, String etag,
+      OffsetDateTime modifiedAt, String modifiedBy, String syncStatus, Boolean deleted, OffsetDateTime createdAt) {
+    Entity.Builder entity = Entity.newBuilder()
+        .setScope(nullToEmpty(scope))
+        .setEntityType(nullToEmpty(type))
+        .setEntityId(nullToEmpty(id))
+        .setRowVersion(rowVersion == null ? 0 : rowVersion)
+        .setEtag(nullToEmpty(etag))
+        .setLastModifiedBy(nullToEmpty(modifiedBy))
+        .setSyncStatus(orUnspecified(() -> syncStatus(syncStatus), SyncStatus.SYNC_STATUS_UNSPECIFIED))
+        .setIsDeleted(Boolean.TRUE.equals(deleted));
+    if (modifiedAt != null) {
+      entity.setLastModifiedAt(timestamp(modifiedAt));
+    }
+    if (createdAt != null) {
+      entity.setCreatedAt(timestamp(createdAt));
+    }
+    return entity.build();
+  }
+
+  private static <T> T orUnspecified(java.util.function.Supplier<T> value, T unspecified) {
+    try {
+      return value.get();
+    } catch (RuntimeException e) {
+      return unspecified;
+    }
   }
 
   // PostgreSQL keeps microseconds; OffsetDateTime carries them into nanos exactly.

@@ -5,12 +5,20 @@ import static io.deltasync.db.jooq.Tables.CLIENT_SYNC_STATUS;
 import static io.deltasync.db.jooq.Tables.ENTITY;
 import static io.deltasync.db.jooq.Tables.SYNC_EPOCH;
 
+import com.google.rpc.Code;
+import io.deltasync.server.error.Errors;
+import io.deltasync.v1.Change;
+import io.deltasync.v1.ErrorReason;
+import io.deltasync.v1.Operation;
+import com.google.rpc.Status;
 import java.security.SecureRandom;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.Field;
@@ -33,10 +41,22 @@ public final class SyncStore {
 
   private final DSLContext dsl;
   private volatile boolean identityWarned;
+  private final int maxChangeBytes;
+  private final AtomicLong degradedChanges = new AtomicLong();
 
-  /** Wraps the shared context. */
+  /** Wraps the shared context; changes are sent in messages of up to 4 MiB (gRPC's default). */
   public SyncStore(DSLContext dsl) {
+    this(dsl, 4 * 1024 * 1024);
+  }
+
+  /**
+   * Wraps the shared context; {@code maxMessageBytes} is the largest message clients accept, and a change that
+   * would not fit in one is delivered degraded. The budget is the one the senders split pages by (half the
+   * message, or all but 64 KiB), less room for the cursor and the message around the change.
+   */
+  public SyncStore(DSLContext dsl, int maxMessageBytes) {
     this.dsl = dsl;
+    this.maxChangeBytes = Math.max(maxMessageBytes / 2, maxMessageBytes - 64 * 1024) - 1024;
   }
 
   /**
@@ -76,11 +96,51 @@ public final class SyncStore {
     boolean hasMore = rows.size() > limit;
     List<ChangePage.Positioned> changes = rows.stream()
         .limit(limit)
-        .map(row -> new ChangePage.Positioned(new Position(row.getTxId(), row.getChangeId()), Rows.change(row)))
+        .map(row -> {
+          Position position = new Position(row.getTxId(), row.getChangeId());
+          return new ChangePage.Positioned(position, carried(() -> Rows.change(row),
+              why -> Rows.degradedChange(row, why), "change " + position));
+        })
         .toList();
     Position last = changes.isEmpty() ? after : changes.getLast().position();
     Position frontier = hasMore ? last : Position.max(last, Position.max(after, Position.below(xmin)));
     return new ChangePage(changes, frontier, hasMore);
+  }
+
+  /**
+   * One row as clients receive it. Rows are converted one by one, and a row that cannot be converted, or whose change
+   * does not fit in one message, is delivered degraded (Change.degraded) and counted: retrying cannot fix it, and
+   * failing the whole read would stop the feed for every client at that row, for ever.
+   */
+  private Change carried(Supplier<Change> convert, Function<Status, Change> degrade, String what) {
+    Change degraded;
+    try {
+      Change change = convert.get();
+      int size = change.getSerializedSize();
+      if (size <= maxChangeBytes) {
+        return change;
+      }
+      degraded = Rows.withoutDocuments(change, Errors.status(Code.RESOURCE_EXHAUSTED,
+          ErrorReason.ERROR_REASON_CHANGE_TOO_LARGE, "size: " + size + " bytes (expected: <= " + maxChangeBytes
+              + ", to fit in one message of the server's DELTASYNC_MAX_MESSAGE_BYTES); its documents are left out"));
+    } catch (RuntimeException | StackOverflowError e) {
+      degraded = degrade.apply(Errors.status(Code.DATA_LOSS, ErrorReason.ERROR_REASON_UNREADABLE_CHANGE,
+          "the stored change cannot be delivered: " + e.getMessage() + "; its documents are left out (repair the "
+              + "row; see docs/protocol.md, Degraded changes)"));
+    }
+    degradedChanges.incrementAndGet();
+    io.deltasync.v1.Entity entity = degraded.getEntity();
+    log.warn("Delivering {} of {}/{}/{} degraded: {}", what, entity.getScope(), entity.getEntityType(),
+        entity.getEntityId(), degraded.getDegraded().getMessage());
+    return degraded;
+  }
+
+  /**
+   * How many changes were delivered degraded since start (each read counts: a row read by the live feed and by
+   * two catch-ups counts three times).
+   */
+  public long degradedChanges() {
+    return degradedChanges.get();
   }
 
   /** The visibility watermark: every transaction with a smaller id has ended. */
@@ -95,13 +155,13 @@ public final class SyncStore {
 
   /**
    * A page of the current live entities matching {@code filter} but not {@code except} (empty = nothing
-   * excepted), in key order after {@code after} (null = from the start). Each page is its own short statement: the caller makes the result consistent by taking the
+   * excepted), in key order after {@code after} (null = from the start), each as an OPERATION_CREATE change (one that
+   * cannot be carried is degraded, as in {@link #readChanges}). Each page is its own short statement: the caller makes the result consistent by taking the
    * watermark before the first page and catching up from it afterwards (changes at or above it are delivered
    * again, and applying a change is idempotent by row_version), instead of holding one long transaction open,
    * which would hold back every other reader's watermark.
    */
-  public List<io.deltasync.v1.Entity> readLiveEntities(ChangeFilter filter, ChangeFilter except, EntityKey after,
-      int limit) {
+  public List<Change> readInitialState(ChangeFilter filter, ChangeFilter except, EntityKey after, int limit) {
     Condition condition = ENTITY.IS_DELETED.isFalse().and(condition(filter, ENTITY.SCOPE, ENTITY.ENTITY_TYPE));
     if (!except.selectors().isEmpty()) {
       condition = condition.andNot(condition(except, ENTITY.SCOPE, ENTITY.ENTITY_TYPE));
@@ -114,7 +174,8 @@ public final class SyncStore {
         .where(condition)
         .orderBy(ENTITY.SCOPE, ENTITY.ENTITY_TYPE, ENTITY.ENTITY_ID)
         .limit(limit)
-        .fetch(Rows::entity);
+        .fetch(row -> carried(() -> Change.newBuilder().setOperation(Operation.OPERATION_CREATE)
+            .setEntity(Rows.entity(row)).build(), why -> Rows.degradedCreate(row, why), "current state"));
   }
 
   /**

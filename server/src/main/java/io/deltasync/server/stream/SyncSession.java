@@ -13,11 +13,11 @@ import io.deltasync.server.store.ChangePage;
 import io.deltasync.server.store.EntityKey;
 import io.deltasync.server.store.Position;
 import io.deltasync.server.store.SyncStore;
+import io.deltasync.server.write.ParseFailure;
 import io.deltasync.server.write.WriteService;
 import io.deltasync.v1.Change;
 import io.deltasync.v1.Entity;
 import io.deltasync.v1.ErrorReason;
-import io.deltasync.v1.Operation;
 import io.deltasync.v1.Subscription;
 import io.deltasync.v1.SyncChanges;
 import io.deltasync.v1.SyncChecksum;
@@ -238,10 +238,18 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       case ACK -> ack(request.getAck().getCursor());
       case HEARTBEAT -> heard();
       case CHECKSUM_REQUEST -> checksum(request.getChecksumRequest().getScope());
-      case MESSAGE_NOT_SET -> throw new DeltaSyncException(Errors.invalidArgument(
-          ErrorReason.ERROR_REASON_INVALID_ARGUMENT, List.of(Errors.violation("message",
-              "required: exactly one of hello, push, ack, heartbeat, checksum_request"))));
+      case MESSAGE_NOT_SET -> throw emptyOrUnparseable(request);
     }
+  }
+
+  /** A message with nothing set: a stand-in for one the server could not parse (rpc.RequestParsing), or empty. */
+  private static DeltaSyncException emptyOrUnparseable(SyncRequest request) {
+    return ParseFailure.of(request)
+        .map(problem -> new DeltaSyncException(Code.INVALID_ARGUMENT, ErrorReason.ERROR_REASON_MALFORMED_MESSAGE,
+            problem))
+        .orElseGet(() -> new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT,
+            List.of(Errors.violation("message",
+                "required: exactly one of hello, push, ack, heartbeat, checksum_request")))));
   }
 
   private void hello(SyncHello hello) {
@@ -447,14 +455,14 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
             return;
           }
           EntityKey from = after;
-          List<Entity> entities = whenNotBusy(() -> store.readLiveEntities(include, except, from, readSize()));
-          passDone = entities.size() < readSize();
+          List<Change> creates = whenNotBusy(() -> store.readInitialState(include, except, from, readSize()));
+          passDone = creates.size() < readSize();
           boolean last = passDone && pass == passes.size() - 1;
-          if (!enqueueInitialState(entities, last, end, endCursor)) {
+          if (!enqueueInitialState(creates, last, end, endCursor)) {
             return;
           }
-          if (!entities.isEmpty()) {
-            Entity lastEntity = entities.getLast();
+          if (!creates.isEmpty()) {
+            Entity lastEntity = creates.getLast().getEntity();
             after = new EntityKey(lastEntity.getScope(), lastEntity.getEntityType(), lastEntity.getEntityId());
           }
         }
@@ -484,11 +492,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   }
 
   /** Queues a page of the initial state; the last one carries the cursor. False if the session moved on. */
-  private boolean enqueueInitialState(List<Entity> entities, boolean last, Position end, String endCursor) {
-    List<Change> changes = new ArrayList<>(entities.size());
-    for (Entity entity : entities) {
-      changes.add(Change.newBuilder().setOperation(Operation.OPERATION_CREATE).setEntity(entity).build());
-    }
+  private boolean enqueueInitialState(List<Change> changes, boolean last, Position end, String endCursor) {
     lock.lock();
     try {
       if (state != State.INITIAL_STATE) {

@@ -28,7 +28,7 @@ final class DeltaValidator {
   static final int MAX_DELTA_ID_LENGTH = 128;
   static final int MAX_ENTITY_ID_LENGTH = 256;
   static final int MAX_ETAG_LENGTH = 64;
-  static final int MAX_DATA_DEPTH = 32;
+  static final int MAX_DATA_DEPTH = Json.MAX_DEPTH;
   static final Pattern ENTITY_TYPE = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,63}");
   static final Pattern SCOPE = Pattern.compile("[A-Za-z0-9_.:/@-]{1,128}");
   private static final Pattern PRINTABLE_ASCII = Pattern.compile("[\\x21-\\x7E]+");
@@ -69,6 +69,11 @@ final class DeltaValidator {
 
   /** Checks one delta; {@code prefix} names it in field paths, for example {@code "deltas[3]"}. */
   Outcome validate(Delta delta, String prefix) {
+    var unparseable = ParseFailure.of(delta);
+    if (unparseable.isPresent()) {
+      // A stand-in for a delta the server could not parse (see rpc.RequestParsing): nothing else in it is real.
+      return new Outcome(null, List.of(), List.of(Errors.violation(prefix, unparseable.get())));
+    }
     List<FieldViolation> violations = new ArrayList<>();
     checkPrintableId(violations, prefix + ".delta_id", delta.getDeltaId(), MAX_DELTA_ID_LENGTH);
     if (delta.getEntityType().isEmpty()) {

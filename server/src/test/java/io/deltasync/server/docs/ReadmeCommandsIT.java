@@ -10,19 +10,27 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Runs the README's {@code buf curl} lines exactly as written against the server started as
- * {@code ./deltasync serve} starts it (its main class in a separate JVM, default port, embedded PostgreSQL), then
- * stops it with SIGTERM, starts it again on the same data directory and checks the data is still there.
+ * Runs the README's {@code buf curl} lines against the server started as {@code ./deltasync serve} starts it (its
+ * main class in a separate JVM, embedded PostgreSQL), then stops it with SIGTERM, starts it again on the same data
+ * directory and checks the data is still there.
+ *
+ * <p>The server listens on a free port ({@code DELTASYNC_PORT=0}; the port is read from its start-up line), and the
+ * README's address {@code 127.0.0.1:7420} is replaced by that port in each line and nothing else: the suite must
+ * pass while a developer's own {@code ./deltasync serve} holds the default port.
  */
 class ReadmeCommandsIT {
   private static final Path ROOT = Path.of(System.getProperty("deltasync.projectRoot", "..")).toAbsolutePath()
       .normalize();
   private static final Path BUF_BIN = ROOT.resolve("tools/buf/node_modules/.bin");
+  private static final String README_ADDRESS = "127.0.0.1:" + ServerConfig.DEFAULT_PORT;
+  private static final Pattern LISTENING = Pattern.compile("deltasync listening on 127\\.0\\.0\\.1:(\\d+)");
 
   @TempDir
   Path dataDirectory;
@@ -43,10 +51,20 @@ class ReadmeCommandsIT {
         .filter(line -> line.startsWith("buf curl "))
         .toList();
     assertThat(lines).as("buf curl lines in README.md").hasSize(4);
+    assertThat(lines).as("each README line addresses the default port once").allSatisfy(line ->
+        assertThat(line.split(Pattern.quote(README_ADDRESS), -1)).hasSize(2));
     return lines;
   }
 
-  private Process startServer(Path log) throws Exception {
+  /** A started server and the port it listens on. */
+  private record Started(Process process, int port) {
+    /** The README line, addressed to this server. */
+    String address(String readmeLine) {
+      return readmeLine.replace(README_ADDRESS, "127.0.0.1:" + port);
+    }
+  }
+
+  private Started startServer(Path log) throws Exception {
     ProcessBuilder builder = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
         "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
         "io.deltasync.server.DeltaSyncMain", "serve")
@@ -54,17 +72,19 @@ class ReadmeCommandsIT {
         .redirectOutput(log.toFile());
     builder.environment().keySet().removeIf(name -> name.startsWith("DELTASYNC_") || name.startsWith("SYNC_"));
     builder.environment().put("DELTASYNC_DATA_DIR", dataDirectory.toString());
+    builder.environment().put("DELTASYNC_PORT", "0");
     Process server = builder.start();
     servers.add(server);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    while (!Files.readString(log).contains("deltasync listening on 127.0.0.1:" + ServerConfig.DEFAULT_PORT)) {
+    Matcher listening;
+    while (!(listening = LISTENING.matcher(Files.readString(log))).find()) {
       assertThat(server.isAlive()).as("server exited early:%n%s", Files.readString(log)).isTrue();
       if (System.nanoTime() > deadline) {
         throw new AssertionError("server did not start within 120 s:\n" + Files.readString(log));
       }
       Thread.sleep(100);
     }
-    return server;
+    return new Started(server, Integer.parseInt(listening.group(1)));
   }
 
   private static Result run(String commandLine) throws Exception {
@@ -79,35 +99,36 @@ class ReadmeCommandsIT {
   @Test
   void theReadmeCommandsWorkAsWrittenAndDataSurvivesARestart(@TempDir Path logs) throws Exception {
     List<String> lines = readmeBufCurlLines();
-    Process server = startServer(logs.resolve("first.log"));
+    Started first = startServer(logs.resolve("first.log"));
+    assertThat(first.port()).isNotEqualTo(ServerConfig.DEFAULT_PORT);
 
-    Result services = run(lines.get(0));
+    Result services = run(first.address(lines.get(0)));
     assertThat(services.exitCode()).as(services.output()).isZero();
     assertThat(services.output().lines()).contains("deltasync.v1.SyncService", "deltasync.v1.AdminService",
         "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection");
 
-    Result health = run(lines.get(1));
+    Result health = run(first.address(lines.get(1)));
     assertThat(health.exitCode()).as(health.output()).isZero();
     assertThat(health.output()).contains("\"status\": \"SERVING\"");
 
-    Result push = run(lines.get(2));
+    Result push = run(first.address(lines.get(2)));
     assertThat(push.exitCode()).as(push.output()).isZero();
     assertThat(push.output()).contains("\"status\": \"DELTA_STATUS_APPLIED\"", "\"rowVersion\": \"1\"",
         "\"etag\": \"1-").doesNotContain("replayed");
 
-    Result pull = run(lines.get(3));
+    Result pull = run(first.address(lines.get(3)));
     assertThat(pull.exitCode()).as(pull.output()).isZero();
     assertThat(pull.output()).contains("\"entityId\": \"hello\"", "\"title\": \"Hello, deltasync\"", "\"cursor\"");
 
     // SIGTERM: graceful shutdown, then the same data directory again.
-    server.destroy();
-    assertThat(server.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    first.process().destroy();
+    assertThat(first.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(Files.readString(logs.resolve("first.log"))).contains("Shutting down");
-    startServer(logs.resolve("second.log"));
+    Started second = startServer(logs.resolve("second.log"));
 
-    Result pullAgain = run(lines.get(3));
+    Result pullAgain = run(second.address(lines.get(3)));
     assertThat(pullAgain.output()).contains("\"entityId\": \"hello\"", "\"title\": \"Hello, deltasync\"");
-    Result pushAgain = run(lines.get(2));
+    Result pushAgain = run(second.address(lines.get(2)));
     assertThat(pushAgain.output()).contains("\"status\": \"DELTA_STATUS_APPLIED\"", "\"replayed\": true");
   }
 }
