@@ -14,6 +14,8 @@ import io.deltasync.v1.Subscription;
 import io.deltasync.v1.SyncHeartbeat;
 import io.deltasync.v1.SyncRequest;
 import io.deltasync.v1.SyncResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +28,7 @@ class StreamLimitsIT {
   @RegisterExtension
   static final DeltaSyncServerExtension server = new DeltaSyncServerExtension(config ->
       ServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0", "DELTASYNC_MAX_STREAMS_PER_CLIENT", "2",
-              "DELTASYNC_STREAM_QUEUE_MIB", "1", "DELTASYNC_STREAM_STALL_SECONDS", "3",
+              "DELTASYNC_STREAM_QUEUE_MIB", "1", "DELTASYNC_STREAM_STALL_SECONDS", "10",
               "DELTASYNC_HEARTBEAT_SECONDS", "1"))
           .withPort(0)
           .withDatabase(config.databaseUrl().orElseThrow(), config.databaseUser(), config.databasePassword()));
@@ -65,7 +67,10 @@ class StreamLimitsIT {
 
   @Test
   void liveBuffersAreBoundedInBytesNotOnlyInChanges() {
-    try (StreamClient slow = new StreamClient(server.channel(), false)) {
+    // Its own connection: a client that reads nothing also stops returning HTTP/2 connection window, which would
+    // hold up the writer's pushes if they shared the connection.
+    ManagedChannel own = ManagedChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
+    try (StreamClient slow = new StreamClient(own, false)) {
       slow.hello("bytes-phone", "", scope("bytes"));
       awaitSession("bytes-phone", SyncSession.State.LIVE);
       Thread heartbeats = keepTalking(slow);
@@ -78,12 +83,15 @@ class StreamLimitsIT {
       } finally {
         heartbeats.interrupt();
       }
+    } finally {
+      own.shutdownNow();
     }
   }
 
   @Test
   void aStreamThatReadsNothingIsEndedThoughItKeepsTalking() {
-    try (StreamClient stalled = new StreamClient(server.channel(), false)) {
+    ManagedChannel own = ManagedChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
+    try (StreamClient stalled = new StreamClient(own, false)) {
       stalled.hello("stalled-phone", "", scope("stall"));
       awaitSession("stalled-phone", SyncSession.State.LIVE);
       Thread heartbeats = keepTalking(stalled);
@@ -98,6 +106,8 @@ class StreamLimitsIT {
       }
       stalled.startReading();
       assertThat(stalled.awaitEnd().getDescription()).contains("read nothing");
+    } finally {
+      own.shutdownNow();
     }
   }
 
