@@ -215,13 +215,15 @@ public final class SyncStore {
             row.getLastSeenAt()));
   }
 
-  /** How many changes by others are visible after {@code after} (what a client has not acknowledged yet). */
-  public long countChangesAfter(Position after, String exceptClientId) {
+  /**
+   * How many changes are visible after {@code after} (what a client has not acknowledged yet). The client's own
+   * count too: a stream resumed from that cursor delivers them (suppression is per stream, not per client id).
+   */
+  public long countChangesAfter(Position after) {
     long xmin = watermark();
     return dsl.fetchCount(dsl.selectOne().from(CHANGE_LOG)
         .where(DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).gt(after.txId(), after.changeId()))
-        .and(CHANGE_LOG.TX_ID.lt(xmin))
-        .and(CHANGE_LOG.CLIENT_ID.isDistinctFrom(exceptClientId)));
+        .and(CHANGE_LOG.TX_ID.lt(xmin)));
   }
 
   private static Condition condition(ChangeFilter filter, Field<String> scope, Field<String> type) {

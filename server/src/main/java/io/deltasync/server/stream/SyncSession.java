@@ -15,6 +15,7 @@ import io.deltasync.server.store.Position;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.write.WriteService;
 import io.deltasync.v1.Change;
+import io.deltasync.v1.DeltaResult;
 import io.deltasync.v1.Entity;
 import io.deltasync.v1.ErrorReason;
 import io.deltasync.v1.Operation;
@@ -44,7 +45,9 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -74,6 +77,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private static final Logger log = LoggerFactory.getLogger(SyncSession.class);
   private static final int OWN_WRITE_WAIT_ROUNDS = 20;
   private static final int MAX_QUEUED_CONTROL_MESSAGES = 2;
+  private static final int MAX_ANSWERED_DELTAS = 4_096;
 
   /** Where a session is in the protocol. */
   public enum State { AWAITING_HELLO, INITIAL_STATE, CATCHING_UP, LIVE, CLOSED }
@@ -103,6 +107,14 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private final ArrayDeque<Outgoing> queue = new ArrayDeque<>();
   private State state = State.AWAITING_HELLO;
   private String clientId = "";
+  // delta_id -> row_version of the push results this stream sent and whose changes it has not met yet. Bounded:
+  // forgetting an entry only means the client gets that change too, which it skips by row_version.
+  private final Map<String, Long> answeredDeltas = new LinkedHashMap<>(16, 0.75f, false) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+      return size() > MAX_ANSWERED_DELTAS;
+    }
+  };
   private ChangeFilter filter = ChangeFilter.all();
   private Set<String> allowedScopes = Set.of();
   private Position frontier;
@@ -312,8 +324,39 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
               + settings.limits().getMaxDeltasPerPush() + "; split the batch)"))));
     }
     var results = writes.push(clientId, push.getDeltasList());
-    enqueueControl(SyncResponse.newBuilder().setPushResults(SyncPushResults.newBuilder()
-        .setBatchId(push.getBatchId()).addAllResults(results)).build());
+    lock.lock();
+    try {
+      // Remembered in the same step that queues the results, so that a change is suppressed only once this stream
+      // has the result that carries the same entity version.
+      for (DeltaResult result : results) {
+        if (result.hasEntity()) {
+          answeredDeltas.put(result.getDeltaId(), result.getEntity().getRowVersion());
+        }
+      }
+      enqueue(new Outgoing(SyncResponse.newBuilder().setPushResults(SyncPushResults.newBuilder()
+          .setBatchId(push.getBatchId()).addAllResults(results)).build(), 0, null));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Under the lock: whether the change is one this very stream already answered with a push result carrying the
+   * same entity version, so the client has it. Suppression is by stream, never by client id: two installations
+   * sharing a client id (an app restored onto a second phone, two windows of a desktop app) must see each other's
+   * writes, and a client that pushed on an earlier stream gets its changes back on the next (applying them is a
+   * no-op by row_version).
+   */
+  private boolean answeredOnThisStream(Change change) {
+    if (!clientId.equals(change.getClientId())) {
+      return false;
+    }
+    Long version = answeredDeltas.get(change.getDeltaId());
+    if (version == null || version != change.getEntity().getRowVersion()) {
+      return false;
+    }
+    answeredDeltas.remove(change.getDeltaId());
+    return true;
   }
 
   private void ack(String wireCursor) {
@@ -509,16 +552,16 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         }
         ChangePage page = store.readChanges(from, readSize(), filter);
         List<Change> changes = new ArrayList<>(page.changes().size());
-        for (ChangePage.Positioned positioned : page.changes()) {
-          if (!clientId.equals(positioned.change().getClientId())) {
-            changes.add(positioned.change().toBuilder()
-                .setCursor(Cursor.at(changeFeed.epoch(), positioned.position()).encode()).build());
-          }
-        }
         lock.lock();
         try {
           if (state != State.CATCHING_UP) {
             return;
+          }
+          for (ChangePage.Positioned positioned : page.changes()) {
+            if (!answeredOnThisStream(positioned.change())) {
+              changes.add(positioned.change().toBuilder()
+                  .setCursor(Cursor.at(changeFeed.epoch(), positioned.position()).encode()).build());
+            }
           }
           if (!changes.isEmpty()) {
             enqueueChanges(changes, page.frontier(), SyncPhase.SYNC_PHASE_CATCH_UP);
@@ -574,8 +617,9 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       List<Change> changes = new ArrayList<>();
       for (Change change : page.changes()) {
         Entity entity = change.getEntity();
-        if (!clientId.equals(change.getClientId()) && filter.matches(entity.getScope(), entity.getEntityType())
-            && Cursor.decode(change.getCursor()).orElseThrow().position().compareTo(frontier) > 0) {
+        if (filter.matches(entity.getScope(), entity.getEntityType())
+            && Cursor.decode(change.getCursor()).orElseThrow().position().compareTo(frontier) > 0
+            && !answeredOnThisStream(change)) {
           changes.add(change);
         }
       }
