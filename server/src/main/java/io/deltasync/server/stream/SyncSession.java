@@ -397,8 +397,10 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       sleep(Duration.ofMillis(100));
     }
     Position at;
+    ChangeFilter delivered;
     lock.lock();
     try {
+      delivered = filter;
       at = reachedPositionLocked();
       if (at == null) {
         throw protocolViolation("checksum_request: the initial state is still being sent; ask once it is done");
@@ -409,7 +411,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     }
     SyncResponse checksum = null;
     try {
-      List<SyncStore.EntityVersion> versions = store.liveVersionsAt(scope, at);
+      List<SyncStore.EntityVersion> versions = store.liveVersionsAt(scope, delivered, at);
       checksum = SyncResponse.newBuilder().setChecksum(SyncChecksum.newBuilder().setScope(scope)
           .setCursor(Cursor.at(changeFeed.epoch(), at).encode())
           .setEntityCount(versions.size()).setDigest(digest(versions))).build();
