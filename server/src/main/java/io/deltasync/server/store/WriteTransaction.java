@@ -157,6 +157,14 @@ public final class WriteTransaction {
     return clocks;
   }
 
+  /** Whether the change log holds the entity's change to {@code rowVersion} with exactly this etag. */
+  public boolean hasLoggedEtag(EntityKey key, long rowVersion, String etag) {
+    return tx.fetchExists(tx.selectOne().from(CHANGE_LOG)
+        .where(CHANGE_LOG.SCOPE.eq(key.scope()), CHANGE_LOG.ENTITY_TYPE.eq(key.entityType()),
+            CHANGE_LOG.ENTITY_ID.eq(key.entityId()), CHANGE_LOG.ROW_VERSION.eq(rowVersion),
+            CHANGE_LOG.ETAG.eq(etag)));
+  }
+
   /** The entity's document at {@code rowVersion}, if the change log still holds that version. */
   public Optional<Struct> dataAt(EntityKey key, long rowVersion) {
     return tx.select(CHANGE_LOG.DATA)

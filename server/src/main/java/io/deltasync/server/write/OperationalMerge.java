@@ -89,7 +89,7 @@ final class OperationalMerge {
   Outcome merge(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits, String field,
       Entity current) {
     EntityKey key = valid.key();
-    long base = WriteService.baseVersion(valid.delta());
+    long base = WriteService.baseVersion(tx, valid);
     // The client's own mistakes are reported against its own fields, before anything is transformed.
     Optional<Struct> baseDocument = base > 0 ? tx.dataAt(key, base) : Optional.empty();
     if (baseDocument.isPresent()) {
@@ -163,7 +163,7 @@ final class OperationalMerge {
    * {@link ClientDocument}, an {@link Invalid}, or {@link BaseGone} when the change log no longer has the base.
    */
   ClientIntent clientDocument(WriteTransaction tx, ValidDelta valid, List<Edit> edits, String field) {
-    long base = WriteService.baseVersion(valid.delta());
+    long base = WriteService.baseVersion(tx, valid);
     Optional<Struct> baseDocument = base > 0 ? tx.dataAt(valid.key(), base) : Optional.empty();
     if (baseDocument.isEmpty()) {
       return new BaseGone(base);
