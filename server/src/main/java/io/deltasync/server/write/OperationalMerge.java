@@ -2,7 +2,6 @@ package io.deltasync.server.write;
 
 import com.google.protobuf.Struct;
 import com.google.rpc.BadRequest.FieldViolation;
-import io.deltasync.server.error.Errors;
 import io.deltasync.server.ot.Edit;
 import io.deltasync.server.ot.InvalidOperationException;
 import io.deltasync.server.ot.OperationCodec;
@@ -202,8 +201,8 @@ final class OperationalMerge {
   }
 
   private static List<FieldViolation> afterEdits(List<FieldViolation> violations) {
-    return violations.stream().map(v -> Errors.violation(v.getField(), "the document after the edits: "
-        + v.getDescription())).toList();
+    return violations.stream().map(v -> v.toBuilder().setDescription("the document after the edits: "
+        + v.getDescription()).build()).toList();
   }
 
   private static boolean matches(Entity entity, Expected base) {

@@ -139,8 +139,7 @@ public final class WriteService {
   private DeltaResult apply(String clientId, Delta delta, String field) {
     DeltaValidator.Outcome outcome = validator.validate(delta, field);
     if (!outcome.isValid()) {
-      return rejected(delta, Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT,
-          outcome.violations()));
+      return rejected(delta, Errors.invalidArgument(outcome.reason(), outcome.violations()));
     }
     ValidDelta valid = outcome.valid();
     List<Edit> edits = outcome.edits();
@@ -390,7 +389,7 @@ public final class WriteService {
   }
 
   private static DeltaResult invalidEdits(Delta delta, OperationalMerge.Invalid invalid) {
-    return rejected(delta, Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT,
+    return rejected(delta, Errors.invalidArgument(DeltaValidator.reason(invalid.violations()),
         invalid.violations()));
   }
 
