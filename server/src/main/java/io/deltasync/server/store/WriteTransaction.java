@@ -189,7 +189,10 @@ public final class WriteTransaction {
         .set(CONFLICT.CLIENT_DELTA, delta.toByteArray())
         .set(CONFLICT.BASE_ROW_VERSION, delta.getBaseRowVersion())
         .set(CONFLICT.SERVER_ROW_VERSION, current.getRowVersion())
-        .set(CONFLICT.SERVER_DATA, current.getIsDeleted() ? null : JSONB.valueOf(Json.toJson(current.getData())))
+        // The stored document as it is (queuing does not change it), not the Struct read back: that one holds doubles.
+        .set(CONFLICT.SERVER_DATA, current.getIsDeleted() ? DSL.inline((JSONB) null)
+            : DSL.field(DSL.select(ENTITY.DATA).from(ENTITY).where(ENTITY.SCOPE.eq(key.scope()),
+                ENTITY.ENTITY_TYPE.eq(key.entityType()), ENTITY.ENTITY_ID.eq(key.entityId()))))
         .set(CONFLICT.SERVER_DELETED, current.getIsDeleted())
         .execute();
   }

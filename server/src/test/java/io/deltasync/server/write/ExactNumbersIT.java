@@ -162,6 +162,9 @@ class ExactNumbersIT {
         .setConflictPolicy(ConflictPolicy.CONFLICT_POLICY_MANUAL)
         .setData(json("{\"big\": " + BIG + ", \"note\": \"mine\"}")).build());
     assertThat(queued.getResolution().getOutcome()).isEqualTo(ResolutionOutcome.RESOLUTION_OUTCOME_QUEUED);
+    // The queue records the server's side as stored, too.
+    assertThat(server.sql().resultQuery("select (server_data->'big')::text from conflict where conflict_id = ?::uuid",
+        queued.getResolution().getConflictId()).fetchSingle().get(0, String.class)).isEqualTo(BIG);
 
     server.sync().resolveConflict(ResolveConflictRequest.newBuilder()
         .setConflictId(queued.getResolution().getConflictId())
