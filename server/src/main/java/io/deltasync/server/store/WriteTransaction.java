@@ -203,6 +203,16 @@ public final class WriteTransaction {
         .map(ConflictQueue::conflict);
   }
 
+  /**
+   * A queued conflict as committed, without locking it: for reading another conflict's details while resolving one.
+   * Locking it too would make two resolutions of different conflicts of one entity wait for each other's row
+   * (a deadlock); the entity's compare-and-set already orders them.
+   */
+  public Optional<QueuedConflict> readConflict(UUID conflictId) {
+    return tx.selectFrom(CONFLICT).where(CONFLICT.CONFLICT_ID.eq(conflictId)).fetchOptional()
+        .map(ConflictQueue::conflict);
+  }
+
   /** The ids of the entity's open conflicts, oldest first. */
   public List<UUID> openConflictIds(EntityKey key) {
     return tx.select(CONFLICT.CONFLICT_ID).from(CONFLICT)

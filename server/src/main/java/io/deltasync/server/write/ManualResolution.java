@@ -181,7 +181,7 @@ public final class ManualResolution {
   /** conflict_data once one of several open conflicts is resolved: the ids still open, the newest in detail. */
   private static Struct remaining(io.deltasync.server.store.WriteTransaction tx, List<UUID> stillOpen) {
     UUID newest = stillOpen.getLast();
-    QueuedConflict detail = tx.lockConflict(newest).orElseThrow();
+    QueuedConflict detail = tx.readConflict(newest).orElseThrow();  // not locked: see readConflict
     return WriteService.conflictData(stillOpen.subList(0, stillOpen.size() - 1), newest, detail.clientId(),
         detail.delta());
   }
