@@ -1,10 +1,12 @@
 package io.deltasync.server;
 
+import com.google.rpc.ErrorDetailsProto;
 import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.conflict.ConflictPolicies;
 import io.deltasync.server.changefeed.LiveFeed;
 import io.deltasync.server.database.Database;
 import io.deltasync.server.ops.HealthReporter;
+import io.deltasync.server.ops.ReflectedFiles;
 import io.deltasync.server.rpc.AdminServiceImpl;
 import io.deltasync.server.rpc.RequestParsing;
 import io.deltasync.server.rpc.SyncServiceImpl;
@@ -14,6 +16,7 @@ import io.deltasync.server.stream.SessionSettings;
 import io.deltasync.server.stream.SyncSessions;
 import io.deltasync.server.write.ManualResolution;
 import io.deltasync.server.write.WriteService;
+import io.deltasync.v1.ErrorsProto;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -104,7 +107,9 @@ public final class DeltaSyncServer implements AutoCloseable {
             new ManualResolution(store, new ConflictQueue(database.dsl()), config.limits().maxDeltaDataBytes(),
                 config.limits().pageSize()),
             sessionSettings, config.limits()).bindService()))
-        .addService(RequestParsing.lenient(new AdminServiceImpl().bindService()))
+        // Reflection also serves the error catalogue and google.rpc's error details through this service's schema.
+        .addService(ReflectedFiles.alongside(RequestParsing.lenient(new AdminServiceImpl().bindService()),
+            ErrorsProto.getDescriptor(), ErrorDetailsProto.getDescriptor()))
         .addService(health.service())
         .addService(ProtoReflectionServiceV1.newInstance())
         // v1alpha too: grpcurl and many tools still ask for it first.

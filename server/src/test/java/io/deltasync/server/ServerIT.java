@@ -63,6 +63,54 @@ class ServerIT {
         "grpc.health.v1.Health");
   }
 
+  /** What reflection v1 answers for file_containing_symbol: the names of the files it sends. */
+  private static List<String> filesContaining(String symbol) throws Exception {
+    return reflectedFiles(io.grpc.reflection.v1.ServerReflectionRequest.newBuilder().setFileContainingSymbol(symbol)
+        .build());
+  }
+
+  private static List<String> reflectedFiles(io.grpc.reflection.v1.ServerReflectionRequest request)
+      throws Exception {
+    CompletableFuture<io.grpc.reflection.v1.ServerReflectionResponse> answer = new CompletableFuture<>();
+    StreamObserver<io.grpc.reflection.v1.ServerReflectionRequest> requests =
+        io.grpc.reflection.v1.ServerReflectionGrpc.newStub(server.channel()).serverReflectionInfo(
+            new StreamObserver<>() {
+              @Override
+              public void onNext(io.grpc.reflection.v1.ServerReflectionResponse value) {
+                answer.complete(value);
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                answer.completeExceptionally(t);
+              }
+
+              @Override
+              public void onCompleted() {}
+            });
+    requests.onNext(request);
+    io.grpc.reflection.v1.ServerReflectionResponse response = answer.get(30, TimeUnit.SECONDS);
+    requests.onCompleted();
+    assertThat(response.hasErrorResponse()).as("%s: %s", request, response.getErrorResponse()).isFalse();
+    List<String> names = new java.util.ArrayList<>();
+    for (com.google.protobuf.ByteString file : response.getFileDescriptorResponse().getFileDescriptorProtoList()) {
+      names.add(com.google.protobuf.DescriptorProtos.FileDescriptorProto.parseFrom(file).getName());
+    }
+    return names;
+  }
+
+  @Test
+  void reflectionServesTheErrorDetailsAndTheErrorCatalogueClientsDecode() throws Exception {
+    assertThat(filesContaining("google.rpc.ErrorInfo")).contains("google/rpc/error_details.proto");
+    assertThat(filesContaining("google.rpc.BadRequest")).contains("google/rpc/error_details.proto");
+    // grpc-java indexes messages, not enums, by symbol; the catalogue's file is served by name.
+    assertThat(reflectedFiles(io.grpc.reflection.v1.ServerReflectionRequest.newBuilder()
+        .setFileByFilename("deltasync/v1/errors.proto").build())).contains("deltasync/v1/errors.proto");
+    // The services are still described as before.
+    assertThat(filesContaining("deltasync.v1.AdminService")).contains("deltasync/v1/admin_service.proto");
+    assertThat(filesContaining("deltasync.v1.SyncService.Push")).contains("deltasync/v1/sync_service.proto");
+  }
+
   private static void assertNotImplemented(Executable call, String method) {
     assertThatThrownBy(call::execute).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
       assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED);

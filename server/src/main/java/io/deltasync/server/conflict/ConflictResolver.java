@@ -65,7 +65,7 @@ public final class ConflictResolver {
    * @param baseData the document at the delta's base version, if the change log still has it (an empty document
    *     for creates: every field counts as the client's change)
    * @param fieldClocks the clock of each top-level field's last change
-   * @param entityClock the clock of the entity's last write (for deletes and tombstones)
+   * @param entityClock the clock of the entity's last write (for tombstones: the delete's)
    * @param incoming the delta's clock
    */
   public record Input(Operation operation, Struct clientData, Entity current, Optional<Struct> baseData,
@@ -91,7 +91,7 @@ public final class ConflictResolver {
   }
 
   private static Decision lastWriteWins(Input input) {
-    boolean later = input.incoming().beats(input.entityClock());
+    boolean later = input.incoming().beats(lastWrite(input));
     if (input.operation() == Operation.OPERATION_DELETE) {
       return later ? new WriteDelete() : new KeepServer();
     }
@@ -100,6 +100,24 @@ public final class ConflictResolver {
       return later ? clientWins(input) : new KeepServer();
     }
     return mergeFields(input);
+  }
+
+  /**
+   * The clock a whole write (a delete, or a document without its base) must beat. For a tombstone, the delete's.
+   * For a live entity, the latest of the entity clock and every field clock: a field merge stamps the entity with
+   * the merged delta's clock, which may be older than an edit it kept (the clock moved backwards), and a delete
+   * later than that merge but earlier than the kept edit must not destroy the edit.
+   */
+  private static WriteClock lastWrite(Input input) {
+    WriteClock last = input.entityClock();
+    if (!input.current().getIsDeleted()) {
+      for (WriteClock field : input.fieldClocks().values()) {
+        if (field.beats(last)) {
+          last = field;
+        }
+      }
+    }
+    return last;
   }
 
   /**

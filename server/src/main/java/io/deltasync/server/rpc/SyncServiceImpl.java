@@ -163,7 +163,7 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
             .setLastAckCursor(row.lastAckCursor())
             .setLastSeenAt(Timestamp.newBuilder().setSeconds(row.lastSeenAt().toEpochSecond())
                 .setNanos(row.lastSeenAt().getNano()))
-            .setPendingChanges(store.countChangesAfter(acked, request.getClientId())));
+            .setPendingChanges(store.countChangesAfter(acked)));
       }
       return response.build();
     });

@@ -1,9 +1,11 @@
 package io.deltasync.server.store;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.ListValue;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import com.google.protobuf.util.JsonFormat;
+import java.util.Map;
 import org.jooq.JSONB;
 
 /** Converts between protobuf {@link Struct} (the wire form of documents) and PostgreSQL jsonb. */
@@ -16,23 +18,99 @@ public final class Json {
    */
   public static final int MAX_DEPTH = 32;
 
-  private static final JsonFormat.Printer PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
   private static final JsonFormat.Parser PARSER = JsonFormat.parser();
+  // 2^63: every integral double below it in magnitude is exactly a long.
+  private static final double LONG_RANGE = 0x1p63;
 
   private Json() {}
 
   /**
-   * The JSON text of a document.
+   * The JSON text of a document. Integral numbers are written as integers ({@code 1}, not {@code 1.0}): protobuf's
+   * JsonFormat prints every number as a double, and other services reading the jsonb with
+   * {@code (data->>'n')::int} then fail. Our own printer rather than JsonFormat's, because JsonFormat has no option
+   * for it; rather than Jackson, because these twenty lines are all it takes.
    *
    * @throws IllegalArgumentException if the document holds a value JSON cannot represent (NaN, Infinity, or a
    *     value with no kind set)
    */
   public static String toJson(Struct document) {
-    try {
-      return PRINTER.print(document);
-    } catch (InvalidProtocolBufferException | IllegalArgumentException e) {
-      throw new IllegalArgumentException(e.getMessage(), e);
+    StringBuilder out = new StringBuilder(64);
+    writeObject(document, out);
+    return out.toString();
+  }
+
+  private static void writeObject(Struct struct, StringBuilder out) {
+    out.append('{');
+    boolean first = true;
+    for (Map.Entry<String, Value> field : struct.getFieldsMap().entrySet()) {
+      if (!first) {
+        out.append(',');
+      }
+      first = false;
+      writeString(field.getKey(), out);
+      out.append(':');
+      writeValue(field.getValue(), out);
     }
+    out.append('}');
+  }
+
+  private static void writeList(ListValue list, StringBuilder out) {
+    out.append('[');
+    for (int i = 0; i < list.getValuesCount(); i++) {
+      if (i > 0) {
+        out.append(',');
+      }
+      writeValue(list.getValues(i), out);
+    }
+    out.append(']');
+  }
+
+  private static void writeValue(Value value, StringBuilder out) {
+    switch (value.getKindCase()) {
+      case NULL_VALUE -> out.append("null");
+      case BOOL_VALUE -> out.append(value.getBoolValue());
+      case STRING_VALUE -> writeString(value.getStringValue(), out);
+      case NUMBER_VALUE -> writeNumber(value.getNumberValue(), out);
+      case STRUCT_VALUE -> writeObject(value.getStructValue(), out);
+      case LIST_VALUE -> writeList(value.getListValue(), out);
+      case KIND_NOT_SET -> throw new IllegalArgumentException("a value with no kind set has no JSON form");
+    }
+  }
+
+  /** An integral double is printed exactly as an integer; any other finite number as Java's shortest repr. */
+  static void writeNumber(double number, StringBuilder out) {
+    if (Double.isNaN(number) || Double.isInfinite(number)) {
+      throw new IllegalArgumentException("the number " + number + " has no JSON form");
+    }
+    if (number == Math.rint(number) && Math.abs(number) < LONG_RANGE) {
+      out.append((long) number);
+    } else {
+      out.append(number);  // "1.5", "1.0E300", "1.0E-7": all valid JSON numbers
+    }
+  }
+
+  private static void writeString(String text, StringBuilder out) {
+    out.append('"');
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      switch (c) {
+        case '"' -> out.append("\\\"");
+        case '\\' -> out.append("\\\\");
+        case '\n' -> out.append("\\n");
+        case '\r' -> out.append("\\r");
+        case '\t' -> out.append("\\t");
+        case '\b' -> out.append("\\b");
+        case '\f' -> out.append("\\f");
+        default -> {
+          if (c < 0x20) {
+            out.append(String.format("\\u%04x", (int) c));
+          } else {
+            out.append(c);
+          }
+        }
+      }
+    }
+    out.append('"');
   }
 
   /**

@@ -7,9 +7,11 @@ import io.deltasync.v1.Entity;
 import java.util.Optional;
 import org.jooq.Condition;
 import org.jooq.DSLContext;
+import org.jooq.Field;
 import org.jooq.JSONB;
 import org.jooq.UpdateSetMoreStep;
 import org.jooq.impl.DSL;
+import org.jooq.impl.SQLDataType;
 
 /**
  * The generic store: entities as JSON documents in the {@code entity} table. The BEFORE trigger owns
@@ -41,7 +43,7 @@ final class JsonEntityStore implements EntityStore {
   @Override
   public Optional<Entity> recreate(EntityKey key, Expected base, String dataJson, String modifiedBy) {
     return compareAndSet(tx.update(ENTITY)
-        .set(ENTITY.DATA, JSONB.valueOf(dataJson))
+        .set(ENTITY.DATA, keepingExact(dataJson))
         .set(ENTITY.IS_DELETED, false)
         .set(ENTITY.SYNC_STATUS, "synced")
         .setNull(ENTITY.CONFLICT_DATA), key, base, true, modifiedBy);
@@ -49,7 +51,7 @@ final class JsonEntityStore implements EntityStore {
 
   @Override
   public Optional<Entity> replaceData(EntityKey key, Expected base, String dataJson, String modifiedBy) {
-    return compareAndSet(tx.update(ENTITY).set(ENTITY.DATA, JSONB.valueOf(dataJson)), key, base, false, modifiedBy);
+    return compareAndSet(tx.update(ENTITY).set(ENTITY.DATA, keepingExact(dataJson)), key, base, false, modifiedBy);
   }
 
   @Override
@@ -64,7 +66,7 @@ final class JsonEntityStore implements EntityStore {
         .set(ENTITY.SYNC_STATUS, syncStatus)
         .set(ENTITY.CONFLICT_DATA, conflictDataJson == null ? null : JSONB.valueOf(conflictDataJson));
     if (dataJson != null) {
-      update = update.set(ENTITY.DATA, JSONB.valueOf(dataJson)).set(ENTITY.IS_DELETED, deleted);
+      update = update.set(ENTITY.DATA, keepingExact(dataJson)).set(ENTITY.IS_DELETED, deleted);
     }
     return update
         .set(ENTITY.ROW_VERSION, ENTITY.ROW_VERSION.plus(1))
@@ -72,6 +74,17 @@ final class JsonEntityStore implements EntityStore {
         .returning()
         .fetchOptional()
         .map(Rows::entity);
+  }
+
+  /**
+   * The new document, keeping every stored value the new one equals as a double (V8's deltasync_keep_exact): the
+   * server computes documents as protobuf Structs, whose numbers are doubles, so without this an integer beyond
+   * 2^53 written by plain SQL, or a number stored as 1.0, would be rewritten by a write that never touched it.
+   * Done in SQL, on the row being updated, so that it holds for every writer of this store at no extra read.
+   */
+  private static Field<JSONB> keepingExact(String dataJson) {
+    return DSL.field("deltasync_keep_exact({0}, {1})", SQLDataType.JSONB, ENTITY.DATA,
+        DSL.val(JSONB.valueOf(dataJson), SQLDataType.JSONB));
   }
 
   /** Completes an update into one compare-and-set statement: version bump, the expectation, RETURNING. */

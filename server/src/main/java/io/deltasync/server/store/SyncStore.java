@@ -179,16 +179,19 @@ public final class SyncStore {
   }
 
   /**
-   * The live entities of a scope as of {@code at}, rebuilt from the change log: for each entity its highest version
-   * at or before that position, if that version is not a delete. Returned as (entity_type, entity_id, row_version),
-   * sorted by entity_type then entity_id in code-point order (COLLATE "C" compares UTF-8 bytes, which sorts the same).
+   * The live entities of a scope that pass {@code filter} (a stream's subscriptions) as of {@code at}, rebuilt from
+   * the change log: for each entity its highest version at or before that position, if that version is not a
+   * delete. Exactly what the stream delivers for that scope, so a client subscribed to some types of a scope that
+   * holds others can match it. Returned as (entity_type, entity_id, row_version), sorted by entity_type then
+   * entity_id in code-point order (COLLATE "C" compares UTF-8 bytes, which sorts the same).
    */
-  public List<EntityVersion> liveVersionsAt(String scope, Position at) {
+  public List<EntityVersion> liveVersionsAt(String scope, ChangeFilter filter, Position at) {
     var latest = dsl.selectDistinct(CHANGE_LOG.ENTITY_TYPE, CHANGE_LOG.ENTITY_ID, CHANGE_LOG.ROW_VERSION,
             CHANGE_LOG.IS_DELETED)
         .on(CHANGE_LOG.ENTITY_TYPE.collate("C"), CHANGE_LOG.ENTITY_ID.collate("C"))
         .from(CHANGE_LOG)
         .where(CHANGE_LOG.SCOPE.eq(scope))
+        .and(condition(filter, CHANGE_LOG.SCOPE, CHANGE_LOG.ENTITY_TYPE))
         .and(DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).le(at.txId(), at.changeId()))
         // The highest version at or before the position, not the last by position: two writers of one entity can
         // commit so that version N+1 sits before N in the log, and clients keep the highest version they receive.
@@ -279,13 +282,15 @@ public final class SyncStore {
             row.getLastSeenAt()));
   }
 
-  /** How many changes by others are visible after {@code after} (what a client has not acknowledged yet). */
-  public long countChangesAfter(Position after, String exceptClientId) {
+  /**
+   * How many changes are visible after {@code after} (what a client has not acknowledged yet). The client's own
+   * count too: a stream resumed from that cursor delivers them (suppression is per stream, not per client id).
+   */
+  public long countChangesAfter(Position after) {
     long xmin = watermark();
     return dsl.fetchCount(dsl.selectOne().from(CHANGE_LOG)
         .where(DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).gt(after.txId(), after.changeId()))
-        .and(CHANGE_LOG.TX_ID.lt(xmin))
-        .and(CHANGE_LOG.CLIENT_ID.isDistinctFrom(exceptClientId)));
+        .and(CHANGE_LOG.TX_ID.lt(xmin)));
   }
 
   private static Condition condition(ChangeFilter filter, Field<String> scope, Field<String> type) {

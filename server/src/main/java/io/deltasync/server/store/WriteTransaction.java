@@ -157,6 +157,14 @@ public final class WriteTransaction {
     return clocks;
   }
 
+  /** Whether the change log holds the entity's change to {@code rowVersion} with exactly this etag. */
+  public boolean hasLoggedEtag(EntityKey key, long rowVersion, String etag) {
+    return tx.fetchExists(tx.selectOne().from(CHANGE_LOG)
+        .where(CHANGE_LOG.SCOPE.eq(key.scope()), CHANGE_LOG.ENTITY_TYPE.eq(key.entityType()),
+            CHANGE_LOG.ENTITY_ID.eq(key.entityId()), CHANGE_LOG.ROW_VERSION.eq(rowVersion),
+            CHANGE_LOG.ETAG.eq(etag)));
+  }
+
   /** The entity's document at {@code rowVersion}, if the change log still holds that version. */
   public Optional<Struct> dataAt(EntityKey key, long rowVersion) {
     return tx.select(CHANGE_LOG.DATA)
@@ -181,7 +189,10 @@ public final class WriteTransaction {
         .set(CONFLICT.CLIENT_DELTA, delta.toByteArray())
         .set(CONFLICT.BASE_ROW_VERSION, delta.getBaseRowVersion())
         .set(CONFLICT.SERVER_ROW_VERSION, current.getRowVersion())
-        .set(CONFLICT.SERVER_DATA, current.getIsDeleted() ? null : JSONB.valueOf(Json.toJson(current.getData())))
+        // The stored document as it is (queuing does not change it), not the Struct read back: that one holds doubles.
+        .set(CONFLICT.SERVER_DATA, current.getIsDeleted() ? DSL.inline((JSONB) null)
+            : DSL.field(DSL.select(ENTITY.DATA).from(ENTITY).where(ENTITY.SCOPE.eq(key.scope()),
+                ENTITY.ENTITY_TYPE.eq(key.entityType()), ENTITY.ENTITY_ID.eq(key.entityId()))))
         .set(CONFLICT.SERVER_DELETED, current.getIsDeleted())
         .execute();
   }
@@ -189,6 +200,16 @@ public final class WriteTransaction {
   /** A queued conflict, locked until this transaction ends (so two resolutions cannot both proceed). */
   public Optional<QueuedConflict> lockConflict(UUID conflictId) {
     return tx.selectFrom(CONFLICT).where(CONFLICT.CONFLICT_ID.eq(conflictId)).forUpdate().fetchOptional()
+        .map(ConflictQueue::conflict);
+  }
+
+  /**
+   * A queued conflict as committed, without locking it: for reading another conflict's details while resolving one.
+   * Locking it too would make two resolutions of different conflicts of one entity wait for each other's row
+   * (a deadlock); the entity's compare-and-set already orders them.
+   */
+  public Optional<QueuedConflict> readConflict(UUID conflictId) {
+    return tx.selectFrom(CONFLICT).where(CONFLICT.CONFLICT_ID.eq(conflictId)).fetchOptional()
         .map(ConflictQueue::conflict);
   }
 

@@ -16,6 +16,7 @@ import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.write.ParseFailure;
 import io.deltasync.server.write.WriteService;
 import io.deltasync.v1.Change;
+import io.deltasync.v1.DeltaResult;
 import io.deltasync.v1.Entity;
 import io.deltasync.v1.ErrorReason;
 import io.deltasync.v1.Subscription;
@@ -44,7 +45,9 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -78,6 +81,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private static final int MAX_QUEUED_CONTROL_MESSAGES = 2;
   // A live stream whose filter matched nothing gets its frontier every this many heartbeats.
   private static final int QUIET_TICKS_BEFORE_FRONTIER = 2;
+  private static final int MAX_ANSWERED_DELTAS = 4_096;
 
   /** Where a session is in the protocol. */
   public enum State { AWAITING_HELLO, INITIAL_STATE, CATCHING_UP, LIVE, CLOSED }
@@ -112,6 +116,14 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private final ArrayDeque<Outgoing> queue = new ArrayDeque<>();
   private State state = State.AWAITING_HELLO;
   private String clientId = "";
+  // delta_id -> row_version of the push results this stream sent and whose changes it has not met yet. Bounded:
+  // forgetting an entry only means the client gets that change too, which it skips by row_version.
+  private final Map<String, Long> answeredDeltas = new LinkedHashMap<>(16, 0.75f, false) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+      return size() > MAX_ANSWERED_DELTAS;
+    }
+  };
   private ChangeFilter filter = ChangeFilter.all();
   private Set<String> allowedScopes = Set.of();
   private Position frontier;
@@ -347,8 +359,39 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
               + settings.limits().getMaxDeltasPerPush() + "; split the batch)"))));
     }
     var results = writes.push(clientId, push.getDeltasList());
-    enqueueControl(SyncResponse.newBuilder().setPushResults(SyncPushResults.newBuilder()
-        .setBatchId(push.getBatchId()).addAllResults(results)).build());
+    lock.lock();
+    try {
+      // Remembered in the same step that queues the results, so that a change is suppressed only once this stream
+      // has the result that carries the same entity version.
+      for (DeltaResult result : results) {
+        if (result.hasEntity()) {
+          answeredDeltas.put(result.getDeltaId(), result.getEntity().getRowVersion());
+        }
+      }
+      enqueue(new Outgoing(SyncResponse.newBuilder().setPushResults(SyncPushResults.newBuilder()
+          .setBatchId(push.getBatchId()).addAllResults(results)).build(), 0, null));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Under the lock: whether the change is one this very stream already answered with a push result carrying the
+   * same entity version, so the client has it. Suppression is by stream, never by client id: two installations
+   * sharing a client id (an app restored onto a second phone, two windows of a desktop app) must see each other's
+   * writes, and a client that pushed on an earlier stream gets its changes back on the next (applying them is a
+   * no-op by row_version).
+   */
+  private boolean answeredOnThisStream(Change change) {
+    if (!clientId.equals(change.getClientId())) {
+      return false;
+    }
+    Long version = answeredDeltas.get(change.getDeltaId());
+    if (version == null || version != change.getEntity().getRowVersion()) {
+      return false;
+    }
+    answeredDeltas.remove(change.getDeltaId());
+    return true;
   }
 
   private void ack(String wireCursor) {
@@ -389,8 +432,10 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       sleep(Duration.ofMillis(100));
     }
     Position at;
+    ChangeFilter delivered;
     lock.lock();
     try {
+      delivered = filter;
       at = reachedPositionLocked();
       if (at == null) {
         throw protocolViolation("checksum_request: the initial state is still being sent; ask once it is done");
@@ -401,7 +446,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     }
     SyncResponse checksum = null;
     try {
-      List<SyncStore.EntityVersion> versions = store.liveVersionsAt(scope, at);
+      List<SyncStore.EntityVersion> versions = store.liveVersionsAt(scope, delivered, at);
       checksum = SyncResponse.newBuilder().setChecksum(SyncChecksum.newBuilder().setScope(scope)
           .setCursor(changeFeed.encodeAt(at))
           .setEntityCount(versions.size()).setDigest(digest(versions))).build();
@@ -541,15 +586,15 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         }
         ChangePage page = whenNotBusy(() -> store.readChanges(from, readSize(), filter));
         List<ChangePage.Positioned> changes = new ArrayList<>(page.changes().size());
-        for (ChangePage.Positioned positioned : page.changes()) {
-          if (!clientId.equals(positioned.change().getClientId())) {
-            changes.add(new ChangePage.Positioned(positioned.position(), changeFeed.withCursor(positioned)));
-          }
-        }
         lock.lock();
         try {
           if (state != State.CATCHING_UP) {
             return;
+          }
+          for (ChangePage.Positioned positioned : page.changes()) {
+            if (!answeredOnThisStream(positioned.change())) {
+              changes.add(new ChangePage.Positioned(positioned.position(), changeFeed.withCursor(positioned)));
+            }
           }
           if (!changes.isEmpty()) {
             enqueueChanges(changes, page.frontier(), SyncPhase.SYNC_PHASE_CATCH_UP);
@@ -634,8 +679,8 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       List<ChangePage.Positioned> changes = new ArrayList<>();
       for (ChangePage.Positioned entry : page.entries()) {
         Entity entity = entry.change().getEntity();
-        if (!clientId.equals(entry.change().getClientId()) && filter.matches(entity.getScope(), entity.getEntityType())
-            && entry.position().compareTo(frontier) > 0) {
+        if (filter.matches(entity.getScope(), entity.getEntityType()) && entry.position().compareTo(frontier) > 0
+            && !answeredOnThisStream(entry.change())) {
           changes.add(entry);
         }
       }

@@ -14,6 +14,7 @@ import io.deltasync.server.store.Expected;
 import io.deltasync.server.store.Json;
 import io.deltasync.v1.ConflictPolicy;
 import io.deltasync.v1.Delta;
+import io.deltasync.v1.ErrorReason;
 import io.deltasync.v1.Operation;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -32,6 +33,8 @@ final class DeltaValidator {
   static final Pattern ENTITY_TYPE = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,63}");
   static final Pattern SCOPE = Pattern.compile("[A-Za-z0-9_.:/@-]{1,128}");
   private static final Pattern PRINTABLE_ASCII = Pattern.compile("[\\x21-\\x7E]+");
+  private static final String LIMIT_EXCEEDED = Errors.reason(ErrorReason.ERROR_REASON_LIMIT_EXCEEDED);
+  private static final String TOO_DEEP = "nested deeper than " + MAX_DATA_DEPTH + " levels";
 
   private final int maxDataBytes;
 
@@ -48,6 +51,22 @@ final class DeltaValidator {
     boolean isValid() {
       return violations.isEmpty();
     }
+
+    /** LIMIT_EXCEEDED when every violation is a documented size limit (the delta is too big, not malformed). */
+    ErrorReason reason() {
+      return DeltaValidator.reason(violations);
+    }
+  }
+
+  /** The reason for a set of violations: LIMIT_EXCEEDED when all of them are size limits, else INVALID_ARGUMENT. */
+  static ErrorReason reason(List<FieldViolation> violations) {
+    return !violations.isEmpty() && violations.stream().allMatch(v -> v.getReason().equals(LIMIT_EXCEEDED))
+        ? ErrorReason.ERROR_REASON_LIMIT_EXCEEDED : ErrorReason.ERROR_REASON_INVALID_ARGUMENT;
+  }
+
+  /** A violation of a documented size limit, marked in the field violation's own reason. */
+  private static FieldViolation limitViolation(String field, String description) {
+    return Errors.violation(field, description).toBuilder().setReason(LIMIT_EXCEEDED).build();
   }
 
   /** Checks a client id (request level, shared by Push and the stream). */
@@ -176,13 +195,13 @@ final class DeltaValidator {
   String documentJson(Struct document, String field, List<FieldViolation> violations) {
     String problem = documentProblem(document, 1);
     if (problem != null) {
-      violations.add(Errors.violation(field, problem));
+      violations.add(problem.equals(TOO_DEEP) ? limitViolation(field, problem) : Errors.violation(field, problem));
       return null;
     }
     String json = Json.toJson(document);
     int bytes = json.getBytes(StandardCharsets.UTF_8).length;
     if (bytes > maxDataBytes) {
-      violations.add(Errors.violation(field, "size: " + bytes + " bytes as JSON (expected: <= " + maxDataBytes
+      violations.add(limitViolation(field, "size: " + bytes + " bytes as JSON (expected: <= " + maxDataBytes
           + ")"));
       return null;
     }
@@ -217,7 +236,7 @@ final class DeltaValidator {
   /** Why a document cannot be stored as jsonb, or null if it can. */
   private static String documentProblem(Struct struct, int depth) {
     if (depth > MAX_DATA_DEPTH) {
-      return "nested deeper than " + MAX_DATA_DEPTH + " levels";
+      return TOO_DEEP;
     }
     for (var entry : struct.getFieldsMap().entrySet()) {
       if (entry.getKey().indexOf('\0') >= 0) {
@@ -247,7 +266,7 @@ final class DeltaValidator {
 
   private static String listProblem(ListValue list, int depth, String where) {
     if (depth > MAX_DATA_DEPTH) {
-      return "nested deeper than " + MAX_DATA_DEPTH + " levels";
+      return TOO_DEEP;
     }
     for (Value element : list.getValuesList()) {
       String problem = valueProblem(element, depth, where);

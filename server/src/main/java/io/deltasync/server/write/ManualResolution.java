@@ -113,15 +113,15 @@ public final class ManualResolution {
         violations.add(Errors.violation("data", "required for RESOLUTION_CHOICE_USE_DATA"));
       } else {
         DeltaValidator.Outcome outcome = validator.validate(asDelta, "resolution");
-        outcome.violations().forEach(v -> violations.add(Errors.violation(
-            v.getField().replace("resolution.", ""), v.getDescription())));
+        outcome.violations().forEach(v -> violations.add(v.toBuilder()
+            .setField(v.getField().replace("resolution.", "")).build()));
         dataJson = outcome.isValid() ? outcome.valid().dataJson() : null;
       }
     } else if (request.hasData()) {
       violations.add(Errors.violation("data", "only for RESOLUTION_CHOICE_USE_DATA"));
     }
     if (!violations.isEmpty()) {
-      throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, violations));
+      throw new DeltaSyncException(Errors.invalidArgument(DeltaValidator.reason(violations), violations));
     }
     UUID id = conflictId;
     String chosenData = dataJson;
@@ -181,7 +181,7 @@ public final class ManualResolution {
   /** conflict_data once one of several open conflicts is resolved: the ids still open, the newest in detail. */
   private static Struct remaining(io.deltasync.server.store.WriteTransaction tx, List<UUID> stillOpen) {
     UUID newest = stillOpen.getLast();
-    QueuedConflict detail = tx.lockConflict(newest).orElseThrow();
+    QueuedConflict detail = tx.readConflict(newest).orElseThrow();  // not locked: see readConflict
     return WriteService.conflictData(stillOpen.subList(0, stillOpen.size() - 1), newest, detail.clientId(),
         detail.delta());
   }

@@ -2,7 +2,6 @@ package io.deltasync.server.write;
 
 import com.google.protobuf.Struct;
 import com.google.rpc.BadRequest.FieldViolation;
-import io.deltasync.server.error.Errors;
 import io.deltasync.server.ot.Edit;
 import io.deltasync.server.ot.InvalidOperationException;
 import io.deltasync.server.ot.OperationCodec;
@@ -89,7 +88,7 @@ final class OperationalMerge {
   Outcome merge(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits, String field,
       Entity current) {
     EntityKey key = valid.key();
-    long base = WriteService.baseVersion(valid.delta());
+    long base = WriteService.baseVersion(tx, valid);
     // The client's own mistakes are reported against its own fields, before anything is transformed.
     Optional<Struct> baseDocument = base > 0 ? tx.dataAt(key, base) : Optional.empty();
     if (baseDocument.isPresent()) {
@@ -163,7 +162,7 @@ final class OperationalMerge {
    * {@link ClientDocument}, an {@link Invalid}, or {@link BaseGone} when the change log no longer has the base.
    */
   ClientIntent clientDocument(WriteTransaction tx, ValidDelta valid, List<Edit> edits, String field) {
-    long base = WriteService.baseVersion(valid.delta());
+    long base = WriteService.baseVersion(tx, valid);
     Optional<Struct> baseDocument = base > 0 ? tx.dataAt(valid.key(), base) : Optional.empty();
     if (baseDocument.isEmpty()) {
       return new BaseGone(base);
@@ -202,8 +201,8 @@ final class OperationalMerge {
   }
 
   private static List<FieldViolation> afterEdits(List<FieldViolation> violations) {
-    return violations.stream().map(v -> Errors.violation(v.getField(), "the document after the edits: "
-        + v.getDescription())).toList();
+    return violations.stream().map(v -> v.toBuilder().setDescription("the document after the edits: "
+        + v.getDescription()).build()).toList();
   }
 
   private static boolean matches(Entity entity, Expected base) {

@@ -141,8 +141,7 @@ public final class WriteService {
   private DeltaResult apply(String clientId, Delta delta, String field) {
     DeltaValidator.Outcome outcome = validator.validate(delta, field);
     if (!outcome.isValid()) {
-      return rejected(delta, Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT,
-          outcome.violations()));
+      return rejected(delta, Errors.invalidArgument(outcome.reason(), outcome.violations()));
     }
     ValidDelta valid = outcome.valid();
     List<Edit> edits = outcome.edits();
@@ -233,8 +232,11 @@ public final class WriteService {
       Optional<Entity> found = entities.find(key);
       if (found.isEmpty()) {
         if (delta.getOperation() != Operation.OPERATION_CREATE) {
-          return rejected(delta, Errors.status(Code.NOT_FOUND, ErrorReason.ERROR_REASON_ENTITY_NOT_FOUND,
-              "no entity " + key.entityType() + "/" + key.entityId() + " in scope " + key.scope()));
+          // Thrown, not returned, so that it is not recorded against the delta's id: absent may only mean "not yet"
+          // (the create was reordered behind this delta, or is still in flight on another stream), and a retry
+          // after the create arrived must apply instead of being answered NOT_FOUND for ever.
+          throw new RetryLater(rejected(delta, Errors.status(Code.NOT_FOUND, ErrorReason.ERROR_REASON_ENTITY_NOT_FOUND,
+              "no entity " + key.entityType() + "/" + key.entityId() + " in scope " + key.scope())));
         }
         Optional<Entity> created = entities.insert(key, valid.dataJson(), clientId);
         if (created.isPresent()) {
@@ -373,17 +375,27 @@ public final class WriteService {
     if (delta.getOperation() == Operation.OPERATION_CREATE) {
       return Optional.of(Struct.getDefaultInstance());
     }
-    long base = baseVersion(delta);
+    long base = baseVersion(tx, valid);
     return base > 0 ? tx.dataAt(valid.key(), base) : Optional.empty();
   }
 
-  /** The row_version a delta is based on (from its etag when it names none); 0 if unknown. */
-  static long baseVersion(Delta delta) {
-    return delta.getBaseRowVersion() > 0 ? delta.getBaseRowVersion() : versionOfEtag(delta.getBaseEtag());
+  /**
+   * The row_version a delta is based on; 0 if unknown. A delta that names only an etag is based on the version of
+   * the change that etag was issued for. The number an etag starts with is not trusted on its own: an etag that
+   * matches no change of this entity (made up, from another entity, or from history cleaned up) says nothing about
+   * which document the client had, and taking its prefix would merge against the wrong base.
+   */
+  static long baseVersion(WriteTransaction tx, ValidDelta valid) {
+    Delta delta = valid.delta();
+    if (delta.getBaseRowVersion() > 0) {
+      return delta.getBaseRowVersion();
+    }
+    long claimed = versionOfEtag(delta.getBaseEtag());
+    return claimed > 0 && tx.hasLoggedEtag(valid.key(), claimed, delta.getBaseEtag()) ? claimed : 0;
   }
 
   private static DeltaResult invalidEdits(Delta delta, OperationalMerge.Invalid invalid) {
-    return rejected(delta, Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT,
+    return rejected(delta, Errors.invalidArgument(DeltaValidator.reason(invalid.violations()),
         invalid.violations()));
   }
 

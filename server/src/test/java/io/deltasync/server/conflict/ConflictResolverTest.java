@@ -113,6 +113,20 @@ class ConflictResolverTest {
   }
 
   @Test
+  void aWholeWriteMustBeatTheLatestFieldClockNotOnlyTheEntityClock() {
+    // A field merge stamped the entity EARLY while keeping a field written LATE; a write in between is not later.
+    WriteClock between = new WriteClock(1_500_000, "c");
+    var delete = new ConflictResolver.Input(Operation.OPERATION_DELETE, Struct.getDefaultInstance(),
+        live(doc("t", "y", "u", "z")), Optional.empty(), Map.of("t", LATE, "u", EARLY), EARLY, between);
+    assertThat(ConflictResolver.decide(ConflictPolicy.CONFLICT_POLICY_LAST_WRITE_WINS, delete))
+        .isInstanceOf(ConflictResolver.KeepServer.class);
+    var withoutBase = new ConflictResolver.Input(Operation.OPERATION_UPDATE, doc("t", "x"),
+        live(doc("t", "y", "u", "z")), Optional.empty(), Map.of("t", LATE, "u", EARLY), EARLY, between);
+    assertThat(ConflictResolver.decide(ConflictPolicy.CONFLICT_POLICY_LAST_WRITE_WINS, withoutBase))
+        .isInstanceOf(ConflictResolver.KeepServer.class);
+  }
+
+  @Test
   void clientWinsServerWinsAndManualIgnoreClocks() {
     var input = update(doc("t", "0"), doc("t", "client"), doc("t", "server"), Map.of("t", LATE), EARLY);
     assertThat(ConflictResolver.decide(ConflictPolicy.CONFLICT_POLICY_CLIENT_WINS, input))

@@ -10,6 +10,7 @@ import com.google.protobuf.Value;
 import com.google.rpc.BadRequest.FieldViolation;
 import io.deltasync.v1.Delta;
 import io.deltasync.v1.EditOperation;
+import io.deltasync.v1.ErrorReason;
 import io.deltasync.v1.Operation;
 import java.util.List;
 import java.util.function.UnaryOperator;
@@ -47,6 +48,21 @@ class DeltaValidatorTest {
     assertThat(outcome.violations()).isEmpty();
     assertThat(outcome.valid().dataJson()).isEqualTo("{\"title\":\"x\"}");
     assertThat(outcome.valid().base().rowVersion()).isEqualTo(3);
+  }
+
+  @Test
+  void sizeAndNestingLimitsAreLimitExceededAndOtherProblemsInvalidArgument() {
+    Delta tooBig = valid().toBuilder().setData(Struct.newBuilder().putFields("big", string("x".repeat(
+        MAX_DATA_BYTES)))).build();
+    Delta tooDeep = valid().toBuilder().setData(Struct.newBuilder().putFields("deep", nested(40))).build();
+    Delta badScope = valid().toBuilder().setScope("no spaces").build();
+    assertThat(validator.validate(tooBig, "d").reason()).isEqualTo(ErrorReason.ERROR_REASON_LIMIT_EXCEEDED);
+    assertThat(validator.validate(tooDeep, "d").reason()).isEqualTo(ErrorReason.ERROR_REASON_LIMIT_EXCEEDED);
+    assertThat(validator.validate(tooDeep, "d").violations().getFirst().getReason()).isEqualTo("LIMIT_EXCEEDED");
+    assertThat(validator.validate(badScope, "d").reason())
+        .isEqualTo(ErrorReason.ERROR_REASON_INVALID_ARGUMENT);
+    assertThat(validator.validate(tooBig.toBuilder().setScope("no spaces").build(), "d").reason())
+        .isEqualTo(ErrorReason.ERROR_REASON_INVALID_ARGUMENT);
   }
 
   static Stream<Arguments> malformed() {

@@ -86,6 +86,30 @@ class ValidationIT {
   }
 
   @Test
+  void dataOverADocumentedLimitIsRejectedWithReasonLimitExceeded() throws Exception {
+    Delta oversized = create("limit-size", doc("v", "x".repeat(MAX_DATA_BYTES)));
+    Delta malformedToo = oversized.toBuilder().setScope("no spaces allowed").build();
+
+    List<DeltaResult> results = server.sync().push(PushRequest.newBuilder().setClientId("phone-1")
+        .addDeltas(oversized).addDeltas(malformedToo).build()).getResultsList();
+
+    com.google.rpc.Status error = results.get(0).getError();
+    assertThat(results.get(0).getStatus()).isEqualTo(DeltaStatus.DELTA_STATUS_REJECTED);
+    assertThat(error.getCode()).isEqualTo(Code.INVALID_ARGUMENT_VALUE);
+    assertThat(reason(error)).as("the catalogue's reason for a delta bigger than the limits")
+        .isEqualTo("LIMIT_EXCEEDED");
+    BadRequest.FieldViolation violation = badRequest(error).getFieldViolations(0);
+    assertThat(violation.getField()).isEqualTo("deltas[0].data");
+    assertThat(violation.getReason()).isEqualTo("LIMIT_EXCEEDED");
+    // A delta that is also malformed is INVALID_ARGUMENT; its size violation still says LIMIT_EXCEEDED.
+    assertThat(reason(results.get(1).getError())).isEqualTo("INVALID_ARGUMENT");
+    assertThat(badRequest(results.get(1).getError()).getFieldViolationsList())
+        .extracting(BadRequest.FieldViolation::getField, BadRequest.FieldViolation::getReason)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("deltas[1].scope", ""),
+            org.assertj.core.groups.Tuple.tuple("deltas[1].data", "LIMIT_EXCEEDED"));
+  }
+
+  @Test
   void editsAreValidatedAndAppliedRatherThanIgnored() throws Exception {
     server.sync().push(PushRequest.newBuilder().setClientId("phone-1").addDeltas(create("edits", doc("v", "1")))
         .build());

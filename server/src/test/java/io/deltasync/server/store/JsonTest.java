@@ -1,0 +1,92 @@
+package io.deltasync.server.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.ListValue;
+import com.google.protobuf.NullValue;
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import java.util.Random;
+import org.jooq.JSONB;
+import org.junit.jupiter.api.Test;
+
+/** The JSON printer: integers stay integers, everything round-trips through the parser. */
+class JsonTest {
+  private static Value number(double n) {
+    return Value.newBuilder().setNumberValue(n).build();
+  }
+
+  private static String print(Value value) {
+    return Json.toJson(Struct.newBuilder().putFields("v", value).build());
+  }
+
+  @Test
+  void integralNumbersArePrintedAsIntegers() {
+    assertThat(print(number(1))).isEqualTo("{\"v\":1}");
+    assertThat(print(number(-40))).isEqualTo("{\"v\":-40}");
+    assertThat(print(number(-0.0))).isEqualTo("{\"v\":0}");
+    assertThat(print(number(9007199254740992d))).isEqualTo("{\"v\":9007199254740992}");
+    assertThat(print(number(0x1p62))).isEqualTo("{\"v\":4611686018427387904}");
+    assertThat(print(number(2.5))).isEqualTo("{\"v\":2.5}");
+    assertThat(print(number(1e300))).isEqualTo("{\"v\":1.0E300}");
+  }
+
+  @Test
+  void nonFiniteNumbersAndUnsetValuesHaveNoJsonForm() {
+    assertThatThrownBy(() -> print(number(Double.NaN))).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> print(number(Double.POSITIVE_INFINITY))).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> print(Value.getDefaultInstance())).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void stringsAreEscaped() {
+    String text = "quote \" backslash \\ newline \n tab \t bell \u0007 emoji \uD83D\uDC4B \u00e9";
+    String json = print(Value.newBuilder().setStringValue(text).build());
+    assertThat(json).contains("\\u0007").doesNotContain("\n");
+    assertThat(Json.toStruct(JSONB.valueOf(json)).getFieldsOrThrow("v").getStringValue()).isEqualTo(text);
+  }
+
+  /** Seeded random documents print to JSON that parses back to the same document. */
+  @Test
+  void randomDocumentsRoundTrip() {
+    long seed = System.nanoTime();
+    Random random = new Random(seed);
+    for (int i = 0; i < 500; i++) {
+      Struct document = randomStruct(random, 3);
+      assertThat(Json.toStruct(JSONB.valueOf(Json.toJson(document)))).as("seed %d", seed).isEqualTo(document);
+    }
+  }
+
+  private static Struct randomStruct(Random random, int depth) {
+    Struct.Builder struct = Struct.newBuilder();
+    int fields = random.nextInt(5);
+    for (int i = 0; i < fields; i++) {
+      struct.putFields("k" + random.nextInt(100) + (char) (random.nextInt(0x24f) + 1), randomValue(random, depth));
+    }
+    return struct.build();
+  }
+
+  private static Value randomValue(Random random, int depth) {
+    return switch (random.nextInt(depth > 0 ? 8 : 5)) {
+      case 0 -> Value.newBuilder().setNullValue(NullValue.NULL_VALUE).build();
+      case 1 -> Value.newBuilder().setBoolValue(random.nextBoolean()).build();
+      case 2 -> number(random.nextInt(2_000_001) - 1_000_000);
+      case 3 -> number(switch (random.nextInt(3)) {
+        case 0 -> random.nextDouble() * 1000;
+        case 1 -> Double.longBitsToDouble(random.nextLong() & 0x7fefffffffffffffL);
+        default -> (double) random.nextLong();
+      });
+      case 4 -> Value.newBuilder().setStringValue(new String(Character.toChars(random.nextInt(0x2ffff) + 1)))
+          .build();
+      case 5, 6 -> Value.newBuilder().setStructValue(randomStruct(random, depth - 1)).build();
+      default -> {
+        ListValue.Builder list = ListValue.newBuilder();
+        for (int i = random.nextInt(4); i > 0; i--) {
+          list.addValues(randomValue(random, depth - 1));
+        }
+        yield Value.newBuilder().setListValue(list).build();
+      }
+    };
+  }
+}
