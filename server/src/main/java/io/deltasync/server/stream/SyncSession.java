@@ -13,6 +13,7 @@ import io.deltasync.server.store.ChangePage;
 import io.deltasync.server.store.EntityKey;
 import io.deltasync.server.store.Position;
 import io.deltasync.server.store.SyncStore;
+import io.deltasync.server.stream.OutboundQueue.Outgoing;
 import io.deltasync.server.write.ParseFailure;
 import io.deltasync.server.write.WriteService;
 import io.deltasync.v1.Change;
@@ -40,11 +41,9 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.HexFormat;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,7 +69,7 @@ import org.slf4j.LoggerFactory;
  *       once the previous one has been handed to gRPC and the transport is ready: the client's pace;
  *   <li>live pages arrive from the process's single {@link LiveFeed} and are queued without blocking it.
  * </ul>
- * Every send goes through {@link #drain()} under the session lock, which respects {@code isReady()}. The queue of
+ * Every send goes through the {@link OutboundQueue} under the session lock, which respects {@code isReady()}. The queue of
  * changes is bounded: when a live page would overflow it (a client that stopped reading), the session drops the
  * queued changes, leaves the live feed and goes back to catching up from the last change it actually sent, so a
  * slow client costs a bounded amount of memory and never holds up the feed or other clients.
@@ -85,17 +84,6 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
 
   /** Where a session is in the protocol. */
   public enum State { AWAITING_HELLO, INITIAL_STATE, CATCHING_UP, LIVE, CLOSED }
-
-  /** A queued message; change batches carry the frontier the client reaches once it has them. */
-  private record Outgoing(SyncResponse message, int changeCount, Position frontier) {
-    long bytes() {
-      return changeCount == 0 ? 0 : message.getSerializedSize();
-    }
-
-    boolean isChanges() {
-      return message.hasChanges();
-    }
-  }
 
   private final ServerCallStreamObserver<SyncResponse> out;
   private final SessionSettings settings;
@@ -113,7 +101,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition progress = lock.newCondition();
   // Everything below is guarded by lock.
-  private final ArrayDeque<Outgoing> queue = new ArrayDeque<>();
+  private final OutboundQueue queue;
   private State state = State.AWAITING_HELLO;
   private String clientId = "";
   // delta_id -> row_version of the push results this stream sent and whose changes it has not met yet. Bounded:
@@ -127,17 +115,9 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private ChangeFilter filter = ChangeFilter.all();
   private Set<String> allowedScopes = Set.of();
   private Position frontier;
-  private Position sentFrontier;
-  private int queuedChanges;
-  private long queuedBytes;
-  private long maxQueuedBytesSeen;
-  private long blockedSinceNanos;
   private boolean holdsClientSlot;
-  private int maxQueuedChanges;
-  private int maxQueuedMessages;
   private long fallbacks;
   private int quietTicks;
-  private boolean paused;
   private volatile long lastHeardNanos = System.nanoTime();
   private volatile boolean awaitingClient;
   private long lastSeenRecordedNanos;
@@ -152,6 +132,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     this.liveFeed = liveFeed;
     this.store = changeFeed.store();
     this.onClose = onClose;
+    this.queue = new OutboundQueue(out, progress::signalAll);
     out.disableAutoRequest();
     out.setOnReadyHandler(this::onReady);
     out.setOnCancelHandler(() -> close(null));
@@ -196,7 +177,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private void requestNextWhenAnswersCanGoOut() {
     lock.lock();
     try {
-      while (state != State.CLOSED && (queuedControlMessages() > MAX_QUEUED_CONTROL_MESSAGES || !out.isReady())) {
+      while (state != State.CLOSED && (queue.controlMessages() > MAX_QUEUED_CONTROL_MESSAGES || !queue.isReady())) {
         progress.await(200, TimeUnit.MILLISECONDS);
       }
       if (state != State.CLOSED) {
@@ -214,14 +195,6 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     lastHeardNanos = System.nanoTime();
     awaitingClient = true;
     out.request(1);
-  }
-
-  private int queuedControlMessages() {
-    int count = 0;
-    for (Outgoing outgoing : queue) {
-      count += outgoing.isChanges() ? 0 : 1;
-    }
-    return count;
   }
 
   @Override
@@ -341,7 +314,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       } else {
         state = State.CATCHING_UP;
         frontier = cursor.position();
-        sentFrontier = frontier;
+        queue.sentUpTo(frontier);
       }
     } finally {
       lock.unlock();
@@ -440,7 +413,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       if (at == null) {
         throw protocolViolation("checksum_request: the initial state is still being sent; ask once it is done");
       }
-      paused = true;
+      queue.pause(true);
     } finally {
       lock.unlock();
     }
@@ -453,11 +426,10 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     } finally {
       lock.lock();
       try {
-        paused = false;
         if (checksum != null && state != State.CLOSED) {
-          queue.addFirst(new Outgoing(checksum, 0, null));
+          queue.addFirst(checksum);
         }
-        drain();
+        queue.pause(false);
       } finally {
         lock.unlock();
       }
@@ -586,24 +558,34 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         }
         ChangePage page = whenNotBusy(() -> store.readChanges(from, readSize(), filter));
         List<ChangePage.Positioned> changes = new ArrayList<>(page.changes().size());
+        Position reached = page.frontier();
+        boolean more = page.hasMore();
         lock.lock();
         try {
           if (state != State.CATCHING_UP) {
             return;
           }
+          long bytes = 0;
           for (ChangePage.Positioned positioned : page.changes()) {
+            bytes += positioned.change().getSerializedSize();
+            if (bytes > settings.maxQueuedBytes() && !changes.isEmpty()) {
+              // The byte bound holds in catch-up too: the rest of the page is read again next round.
+              reached = changes.getLast().position();
+              more = true;
+              break;
+            }
             if (!answeredOnThisStream(positioned.change())) {
               changes.add(new ChangePage.Positioned(positioned.position(), changeFeed.withCursor(positioned)));
             }
           }
           if (!changes.isEmpty()) {
-            enqueueChanges(changes, page.frontier(), SyncPhase.SYNC_PHASE_CATCH_UP);
+            enqueueChanges(changes, reached, SyncPhase.SYNC_PHASE_CATCH_UP);
           }
-          frontier = page.frontier();
+          frontier = reached;
         } finally {
           lock.unlock();
         }
-        if (!page.hasMore() && liveFeed.join(this, page.frontier(), this::goLive)) {
+        if (!more && liveFeed.join(this, reached, this::goLive)) {
           return;
         }
       }
@@ -689,8 +671,8 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         for (ChangePage.Positioned change : changes) {
           bytes += change.change().getSerializedSize();
         }
-        if (queuedChanges + changes.size() > settings.maxQueuedChanges()
-            || queuedBytes + bytes > settings.maxQueuedBytes()) {
+        if (queue.changes() + changes.size() > settings.maxQueuedChanges()
+            || queue.bytes() + bytes > settings.maxQueuedBytes()) {
           fallBackToCatchUp();
           return;
         }
@@ -705,14 +687,8 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   /** Under the lock: forget queued changes, resume from what the client was actually sent. */
   private void fallBackToCatchUp() {
     liveFeed.leave(this);
-    for (Iterator<Outgoing> it = queue.iterator(); it.hasNext(); ) {
-      if (it.next().isChanges()) {
-        it.remove();
-      }
-    }
-    queuedChanges = 0;
-    queuedBytes = 0;
-    frontier = sentFrontier;
+    queue.dropChanges();
+    frontier = queue.sent();
     state = State.CATCHING_UP;
     fallbacks++;
     log.debug("Client '{}' reads too slowly for live delivery; catching up from the change log", clientId);
@@ -752,7 +728,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   private boolean awaitRoom() {
     lock.lock();
     try {
-      while (state != State.CLOSED && (queuedChanges > 0 || !out.isReady() || paused)) {
+      while (state != State.CLOSED && (queue.changes() > 0 || !queue.isReady() || queue.isPaused())) {
         // Signalled by drain(); the timeout covers a readiness change that raced with the check.
         progress.await(200, TimeUnit.MILLISECONDS);
       }
@@ -815,45 +791,18 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
 
   /** Under the lock. */
   private void enqueue(Outgoing outgoing) {
-    if (state == State.CLOSED) {
-      return;
+    if (state != State.CLOSED) {
+      queue.add(outgoing);
     }
-    queue.add(outgoing);
-    queuedChanges += outgoing.changeCount();
-    queuedBytes += outgoing.bytes();
-    maxQueuedBytesSeen = Math.max(maxQueuedBytesSeen, queuedBytes);
-    maxQueuedChanges = Math.max(maxQueuedChanges, queuedChanges);
-    maxQueuedMessages = Math.max(maxQueuedMessages, queue.size());
-    drain();
   }
 
   private void onReady() {
     lock.lock();
     try {
-      drain();
+      queue.drain();
     } finally {
       lock.unlock();
     }
-  }
-
-  /** Under the lock: sends while the transport is ready (re-checked each time: spurious onReady calls happen). */
-  private void drain() {
-    while (state != State.CLOSED && !queue.isEmpty() && out.isReady()) {
-      if (paused && queue.peek().isChanges()) {
-        break;
-      }
-      Outgoing next = queue.poll();
-      queuedChanges -= next.changeCount();
-      queuedBytes -= next.bytes();
-      out.onNext(next.message());
-      if (next.frontier() != null) {
-        sentFrontier = next.frontier();
-      }
-    }
-    // A stream the client stopped reading (it may still answer pings): how long it has held up what is queued.
-    blockedSinceNanos = queue.isEmpty() || out.isReady() ? 0
-        : blockedSinceNanos != 0 ? blockedSinceNanos : System.nanoTime();
-    progress.signalAll();
   }
 
   private void sendError(com.google.rpc.Status status, String batchId) {
@@ -874,8 +823,8 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       }
       silent = awaitingClient
           && System.nanoTime() - lastHeardNanos > settings.heartbeatInterval().multipliedBy(3).toNanos();
-      stalled = blockedSinceNanos != 0 && System.nanoTime() - blockedSinceNanos > settings.stallTimeout().toNanos();
-      if (!silent && queue.isEmpty() && state == State.LIVE && frontier.compareTo(sentFrontier) > 0
+      stalled = queue.blockedLongerThan(settings.stallTimeout().toNanos());
+      if (!silent && queue.isEmpty() && state == State.LIVE && frontier.compareTo(queue.sent()) > 0
           && ++quietTicks >= QUIET_TICKS_BEFORE_FRONTIER) {
         // Nothing matched this stream's filter for a while, but the log moved on: tell the client how far it is,
         // so that a reconnect resumes from here instead of rescanning everything since it went live.
@@ -931,27 +880,9 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       if (state == State.CLOSED) {
         return;
       }
-      if (status != null) {
-        // Control messages (push results, errors) still go out; changes not yet sent are left for the resume.
-        for (Outgoing outgoing : queue) {
-          if (!outgoing.isChanges()) {
-            out.onNext(outgoing.message());
-          }
-        }
-      }
-      queue.clear();
-      queuedChanges = 0;
       state = State.CLOSED;
-      progress.signalAll();
-      try {
-        if (status != null && status.isOk()) {
-          out.onCompleted();
-        } else if (status != null) {
-          out.onError(status.asRuntimeException());
-        }
-      } catch (IllegalStateException alreadyClosed) {
-        // the call was cancelled concurrently: nothing to tell
-      }
+      // Control messages (push results, errors) still go out; changes not yet sent are left for the resume.
+      queue.close(status);
     } finally {
       lock.unlock();
     }
@@ -993,16 +924,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     if (state == State.AWAITING_HELLO || state == State.INITIAL_STATE) {
       return null;
     }
-    return queuedChanges == 0 && !hasQueuedChangeBatches() ? frontier : sentFrontier;
-  }
-
-  private boolean hasQueuedChangeBatches() {
-    for (Outgoing outgoing : queue) {
-      if (outgoing.isChanges()) {
-        return true;
-      }
-    }
-    return false;
+    return queue.changes() == 0 && !queue.hasChangeBatches() ? frontier : queue.sent();
   }
 
   private void requireHello(String what) {
@@ -1054,8 +976,8 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   public Stats stats() {
     lock.lock();
     try {
-      return new Stats(clientId, state, queuedChanges, maxQueuedChanges, maxQueuedMessages, fallbacks,
-          maxQueuedBytesSeen);
+      return new Stats(clientId, state, queue.changes(), queue.mostChanges(), queue.mostMessages(), fallbacks,
+          queue.mostBytes());
     } finally {
       lock.unlock();
     }
