@@ -148,6 +148,38 @@ public final class ChangeFeed {
         "resync required: " + why + "; discard local state and sync again from an empty cursor", metadata));
   }
 
+  /** The position after everything every reader can see now (the watermark). */
+  public Position visible() {
+    return store.visiblePosition();
+  }
+
+  /**
+   * Reads up to {@code limit} changes after {@code after} that pass the filter, with their positions (cursors not
+   * set: see {@link #withCursor}); the page's frontier tells where to read next.
+   */
+  public ChangePage readPage(Position after, int limit, ChangeFilter filter) {
+    return store.readChanges(after, limit, filter);
+  }
+
+  /**
+   * A page of the current state: the live entities matching {@code include} but not {@code except}, in key order
+   * after {@code after} (null = from the start), as create changes (see {@link SyncStore#readInitialState}).
+   */
+  public List<Change> initialState(ChangeFilter include, ChangeFilter except, io.deltasync.server.store.EntityKey after,
+      int limit) {
+    return store.readInitialState(include, except, after, limit);
+  }
+
+  /** Whether {@code clientId} has changes in {@code scope} after {@code after}. */
+  public boolean hasChangesBy(String clientId, String scope, Position after) {
+    return store.hasOwnChangesAfter(clientId, scope, after);
+  }
+
+  /** The checksum of {@code scope} as a stream filtering with {@code delivered} holds it at {@code at}. */
+  public io.deltasync.v1.SyncChecksum checksum(String scope, ChangeFilter delivered, Position at) {
+    return ScopeChecksum.at(store, this, scope, delivered, at);
+  }
+
   /** Reads up to {@code limit} changes after {@code after} that pass the filter. */
   public Page read(Cursor after, int limit, ChangeFilter filter) {
     ChangePage page = store.readChanges(after.position(), limit, filter);

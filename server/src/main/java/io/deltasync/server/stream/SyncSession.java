@@ -22,7 +22,6 @@ import io.deltasync.v1.Entity;
 import io.deltasync.v1.ErrorReason;
 import io.deltasync.v1.Subscription;
 import io.deltasync.v1.SyncChanges;
-import io.deltasync.v1.SyncChecksum;
 import io.deltasync.v1.SyncError;
 import io.deltasync.v1.SyncHeartbeat;
 import io.deltasync.v1.SyncHello;
@@ -37,13 +36,9 @@ import io.grpc.Status;
 import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -298,7 +293,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       filter = new ChangeFilter(selectors);
       allowedScopes = everyScope ? Set.of() : Set.copyOf(scopes);
       enqueue(new Outgoing(SyncResponse.newBuilder().setWelcome(SyncWelcome.newBuilder()
-          .setServerCursor(changeFeed.encodeAt(store.visiblePosition()))
+          .setServerCursor(changeFeed.encodeAt(changeFeed.visible()))
           .setLimits(settings.limits())
           .setHeartbeatInterval(com.google.protobuf.Duration.newBuilder()
               .setSeconds(settings.heartbeatInterval().toSeconds())
@@ -399,7 +394,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     // (which already has them) would look different from the server's state at that point.
     for (int round = 0; round < OWN_WRITE_WAIT_ROUNDS; round++) {
       Position reached = reachedPosition();
-      if (reached != null && !store.hasOwnChangesAfter(clientId, scope, reached)) {
+      if (reached != null && !changeFeed.hasChangesBy(clientId, scope, reached)) {
         break;
       }
       sleep(Duration.ofMillis(100));
@@ -419,10 +414,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     }
     SyncResponse checksum = null;
     try {
-      List<SyncStore.EntityVersion> versions = store.liveVersionsAt(scope, delivered, at);
-      checksum = SyncResponse.newBuilder().setChecksum(SyncChecksum.newBuilder().setScope(scope)
-          .setCursor(changeFeed.encodeAt(at))
-          .setEntityCount(versions.size()).setDigest(digest(versions))).build();
+      checksum = SyncResponse.newBuilder().setChecksum(changeFeed.checksum(scope, delivered, at)).build();
     } finally {
       lock.lock();
       try {
@@ -436,20 +428,6 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     }
   }
 
-  /** SHA-256 over "entity_type US entity_id US row_version LF" per live entity, sorted by type then id. */
-  static String digest(List<SyncStore.EntityVersion> versions) {
-    try {
-      MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      for (SyncStore.EntityVersion version : versions) {
-        sha.update((version.entityType() + '\u001f' + version.entityId() + '\u001f' + version.rowVersion() + '\n')
-            .getBytes(StandardCharsets.UTF_8));
-      }
-      return HexFormat.of().formatHex(sha.digest());
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is part of every Java platform", e);
-    }
-  }
-
   // ---- delivery -----------------------------------------------------------------------------------------
 
   /**
@@ -459,7 +437,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
    */
   private void deliverInitialStateThenCatchUp() {
     try {
-      Position end = Position.below(whenNotBusy(store::watermark));
+      Position end = whenNotBusy(changeFeed::visible);
       String endCursor = changeFeed.encodeAt(end);
       List<ChangeFilter[]> passes = initialStatePasses(filter);
       for (int pass = 0; pass < passes.size(); pass++) {
@@ -472,7 +450,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
             return;
           }
           EntityKey from = after;
-          List<Change> creates = whenNotBusy(() -> store.readInitialState(include, except, from, readSize()));
+          List<Change> creates = whenNotBusy(() -> changeFeed.initialState(include, except, from, readSize()));
           passDone = creates.size() < readSize();
           boolean last = passDone && pass == passes.size() - 1;
           if (!enqueueInitialState(creates, last, end, endCursor)) {
@@ -556,7 +534,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         } finally {
           lock.unlock();
         }
-        ChangePage page = whenNotBusy(() -> store.readChanges(from, readSize(), filter));
+        ChangePage page = whenNotBusy(() -> changeFeed.readPage(from, readSize(), filter));
         List<ChangePage.Positioned> changes = new ArrayList<>(page.changes().size());
         Position reached = page.frontier();
         boolean more = page.hasMore();
