@@ -9,6 +9,7 @@ import io.deltasync.server.changefeed.Cursor;
 import io.deltasync.server.error.DeltaSyncException;
 import io.deltasync.server.error.Errors;
 import io.deltasync.server.store.ChangeFilter;
+import io.deltasync.server.wire.MessageBudget;
 import io.deltasync.server.store.Position;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.stream.SessionSettings;
@@ -106,11 +107,11 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
       ChangeFeed.Page page = changeFeed.read(after, pageSize,
           ChangeFilter.of(request.getEntityTypesList(), request.getScopesList()));
       // Pages are counted in changes, but a response must also stay below the message size clients accept.
-      long budget = Math.max(limits.maxMessageBytes() / 2, limits.maxMessageBytes() - 64 * 1024);
+      long budget = MessageBudget.of(limits.maxMessageBytes());
       PullResponse.Builder response = PullResponse.newBuilder();
       long bytes = 0;
       for (Change change : page.changes()) {
-        int size = change.getSerializedSize() + 8;
+        int size = change.getSerializedSize() + MessageBudget.FRAMING_BYTES;
         if (response.getChangesCount() > 0 && bytes + size > budget) {
           return response.setNextCursor(response.getChanges(response.getChangesCount() - 1).getCursor())
               .setHasMore(true).build();

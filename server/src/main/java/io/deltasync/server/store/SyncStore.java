@@ -19,6 +19,7 @@ import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import io.deltasync.server.wire.MessageBudget;
 import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.Field;
@@ -41,7 +42,7 @@ public final class SyncStore {
 
   private final DSLContext dsl;
   private volatile boolean identityWarned;
-  private final int maxChangeBytes;
+  private final long maxChangeBytes;
   private final AtomicLong degradedChanges = new AtomicLong();
 
   /** Wraps the shared context; changes are sent in messages of up to 4 MiB (gRPC's default). */
@@ -56,7 +57,7 @@ public final class SyncStore {
    */
   public SyncStore(DSLContext dsl, int maxMessageBytes) {
     this.dsl = dsl;
-    this.maxChangeBytes = Math.max(maxMessageBytes / 2, maxMessageBytes - 64 * 1024) - 1024;
+    this.maxChangeBytes = MessageBudget.of(maxMessageBytes) - 1024;
   }
 
   /**

@@ -13,6 +13,7 @@ import io.deltasync.server.store.ChangePage;
 import io.deltasync.server.store.EntityKey;
 import io.deltasync.server.store.Position;
 import io.deltasync.server.store.SyncStore;
+import io.deltasync.server.wire.MessageBudget;
 import io.deltasync.server.stream.OutboundQueue.Outgoing;
 import io.deltasync.server.write.ParseFailure;
 import io.deltasync.server.write.WriteService;
@@ -688,7 +689,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
   }
 
   private <T> List<List<T>> bySize(List<T> items, java.util.function.ToIntFunction<T> sizeOf) {
-    return MessageChunks.split(items, sizeOf, MessageChunks.budget(settings.limits().getMaxMessageBytes()));
+    return MessageBudget.split(items, sizeOf, MessageBudget.of(settings.limits().getMaxMessageBytes()));
   }
 
   private Outgoing changesMessage(List<Change> changes, Position reached, SyncPhase phase) {

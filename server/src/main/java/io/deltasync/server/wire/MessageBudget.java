@@ -1,21 +1,25 @@
-package io.deltasync.server.stream;
+package io.deltasync.server.wire;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.ToIntFunction;
 
 /**
- * Splits what goes into one message so that every message stays below the size clients accept (a page of 50
- * documents of 256 KiB would not fit gRPC's default 4 MiB).
+ * The one message-size budget: what the server puts in one response message (a page of changes, a Pull page, the
+ * results of a push, one change) stays below the size clients accept (a page of 50 documents of 256 KiB would not
+ * fit gRPC's default 4 MiB).
  */
-final class MessageChunks {
-  // Per item: the field tag and length prefix around each repeated element.
-  private static final int FRAMING_BYTES = 8;
+public final class MessageBudget {
+  /** Per item: the field tag and length prefix around each repeated element. */
+  public static final int FRAMING_BYTES = 8;
 
-  private MessageChunks() {}
+  private MessageBudget() {}
 
-  /** What one message may hold: the limit less room for the envelope (cursor, phase, framing). */
-  static long budget(int maxMessageBytes) {
+  /**
+   * What one message may hold: the limit less room for the envelope (cursor, phase, framing), and never less than
+   * half of it.
+   */
+  public static long of(int maxMessageBytes) {
     return Math.max(maxMessageBytes / 2, maxMessageBytes - 64 * 1024L);
   }
 
@@ -24,7 +28,7 @@ final class MessageChunks {
    * (an item too big alone still goes out alone; the limits keep that from exceeding a message). Never empty: no
    * items give one empty group, which still carries a cursor.
    */
-  static <T> List<List<T>> split(List<T> items, ToIntFunction<T> sizeOf, long budget) {
+  public static <T> List<List<T>> split(List<T> items, ToIntFunction<T> sizeOf, long budget) {
     List<List<T>> chunks = new ArrayList<>();
     List<T> chunk = new ArrayList<>();
     long bytes = 0;
