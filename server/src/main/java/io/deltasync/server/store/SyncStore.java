@@ -381,7 +381,14 @@ public final class SyncStore {
       }
       long epoch = new SecureRandom().nextLong(1, 1L << 53);
       if (ahead) {
-        tx.update(CHANGE_LOG).set(CHANGE_LOG.TX_ID, CHANGE_LOG.TX_ID.minus(newest + 1)).execute();
+        long shift = newest + 1;
+        tx.update(CHANGE_LOG).set(CHANGE_LOG.TX_ID, CHANGE_LOG.TX_ID.minus(shift)).execute();
+        // Positions kept beside the log move with it: a history floor left at the old ids would put every new
+        // cursor below it (resync for ever), and acknowledged cursors would point past everything.
+        tx.update(SYNC_EPOCH).set(SYNC_EPOCH.HISTORY_FLOOR_TX_ID, SYNC_EPOCH.HISTORY_FLOOR_TX_ID.minus(shift))
+            .where(SYNC_EPOCH.HISTORY_FLOOR_TX_ID.gt(Long.MIN_VALUE + shift)).execute();
+        tx.update(CLIENT_SYNC_STATUS).set(CLIENT_SYNC_STATUS.LAST_ACK_TX_ID, CLIENT_SYNC_STATUS.LAST_ACK_TX_ID.minus(shift))
+            .where(CLIENT_SYNC_STATUS.LAST_ACK_TX_ID.isNotNull()).execute();
         log.warn("The change log holds transaction ids ({}) ahead of this cluster's ({}): the database was restored "
             + "into another cluster.", newest, next);
       }

@@ -25,8 +25,11 @@ class EpochIT {
 
     sql.execute("insert into entity (scope, entity_type, entity_id) values ('s', 'note', 'old-1'), "
         + "('s', 'note', 'old-2')");
-    // What pg_restore into a younger cluster looks like: logged transaction ids far beyond the cluster's counter.
+    // What pg_restore into a younger cluster looks like: logged transaction ids far beyond the cluster's counter,
+    // and a history floor (after a clean-up) among them.
     sql.execute("update change_log set tx_id = tx_id + 1000000000000");
+    sql.execute("update sync_epoch set history_floor_tx_id = (select min(tx_id) from change_log), "
+        + "history_floor_change_id = (select min(change_id) from change_log)");
     Cursor beforeRestore = new Cursor(epoch, 1000000000000L, 1);
 
     long newEpoch = store.ensureEpoch();
@@ -42,5 +45,8 @@ class EpochIT {
     ChangeFeed.Page page = feed.read(feed.start(), 10, ChangeFilter.of(List.of(), List.of("s")));
     assertThat(page.changes()).extracting(c -> c.getEntity().getEntityId())
         .containsExactly("old-1", "old-2", "new-1");
+    // The floor moved with the log: a cursor of the new epoch resumes, it is not sent to resync for ever.
+    Cursor afterNew = Cursor.decode(page.changes().getLast().getCursor()).orElseThrow();
+    assertThat(feed.resolve(afterNew.encode(), "cursor").position()).isEqualTo(afterNew.position());
   }
 }
