@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.postgresql.PGConnection;
 import org.slf4j.Logger;
@@ -20,13 +22,31 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The one change-log reader of a server process: it follows the log from the moment the server starts and hands
- * every page to every live subscriber, so N streaming clients cost one query per page, not N. PostgreSQL's
- * NOTIFY wakes it early; it polls anyway, because notifications can be lost and because a change can only be
- * delivered once older transactions have ended, which nobody notifies.
+ * every page to every live subscriber, so N streaming clients cost one query per page, not N.
+ *
+ * <p>How it learns of new changes, without any NOTIFY in a write transaction (a transaction that notifies holds
+ * PostgreSQL's global notification lock from pre-commit through its WAL flush, which serializes every such commit
+ * in the database and defeats group commit):
+ * <ul>
+ *   <li>this node's own writes: {@link #committed()} after each commit wakes the reader in-process at once;
+ *   <li>other deltasync nodes: the same call sends at most one NOTIFY per {@link #NOTIFY_INTERVAL}, from a
+ *       dedicated autocommit connection that never writes data; a listening thread on every node wakes its reader;
+ *   <li>plain-SQL writers (other services): polling. The reader polls every {@code pollInterval} when idle and every
+ *       {@link #BUSY_POLL_INTERVAL} while recent reads found changes, so the worst-case latency for a plain-SQL write
+ *       is one {@code pollInterval} (DELTASYNC_FEED_POLL_MILLIS, 250 ms by default) plus the read.
+ * </ul>
+ * A lost wake-up costs latency, never a change: polling also covers changes that could not be delivered yet because
+ * an older transaction was still open (nobody notifies when that ends).
  */
 public final class LiveFeed implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LiveFeed.class);
   static final String CHANNEL = "deltasync_change_log";
+  /** At most one NOTIFY to other nodes per this interval, however many batches commit. */
+  static final Duration NOTIFY_INTERVAL = Duration.ofMillis(50);
+  /** The poll interval while changes keep arriving (bounded by the configured one). */
+  static final Duration BUSY_POLL_INTERVAL = Duration.ofMillis(20);
+  /** How many empty polls in a row end the busy period. */
+  private static final int BUSY_POLLS = 25;
 
   /** Receives pages; called on the feed's thread, so it must not block. */
   public interface Subscriber {
@@ -58,9 +78,15 @@ public final class LiveFeed implements AutoCloseable {
   private final Set<Subscriber> subscribers = ConcurrentHashMap.newKeySet();
   private final Object dispatchLock = new Object();
   private final Thread thread;
+  private final Thread listener;
+  private final Thread notifier;
+  private final Semaphore wakeUps = new Semaphore(0);
+  private final Semaphore notifyRequests = new Semaphore(0);
   private volatile boolean running = true;
   private Position frontier;
+  private int quietPolls = BUSY_POLLS;
   private Connection listenConnection;
+  private Connection notifyConnection;
 
   /** Starts following the log from what is visible now. */
   public LiveFeed(ChangeFeed feed, ListenConnections connections, Duration pollInterval, int pageSize) {
@@ -71,6 +97,26 @@ public final class LiveFeed implements AutoCloseable {
     this.pageSize = pageSize;
     this.frontier = store.visiblePosition();
     this.thread = Thread.ofPlatform().name("deltasync-live-feed").daemon().start(this::run);
+    this.listener = Thread.ofPlatform().name("deltasync-live-feed-listen").daemon().start(this::listen);
+    this.notifier = Thread.ofPlatform().name("deltasync-live-feed-notify").daemon().start(this::sendNotifications);
+  }
+
+  /** Makes the reader read now (or as soon as it finishes the read under way). Never blocks. */
+  public void wake() {
+    if (wakeUps.availablePermits() == 0) {
+      wakeUps.release();
+    }
+  }
+
+  /**
+   * A write of this node has committed: wakes this node's reader now and, coalesced, tells the other nodes. Never
+   * blocks; called on the write path after commit, never inside a transaction.
+   */
+  public void committed() {
+    wake();
+    if (notifyRequests.availablePermits() == 0) {
+      notifyRequests.release();
+    }
   }
 
   /**
@@ -108,8 +154,10 @@ public final class LiveFeed implements AutoCloseable {
         if (page.frontier().compareTo(frontier) > 0) {
           dispatch(page);
         }
+        quietPolls = page.changes().isEmpty() ? quietPolls + 1 : 0;
         if (!page.hasMore()) {
-          awaitNotification();
+          awaitWakeUp(quietPolls < BUSY_POLLS && BUSY_POLL_INTERVAL.compareTo(pollInterval) < 0
+              ? BUSY_POLL_INTERVAL : pollInterval);
         }
       } catch (RuntimeException e) {
         if (!running) {
@@ -118,6 +166,17 @@ public final class LiveFeed implements AutoCloseable {
         log.warn("Change feed read failed, retrying: {}", e.toString());
         sleep(pollInterval.multipliedBy(4));
       }
+    }
+  }
+
+  /** Waits for a wake-up (a local commit, another node's NOTIFY), at most {@code timeout}. */
+  private void awaitWakeUp(Duration timeout) {
+    try {
+      if (wakeUps.tryAcquire(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        wakeUps.drainPermits();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -141,34 +200,74 @@ public final class LiveFeed implements AutoCloseable {
     }
   }
 
-  /** Waits for a NOTIFY, at most one poll interval. */
-  private void awaitNotification() {
-    try {
-      if (listenConnection == null) {
-        listenConnection = connections.open();
-        try (Statement statement = listenConnection.createStatement()) {
-          statement.execute("LISTEN " + CHANNEL);
+  /** Listens for other nodes' NOTIFY on a dedicated connection and wakes the reader on each. */
+  private void listen() {
+    while (running) {
+      try {
+        if (listenConnection == null) {
+          listenConnection = connections.open();
+          try (Statement statement = listenConnection.createStatement()) {
+            statement.execute("LISTEN " + CHANNEL);
+          }
         }
+        var notifications = listenConnection.unwrap(PGConnection.class).getNotifications(200);
+        if (notifications != null && notifications.length > 0) {
+          wake();
+        }
+      } catch (SQLException e) {
+        if (running) {
+          log.debug("LISTEN connection lost ({}); polling until it is back", e.toString());
+        }
+        closeListenConnection();
+        sleep(pollInterval);
       }
-      listenConnection.unwrap(PGConnection.class).getNotifications((int) pollInterval.toMillis());
-    } catch (SQLException e) {
-      if (running) {
-        log.debug("LISTEN connection lost ({}); polling until it is back", e.toString());
+    }
+  }
+
+  /**
+   * Sends one NOTIFY for however many commits were signalled since the last one, then pauses for the interval. Its
+   * own autocommit connection: the notification lock it takes at commit is held by this one tiny transaction, never
+   * by a transaction that writes data.
+   */
+  private void sendNotifications() {
+    while (running) {
+      try {
+        notifyRequests.acquire();
+        notifyRequests.drainPermits();
+        if (notifyConnection == null) {
+          notifyConnection = connections.open();
+          notifyConnection.setAutoCommit(true);
+        }
+        try (Statement statement = notifyConnection.createStatement()) {
+          statement.execute("SELECT pg_notify('" + CHANNEL + "', '')");
+        }
+        Thread.sleep(NOTIFY_INTERVAL);
+      } catch (InterruptedException e) {
+        return;  // closing
+      } catch (SQLException e) {
+        if (running) {
+          log.debug("NOTIFY failed ({}); other nodes will find the changes by polling", e.toString());
+        }
+        closeQuietly(notifyConnection);
+        notifyConnection = null;
+        sleep(pollInterval);
       }
-      closeListenConnection();
-      sleep(pollInterval);
+    }
+  }
+
+  private static void closeQuietly(Connection connection) {
+    if (connection != null) {
+      try {
+        connection.close();
+      } catch (SQLException ignored) {
+        // already broken
+      }
     }
   }
 
   private void closeListenConnection() {
-    if (listenConnection != null) {
-      try {
-        listenConnection.close();
-      } catch (SQLException ignored) {
-        // already broken
-      }
-      listenConnection = null;
-    }
+    closeQuietly(listenConnection);
+    listenConnection = null;
   }
 
   private static void sleep(Duration duration) {
@@ -183,12 +282,17 @@ public final class LiveFeed implements AutoCloseable {
   @Override
   public void close() {
     running = false;
-    thread.interrupt();
+    for (Thread t : List.of(thread, listener, notifier)) {
+      t.interrupt();
+    }
     try {
-      thread.join(Duration.ofSeconds(5));
+      for (Thread t : List.of(thread, listener, notifier)) {
+        t.join(Duration.ofSeconds(5));
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
     closeListenConnection();
+    closeQuietly(notifyConnection);
   }
 }

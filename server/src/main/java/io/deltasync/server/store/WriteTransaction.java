@@ -17,11 +17,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.Function;
 import org.jooq.JSONB;
 import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
 
-/** One write transaction: the idempotency record and the entity writes of one delta, committed together. */
+/**
+ * One write transaction: the idempotency records and the entity writes of the deltas of one pushed batch, committed
+ * together; {@link #inSavepoint} makes one delta's part of it all-or-nothing on its own.
+ */
 public final class WriteTransaction {
   private final DSLContext tx;
   private final EntityStore entities;
@@ -29,6 +33,15 @@ public final class WriteTransaction {
   WriteTransaction(DSLContext tx) {
     this.tx = tx;
     this.entities = new JsonEntityStore(tx);
+  }
+
+  /**
+   * Runs {@code work} inside a savepoint of this transaction: if it throws, everything it did (its idempotency
+   * claim included) is rolled back to the savepoint and the exception propagates; the transaction stays usable.
+   */
+  public <T> T inSavepoint(Function<WriteTransaction, T> work) {
+    // jOOQ nests transactions as savepoints (SAVEPOINT, then RELEASE or ROLLBACK TO).
+    return tx.transactionResult(configuration -> work.apply(new WriteTransaction(DSL.using(configuration))));
   }
 
   /** What {@link #claimDelta} found. */
