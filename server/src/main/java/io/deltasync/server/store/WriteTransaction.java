@@ -11,7 +11,10 @@ import io.deltasync.v1.EditOperation;
 import io.deltasync.v1.Entity;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,6 +32,8 @@ import org.jooq.impl.DSL;
 public final class WriteTransaction {
   private final DSLContext tx;
   private final EntityStore entities;
+  /** Results recorded but not yet written (deferred mode), by "client_id NUL delta_id", in batch order. */
+  private Map<String, byte[]> pendingResults;
 
   WriteTransaction(DSLContext tx) {
     this.tx = tx;
@@ -83,19 +88,58 @@ public final class WriteTransaction {
         .from(APPLIED_DELTA)
         .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId))
         .fetchSingle();
-    return new AlreadyApplied(Arrays.equals(stored.value1(), digest), stored.value2());
+    byte[] result = stored.value2();
+    if (result == null && pendingResults != null) {
+      result = pendingResults.get(clientId + '\0' + deltaId);  // the same delta earlier in this very batch
+    }
+    return new AlreadyApplied(Arrays.equals(stored.value1(), digest), result);
   }
 
   private static org.jooq.Field<String> setting(String name, String value) {
     return DSL.function("set_config", String.class, DSL.inline(name), DSL.val(value), DSL.inline(true));
   }
 
-  /** Stores the result to answer retries with. */
+  /** Stores the result to answer retries with (at once, or with {@link #flushResults} when deferred). */
   public void recordResult(String clientId, String deltaId, byte[] result) {
+    if (pendingResults != null) {
+      pendingResults.put(clientId + '\0' + deltaId, result);
+      return;
+    }
     tx.update(APPLIED_DELTA)
         .set(APPLIED_DELTA.RESULT, result)
         .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId))
         .execute();
+  }
+
+  /**
+   * From now on results are kept until {@link #flushResults}, which writes them all in one statement: one round
+   * trip and one statement per batch instead of per delta. Only for a transaction that rolls back as a whole when
+   * any delta fails (no savepoints), and that calls flushResults before it commits.
+   */
+  public void deferResults() {
+    pendingResults = new LinkedHashMap<>();
+  }
+
+  /** Writes the deferred results (one UPDATE for all of them). */
+  public void flushResults() {
+    if (pendingResults == null || pendingResults.isEmpty()) {
+      return;
+    }
+    List<String> clients = new ArrayList<>(pendingResults.size());
+    List<String> deltas = new ArrayList<>(pendingResults.size());
+    for (String key : pendingResults.keySet()) {
+      int nul = key.indexOf('\0');
+      clients.add(key.substring(0, nul));
+      deltas.add(key.substring(nul + 1));
+    }
+    tx.execute("""
+        UPDATE applied_delta a SET result = decode(r.result, 'base64')
+        FROM unnest(?::text[], ?::text[], ?::text[]) AS r(client_id, delta_id, result)
+        WHERE a.client_id = r.client_id AND a.delta_id = r.delta_id""",
+        // base64 text, because a bytea[] bind is not something every driver and jOOQ version agree on
+        clients.toArray(String[]::new), deltas.toArray(String[]::new),
+        pendingResults.values().stream().map(Base64.getEncoder()::encodeToString).toArray(String[]::new));
+    pendingResults.clear();
   }
 
   /**

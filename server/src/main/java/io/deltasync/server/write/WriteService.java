@@ -258,10 +258,15 @@ public final class WriteService {
       boolean savepoints) {
     Map<Delta, Prepared> byDelta = new IdentityHashMap<>();
     prepared.forEach(one -> byDelta.put(one.delta(), one));
-    return decide(prepared, delta -> {
+    if (!savepoints) {
+      tx.deferResults();  // any failure rolls back the whole attempt, so the results can wait for the end
+    }
+    List<DeltaResult> results = decide(prepared, delta -> {
       Prepared one = byDelta.get(delta);
       return savepoints ? applyInSavepoint(tx, clientId, one) : applyDirectly(tx, clientId, one);
     });
+    tx.flushResults();
+    return results;
   }
 
   private DeltaResult applyDirectly(WriteTransaction tx, String clientId, Prepared one) {

@@ -226,6 +226,17 @@ class BatchWriteIT {
   }
 
   @Test
+  void theSameDeltaTwiceInOneBatchIsAppliedOnceAndAnsweredTwice() {
+    Delta once = inScope(create("twice", doc("v", "1")), "dup");
+    List<DeltaResult> results = push("phone-dup", List.of(once, inScope(create("other", doc("v", "1")), "dup"),
+        once));
+    assertThat(results.get(0).getStatus()).isEqualTo(DeltaStatus.DELTA_STATUS_APPLIED);
+    assertThat(results.get(2).getReplayed()).isTrue();
+    assertThat(results.get(2).toBuilder().setReplayed(false).build()).isEqualTo(results.get(0));
+    assertThat(changes("dup")).isEqualTo(2);
+  }
+
+  @Test
   void theChangeLogTriggerNoLongerNotifiesInTheWriteTransaction() {
     assertThat(server.sql().fetchValue("select count(*) from pg_trigger where tgname = 'change_log_notify'"))
         .isEqualTo(0L);
