@@ -356,7 +356,19 @@ public final class WriteService {
       String field, byte[] digest) {
     Delta delta = valid.delta();
     WriteClock writeClock = WriteClock.of(delta, clientId, clock.instant(), maxClockSkew);
-    WriteTransaction.Claim claim = tx.claimDelta(clientId, delta.getDeltaId(), digest, writeClock.micros());
+    WriteTransaction.Claim claim;
+    WriteTransaction.FirstWrite first = null;
+    if (edits.isEmpty() && delta.getOperation() == Operation.OPERATION_CREATE && valid.base().isEmpty()) {
+      first = tx.claimAndInsert(clientId, delta.getDeltaId(), digest, writeClock.micros(), valid.key(),
+          valid.dataJson());
+      claim = first.claim();
+    } else if (edits.isEmpty() && delta.getOperation() == Operation.OPERATION_UPDATE) {
+      first = tx.claimAndReplace(clientId, delta.getDeltaId(), digest, writeClock.micros(), valid.key(),
+          valid.base(), valid.dataJson());
+      claim = first.claim();
+    } else {
+      claim = tx.claimDelta(clientId, delta.getDeltaId(), digest, writeClock.micros());
+    }
     if (claim instanceof WriteTransaction.AlreadyApplied applied) {
       if (!applied.sameContent()) {
         return rejected(delta, Errors.status(Code.ALREADY_EXISTS, ErrorReason.ERROR_REASON_DELTA_ID_REUSED,
@@ -365,13 +377,19 @@ public final class WriteService {
       }
       return replay(applied.result());
     }
-    DeltaResult result = write(tx, clientId, valid, edits, field, writeClock);
+    DeltaResult result;
+    if (first != null && first.written().isPresent()) {
+      result = applied(delta, first.written().get(), null);
+    } else {
+      result = write(tx, clientId, valid, edits, field, writeClock, first != null);
+    }
     tx.recordResult(clientId, delta.getDeltaId(), result.toByteArray());
     return result;
   }
 
   /**
-   * First the plain compare-and-set the delta asks for; on a miss, the conflict policy decides, and its decision is
+   * First the plain compare-and-set the delta asks for (unless {@code firstWriteMissed}: it was made together with
+   * the idempotency claim, and missed); on a miss, the conflict policy decides, and its decision is
    * carried out with a compare-and-set on the version just read. If that misses too (another writer got there
    * first), the policy decides again on the newer state. Every write is one SQL statement with the expected
    * version in its WHERE clause; the reads only feed the decision.
@@ -382,11 +400,13 @@ public final class WriteService {
    * whole document, which is its edits applied to its base document.
    */
   private DeltaResult write(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits, String field,
-      WriteClock clock) {
+      WriteClock clock, boolean firstWriteMissed) {
     Delta delta = valid.delta();
     EntityKey key = valid.key();
     EntityStore entities = tx.entities();
-    if (edits.isEmpty()) {
+    if (firstWriteMissed) {
+      // The plain write the delta asks for was made together with the claim, and missed: a conflict.
+    } else if (edits.isEmpty()) {
       Optional<Entity> written = switch (delta.getOperation()) {
         case OPERATION_CREATE -> {
           Optional<Entity> created = entities.insert(key, valid.dataJson(), clientId);
