@@ -439,14 +439,18 @@ public final class WriteBenchmark {
     // ---- plain-SQL writers with and without a server -------------------------------------------------------------
 
     /**
-     * C threads commit 50-row INSERT transactions of plain SQL; rounds alternate between no deltasync server on the
-     * database and a running one with a live subscriber to the rows being written. Returns {without, with} ms per
-     * timed round.
+     * C threads commit 50-row INSERT transactions of plain SQL; each round runs them with no deltasync server on the
+     * database, with a running server that no client listens to, and with a running server that has one live
+     * subscriber receiving every row written. Returns {without, idle server, subscribed server} ms per timed round.
      */
     private List<double[]> plainSqlWriters() throws Exception {
       List<double[]> rounds = new ArrayList<>();
       for (int round = -o.warmups(); round < o.repeats(); round++) {
         double without = plainSql(nextScope("plain"));
+        double idle;
+        try (DeltaSyncServer server = DeltaSyncServer.start(config)) {
+          idle = plainSql(nextScope("plain"));
+        }
         double with;
         try (DeltaSyncServer server = DeltaSyncServer.start(config)) {
           String scope = nextScope("plain");
@@ -475,10 +479,10 @@ public final class WriteBenchmark {
           subscriber.onCompleted();
           PushBenchmark.shutdown(channel);
         }
-        System.out.printf("  plain SQL %-8s without server %7.0f ms, with server %7.0f ms%n",
-            round < 0 ? "warm-up" : "round " + (round + 1), without, with);
+        System.out.printf("  plain SQL %-8s without server %7.0f ms, idle server %7.0f ms, server with a live "
+            + "subscriber %7.0f ms%n", round < 0 ? "warm-up" : "round " + (round + 1), without, idle, with);
         if (round >= 0) {
-          rounds.add(new double[] {without, with});
+          rounds.add(new double[] {without, idle, with});
         }
       }
       return rounds;
@@ -541,16 +545,19 @@ public final class WriteBenchmark {
         }
       }
       if (!plain.isEmpty()) {
-        List<Double> without = plain.stream().map(r -> r[0]).toList();
-        List<Double> with = plain.stream().map(r -> r[1]).toList();
-        List<Double> ratios = plain.stream().map(r -> r[0] / r[1]).toList();
         int rows = o.plainSqlRows() / o.clients() * o.clients();
         System.out.println();
-        System.out.printf("Plain-SQL writers: C=%d threads, 50-row INSERT transactions, %d rows; throughput with a "
-            + "deltasync server (one live subscriber) relative to without (1.00 = no cost)%n", o.clients(), rows);
-        System.out.printf("without server %,.0f rows/s, with server %,.0f rows/s, ratio with/without %.2f [%.2f-%.2f]%n",
-            rows / (PushBenchmark.median(without) / 1000), rows / (PushBenchmark.median(with) / 1000),
-            PushBenchmark.median(ratios), PushBenchmark.min(ratios), PushBenchmark.max(ratios));
+        System.out.printf("Plain-SQL writers: C=%d threads, 50-row INSERT transactions, %d rows; throughput relative "
+            + "to no server on the database (1.00 = no cost)%n", o.clients(), rows);
+        String[] names = {"no deltasync server", "server, nobody listening", "server, one live subscriber"};
+        for (int v = 0; v < 3; v++) {
+          int variant = v;
+          List<Double> millis = plain.stream().map(r -> r[variant]).toList();
+          List<Double> ratios = plain.stream().map(r -> r[0] / r[variant]).toList();
+          System.out.printf("%-30s %,10.0f rows/s   ratio %.2f [%.2f-%.2f]%n", names[v],
+              rows / (PushBenchmark.median(millis) / 1000), PushBenchmark.median(ratios), PushBenchmark.min(ratios),
+              PushBenchmark.max(ratios));
+        }
       }
     }
 

@@ -150,6 +150,10 @@ public final class LiveFeed implements AutoCloseable {
   private void run() {
     while (running) {
       try {
+        if (skipAheadWhileNobodyListens()) {
+          awaitWakeUp(pollInterval);
+          continue;
+        }
         ChangePage page = store.readChanges(frontier, pageSize, ChangeFilter.all());
         if (page.frontier().compareTo(frontier) > 0) {
           dispatch(page);
@@ -177,6 +181,26 @@ public final class LiveFeed implements AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * With no live subscriber, reading and converting every change would be work for nobody (and CPU taken from the
+   * writers on a small machine): the frontier just moves to what is visible now. A subscriber that joins later has
+   * read up to at least its own position; if that is behind the frontier, join refuses it and it reads further first,
+   * as after any page it missed.
+   */
+  private boolean skipAheadWhileNobodyListens() {
+    if (!subscribers.isEmpty()) {
+      return false;
+    }
+    Position visible = store.visiblePosition();
+    synchronized (dispatchLock) {
+      if (!subscribers.isEmpty()) {
+        return false;
+      }
+      frontier = Position.max(frontier, visible);
+      return true;
     }
   }
 
