@@ -85,6 +85,7 @@ public final class LiveFeed implements AutoCloseable {
   private volatile boolean running = true;
   private Position frontier;
   private int quietPolls = BUSY_POLLS;
+  private long lastSkipNanos = System.nanoTime() - Duration.ofDays(1).toNanos();
   private Connection listenConnection;
   private Connection notifyConnection;
 
@@ -194,6 +195,13 @@ public final class LiveFeed implements AutoCloseable {
     if (!subscribers.isEmpty()) {
       return false;
     }
+    // Not on every wake-up (every local commit): a frontier that lags only makes joining easier, and the first
+    // read after a join starts from it.
+    long now = System.nanoTime();
+    if (now - lastSkipNanos < pollInterval.toNanos()) {
+      return true;
+    }
+    lastSkipNanos = now;
     Position visible = store.visiblePosition();
     synchronized (dispatchLock) {
       if (!subscribers.isEmpty()) {
