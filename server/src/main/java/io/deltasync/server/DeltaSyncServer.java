@@ -89,13 +89,15 @@ public final class DeltaSyncServer implements AutoCloseable {
     ExecutorService executor = Executors.newThreadPerTaskExecutor(
         Thread.ofVirtual().name("deltasync-call-", 0).factory());
     ChangeFeed changeFeed = new ChangeFeed(store, epoch);
-    WriteService writes = new WriteService(store, config.limits().maxDeltaDataBytes(),
-        new ConflictPolicies(config.defaultConflictPolicy(), config.conflicts().byEntityType(),
-            config.operationalTransformEnabled()),
-        config.conflicts().maxClockSkew(), Clock.systemUTC(), config.limits().maxMessageBytes());
     SyncStore feedStore = new SyncStore(database.feedDsl(), config.limits().maxMessageBytes());
     LiveFeed liveFeed = new LiveFeed(changeFeed, feedStore, database::openDedicatedConnection,
         config.stream().feedPollInterval(), config.limits().pageSize());
+    // After each commit: wake this node's reader, and (coalesced) the other nodes'; never a NOTIFY in the write.
+    WriteService writes = new WriteService(store, config.limits().maxDeltaDataBytes(),
+        new ConflictPolicies(config.defaultConflictPolicy(), config.conflicts().byEntityType(),
+            config.operationalTransformEnabled()),
+        config.conflicts().maxClockSkew(), Clock.systemUTC(), config.limits().maxMessageBytes(),
+        liveFeed::committed);
     SessionSettings sessionSettings = sessionSettings(config);
     SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed);
     liveFeed.onHistoryReset(sessions::endAllForHistoryReset);

@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import org.postgresql.PGConnection;
@@ -23,13 +25,31 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The one change-log reader of a server process: it follows the log from the moment the server starts and hands
- * every page to every live subscriber, so N streaming clients cost one query per page, not N. PostgreSQL's
- * NOTIFY wakes it early; it polls anyway, because notifications can be lost and because a change can only be
- * delivered once older transactions have ended, which nobody notifies.
+ * every page to every live subscriber, so N streaming clients cost one query per page, not N.
+ *
+ * <p>How it learns of new changes, without any NOTIFY in a write transaction (a transaction that notifies holds
+ * PostgreSQL's global notification lock from pre-commit through its WAL flush, which serializes every such commit
+ * in the database and defeats group commit):
+ * <ul>
+ *   <li>this node's own writes: {@link #committed()} after each commit wakes the reader in-process at once;
+ *   <li>other deltasync nodes: the same call sends at most one NOTIFY per {@link #NOTIFY_INTERVAL}, from a
+ *       dedicated autocommit connection that never writes data; a listening thread on every node wakes its reader;
+ *   <li>plain-SQL writers (other services): polling. The reader polls every {@code pollInterval} when idle and every
+ *       {@link #BUSY_POLL_INTERVAL} while recent reads found changes, so the worst-case latency for a plain-SQL write
+ *       is one {@code pollInterval} (DELTASYNC_FEED_POLL_MILLIS, 250 ms by default) plus the read.
+ * </ul>
+ * A lost wake-up costs latency, never a change: polling also covers changes that could not be delivered yet because
+ * an older transaction was still open (nobody notifies when that ends).
  */
 public final class LiveFeed implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LiveFeed.class);
   static final String CHANNEL = "deltasync_change_log";
+  /** At most one NOTIFY to other nodes per this interval, however many batches commit. */
+  static final Duration NOTIFY_INTERVAL = Duration.ofMillis(50);
+  /** The poll interval while changes keep arriving (bounded by the configured one). */
+  static final Duration BUSY_POLL_INTERVAL = Duration.ofMillis(20);
+  /** How many empty polls in a row end the busy period. */
+  private static final int BUSY_POLLS = 25;
 
   /**
    * Receives pages; called on the feed's thread, so it must not block: it hands the page to its own executor
@@ -76,15 +96,23 @@ public final class LiveFeed implements AutoCloseable {
   private final Set<Subscriber> subscribers = ConcurrentHashMap.newKeySet();
   private final ReentrantLock dispatchLock = new ReentrantLock();
   private final Thread thread;
+  private final Thread listener;
+  private final Thread notifier;
+  private final Semaphore wakeUps = new Semaphore(0);
+  private final Semaphore notifyRequests = new Semaphore(0);
   private volatile boolean running = true;
   private volatile Runnable onHistoryReset = () -> { };
   private volatile long lastReadNanos = System.nanoTime();
   private Position frontier;
   // The fingerprint of the history up to frontier (see Cursor): pages are read unfiltered, so it is the commit time
-  // of the last row dispatched, and needs no query.
+  // of the last row dispatched, and needs no query; unknown after skipping ahead (read again at the next page).
   private long anchor;
+  private boolean anchorKnown = true;
   private boolean recovering;
+  private int quietPolls = BUSY_POLLS;
+  private long lastSkipNanos = System.nanoTime() - Duration.ofDays(1).toNanos();
   private Connection listenConnection;
+  private Connection notifyConnection;
 
   /**
    * Starts following the log from what is visible now.
@@ -102,6 +130,26 @@ public final class LiveFeed implements AutoCloseable {
     this.frontier = store.visiblePosition();
     this.anchor = feed.cursorAt(frontier).anchor();
     this.thread = Thread.ofPlatform().name("deltasync-live-feed").daemon().start(this::run);
+    this.listener = Thread.ofPlatform().name("deltasync-live-feed-listen").daemon().start(this::listen);
+    this.notifier = Thread.ofPlatform().name("deltasync-live-feed-notify").daemon().start(this::sendNotifications);
+  }
+
+  /** Makes the reader read now (or as soon as it finishes the read under way). Never blocks. */
+  public void wake() {
+    if (wakeUps.availablePermits() == 0) {
+      wakeUps.release();
+    }
+  }
+
+  /**
+   * A write of this node has committed: wakes this node's reader now and, coalesced, tells the other nodes. Never
+   * blocks; called on the write path after commit, never inside a transaction.
+   */
+  public void committed() {
+    wake();
+    if (notifyRequests.availablePermits() == 0) {
+      notifyRequests.release();
+    }
   }
 
   /**
@@ -159,6 +207,11 @@ public final class LiveFeed implements AutoCloseable {
             continue;
           }
         }
+        if (skipAheadWhileNobodyListens()) {
+          lastReadNanos = System.nanoTime();
+          awaitWakeUp(pollInterval);
+          continue;
+        }
         ChangePage page = store.readChanges(frontier, pageSize, ChangeFilter.all());
         lastReadNanos = System.nanoTime();
         if (page.frontier().compareTo(frontier) > 0) {
@@ -168,8 +221,10 @@ public final class LiveFeed implements AutoCloseable {
           reset("the database's watermark fell below positions already delivered");
           continue;
         }
+        quietPolls = page.changes().isEmpty() ? quietPolls + 1 : 0;
         if (!page.hasMore()) {
-          awaitNotification();
+          awaitWakeUp(quietPolls < BUSY_POLLS && BUSY_POLL_INTERVAL.compareTo(pollInterval) < 0
+              ? BUSY_POLL_INTERVAL : pollInterval);
         }
       } catch (Throwable e) {
         // Supervised: whatever fails (an Error included), the one reader of this node keeps going.
@@ -201,6 +256,7 @@ public final class LiveFeed implements AutoCloseable {
     try {
       frontier = visible;
       anchor = visibleAnchor;
+      anchorKnown = true;
       subscribers.clear();
     } finally {
       dispatchLock.unlock();
@@ -208,7 +264,58 @@ public final class LiveFeed implements AutoCloseable {
     onHistoryReset.run();
   }
 
+  /** Waits for a wake-up (a local commit, another node's NOTIFY), at most {@code timeout}. */
+  private void awaitWakeUp(Duration timeout) {
+    try {
+      if (wakeUps.tryAcquire(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        wakeUps.drainPermits();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * With no live subscriber, reading and converting every change would be work for nobody (and CPU taken from the
+   * writers on a small machine): the frontier just moves to what is visible now. A subscriber that joins later has
+   * read up to at least its own position; if that is behind the frontier, join refuses it and it reads further first,
+   * as after any page it missed.
+   */
+  private boolean skipAheadWhileNobodyListens() {
+    if (!subscribers.isEmpty()) {
+      return false;
+    }
+    // Not on every wake-up (every local commit): a frontier that lags only makes joining easier, and the first
+    // read after a join starts from it.
+    long now = System.nanoTime();
+    if (now - lastSkipNanos < pollInterval.toNanos()) {
+      return true;
+    }
+    lastSkipNanos = now;
+    Position visible = store.visiblePosition();
+    if (visible.compareTo(frontier) < 0) {
+      return false;  // the watermark went back: the read below notices it and resets
+    }
+    dispatchLock.lock();
+    try {
+      if (!subscribers.isEmpty()) {
+        return false;
+      }
+      if (visible.compareTo(frontier) > 0) {
+        frontier = visible;
+        anchorKnown = false;
+      }
+      return true;
+    } finally {
+      dispatchLock.unlock();
+    }
+  }
+
   private void dispatch(ChangePage page) {
+    if (!anchorKnown) {
+      anchor = feed.cursorAt(frontier).anchor();
+      anchorKnown = true;
+    }
     List<ChangePage.Positioned> entries = new ArrayList<>(page.changes().size());
     long reached = anchor;
     for (ChangePage.Positioned positioned : page.changes()) {
@@ -262,34 +369,74 @@ public final class LiveFeed implements AutoCloseable {
     return running && thread.isAlive() && System.nanoTime() - lastReadNanos < maxSilence.toNanos();
   }
 
-  /** Waits for a NOTIFY, at most one poll interval. */
-  private void awaitNotification() {
-    try {
-      if (listenConnection == null) {
-        listenConnection = connections.open();
-        try (Statement statement = listenConnection.createStatement()) {
-          statement.execute("LISTEN " + CHANNEL);
+  /** Listens for other nodes' NOTIFY on a dedicated connection and wakes the reader on each. */
+  private void listen() {
+    while (running) {
+      try {
+        if (listenConnection == null) {
+          listenConnection = connections.open();
+          try (Statement statement = listenConnection.createStatement()) {
+            statement.execute("LISTEN " + CHANNEL);
+          }
         }
+        var notifications = listenConnection.unwrap(PGConnection.class).getNotifications(200);
+        if (notifications != null && notifications.length > 0) {
+          wake();
+        }
+      } catch (SQLException e) {
+        if (running) {
+          log.debug("LISTEN connection lost ({}); polling until it is back", e.toString());
+        }
+        closeListenConnection();
+        sleep(pollInterval);
       }
-      listenConnection.unwrap(PGConnection.class).getNotifications((int) pollInterval.toMillis());
-    } catch (SQLException e) {
-      if (running) {
-        log.debug("LISTEN connection lost ({}); polling until it is back", e.toString());
+    }
+  }
+
+  /**
+   * Sends one NOTIFY for however many commits were signalled since the last one, then pauses for the interval. Its
+   * own autocommit connection: the notification lock it takes at commit is held by this one tiny transaction, never
+   * by a transaction that writes data.
+   */
+  private void sendNotifications() {
+    while (running) {
+      try {
+        notifyRequests.acquire();
+        notifyRequests.drainPermits();
+        if (notifyConnection == null) {
+          notifyConnection = connections.open();
+          notifyConnection.setAutoCommit(true);
+        }
+        try (Statement statement = notifyConnection.createStatement()) {
+          statement.execute("SELECT pg_notify('" + CHANNEL + "', '')");
+        }
+        Thread.sleep(NOTIFY_INTERVAL);
+      } catch (InterruptedException e) {
+        return;  // closing
+      } catch (SQLException e) {
+        if (running) {
+          log.debug("NOTIFY failed ({}); other nodes will find the changes by polling", e.toString());
+        }
+        closeQuietly(notifyConnection);
+        notifyConnection = null;
+        sleep(pollInterval);
       }
-      closeListenConnection();
-      sleep(pollInterval);
+    }
+  }
+
+  private static void closeQuietly(Connection connection) {
+    if (connection != null) {
+      try {
+        connection.close();
+      } catch (SQLException ignored) {
+        // already broken
+      }
     }
   }
 
   private void closeListenConnection() {
-    if (listenConnection != null) {
-      try {
-        listenConnection.close();
-      } catch (SQLException ignored) {
-        // already broken
-      }
-      listenConnection = null;
-    }
+    closeQuietly(listenConnection);
+    listenConnection = null;
   }
 
   private static void sleep(Duration duration) {
@@ -304,12 +451,17 @@ public final class LiveFeed implements AutoCloseable {
   @Override
   public void close() {
     running = false;
-    thread.interrupt();
+    for (Thread t : List.of(thread, listener, notifier)) {
+      t.interrupt();
+    }
     try {
-      thread.join(Duration.ofSeconds(5));
+      for (Thread t : List.of(thread, listener, notifier)) {
+        t.join(Duration.ofSeconds(5));
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
     closeListenConnection();
+    closeQuietly(notifyConnection);
   }
 }

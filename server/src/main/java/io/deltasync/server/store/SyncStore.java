@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import io.deltasync.server.wire.MessageBudget;
@@ -32,6 +33,7 @@ import org.slf4j.LoggerFactory;
 public final class SyncStore {
   private static final Logger log = LoggerFactory.getLogger(SyncStore.class);
   private static final int MAX_ATTEMPTS = 3;
+  private static final int MAX_BATCH_ATTEMPTS = 2;
 
   /**
    * The visibility watermark of the reading statement's own snapshot: every transaction with a smaller id has
@@ -44,6 +46,7 @@ public final class SyncStore {
   private volatile boolean identityWarned;
   private final long maxChangeBytes;
   private final AtomicLong degradedChanges = new AtomicLong();
+  private final ClientStatusRecorder clientStatus;
 
   /** Wraps the shared context; changes are sent in messages of up to 4 MiB (gRPC's default). */
   public SyncStore(DSLContext dsl) {
@@ -58,6 +61,7 @@ public final class SyncStore {
   public SyncStore(DSLContext dsl, int maxMessageBytes) {
     this.dsl = dsl;
     this.maxChangeBytes = MessageBudget.of(maxMessageBytes) - 1024;
+    this.clientStatus = new ClientStatusRecorder(dsl);
   }
 
   /**
@@ -65,15 +69,41 @@ public final class SyncStore {
    * failures and deadlocks are retried (the work must be safe to run again, which a rolled-back transaction is).
    */
   public <T> T inTransaction(Function<WriteTransaction, T> work) {
+    return transaction(work, MAX_ATTEMPTS);
+  }
+
+  /**
+   * Like {@link #inTransaction} for a whole pushed batch: more attempts, with a growing random pause between them.
+   * Batches hold the row locks of all their deltas until commit, and the order of a client's deltas is part of
+   * their meaning, so they cannot be sorted into one global lock order: two batches touching the same entities in
+   * opposite orders deadlock, PostgreSQL aborts one of them (40P01), and it runs again once, after a random pause;
+   * the caller decides what to do if that fails too. Nothing of a failed attempt has been returned to anyone, so
+   * running again is invisible to the client.
+   */
+  public <T> T inBatchTransaction(Function<WriteTransaction, T> work) {
+    return transaction(work, MAX_BATCH_ATTEMPTS);
+  }
+
+  private <T> T transaction(Function<WriteTransaction, T> work, int maxAttempts) {
     for (int attempt = 1; ; attempt++) {
       try {
         return dsl.transactionResult(configuration -> work.apply(new WriteTransaction(DSL.using(configuration))));
       } catch (DataAccessException e) {
-        if (attempt >= MAX_ATTEMPTS || !isRetryable(e)) {
+        if (attempt >= maxAttempts || !isRetryable(e)) {
           throw e;
         }
         log.debug("Retrying transaction after {} (attempt {})", e.sqlState(), attempt);
+        // Full jitter: two transactions that just deadlocked must not meet again in lock-step.
+        sleepQuietly(ThreadLocalRandom.current().nextLong(1 + Math.min(200, 10L << attempt)));
       }
+    }
+  }
+
+  private static void sleepQuietly(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -228,41 +258,18 @@ public final class SyncStore {
     return new Position(row.value1(), row.value2());
   }
 
-  /** Records a client's acknowledged cursor (never moving it backwards) and that it was heard from now. */
+  /**
+   * Records a client's acknowledged cursor (never moving it backwards) and that it was heard from now. Coalesced:
+   * written within about a second, together with other clients', without waiting for a durable commit (see
+   * {@link ClientStatusRecorder}).
+   */
   public void recordAck(String clientId, String wireCursor, Position acked) {
-    var status = CLIENT_SYNC_STATUS;
-    dsl.insertInto(status)
-        .set(status.CLIENT_ID, clientId)
-        .set(status.LAST_ACK_CURSOR, wireCursor)
-        .set(status.LAST_ACK_TX_ID, acked.txId())
-        .set(status.LAST_ACK_CHANGE_ID, acked.changeId())
-        .onConflict(status.CLIENT_ID)
-        .doUpdate()
-        .set(status.LAST_SEEN_AT, DSL.currentOffsetDateTime())
-        .set(status.LAST_ACK_CURSOR, DSL.when(newer(acked), DSL.excluded(status.LAST_ACK_CURSOR))
-            .otherwise(status.LAST_ACK_CURSOR))
-        .set(status.LAST_ACK_TX_ID, DSL.when(newer(acked), DSL.excluded(status.LAST_ACK_TX_ID))
-            .otherwise(status.LAST_ACK_TX_ID))
-        .set(status.LAST_ACK_CHANGE_ID, DSL.when(newer(acked), DSL.excluded(status.LAST_ACK_CHANGE_ID))
-            .otherwise(status.LAST_ACK_CHANGE_ID))
-        .execute();
+    clientStatus.acked(clientId, wireCursor, acked);
   }
 
-  private static Condition newer(Position acked) {
-    var status = CLIENT_SYNC_STATUS;
-    return status.LAST_ACK_TX_ID.isNull().or(DSL.row(status.LAST_ACK_TX_ID, status.LAST_ACK_CHANGE_ID)
-        .lt(acked.txId(), acked.changeId()));
-  }
-
-  /** Records that a client was heard from now. */
+  /** Records that a client was heard from now; coalesced like {@link #recordAck}. */
   public void recordSeen(String clientId) {
-    var status = CLIENT_SYNC_STATUS;
-    dsl.insertInto(status)
-        .set(status.CLIENT_ID, clientId)
-        .onConflict(status.CLIENT_ID)
-        .doUpdate()
-        .set(status.LAST_SEEN_AT, DSL.currentOffsetDateTime())
-        .execute();
+    clientStatus.seen(clientId);
   }
 
   /**
@@ -276,6 +283,7 @@ public final class SyncStore {
 
   /** The client's recorded status, if it ever connected. */
   public java.util.Optional<ClientStatusRow> clientStatus(String clientId) {
+    clientStatus.flush();  // what this node was told so far; other nodes' news arrives within their interval
     var status = CLIENT_SYNC_STATUS;
     return dsl.selectFrom(status).where(status.CLIENT_ID.eq(clientId)).fetchOptional()
         .map(row -> new ClientStatusRow(row.getLastAckCursor() == null ? "" : row.getLastAckCursor(),
@@ -482,7 +490,7 @@ public final class SyncStore {
   }
 
   /** Serialization failure, deadlock: the transaction can simply run again. */
-  private static boolean isRetryable(DataAccessException e) {
+  public static boolean isRetryable(DataAccessException e) {
     String state = e.sqlState();
     return "40001".equals(state) || "40P01".equals(state);
   }

@@ -11,24 +11,42 @@ import io.deltasync.v1.EditOperation;
 import io.deltasync.v1.Entity;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.Function;
 import org.jooq.JSONB;
 import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
 
-/** One write transaction: the idempotency record and the entity writes of one delta, committed together. */
+/**
+ * One write transaction: the idempotency records and the entity writes of the deltas of one pushed batch, committed
+ * together; {@link #inSavepoint} makes one delta's part of it all-or-nothing on its own.
+ */
 public final class WriteTransaction {
   private final DSLContext tx;
   private final EntityStore entities;
+  /** Results recorded but not yet written (deferred mode), by "client_id NUL delta_id", in batch order. */
+  private Map<String, byte[]> pendingResults;
 
   WriteTransaction(DSLContext tx) {
     this.tx = tx;
     this.entities = new JsonEntityStore(tx);
+  }
+
+  /**
+   * Runs {@code work} inside a savepoint of this transaction: if it throws, everything it did (its idempotency
+   * claim included) is rolled back to the savepoint and the exception propagates; the transaction stays usable.
+   */
+  public <T> T inSavepoint(Function<WriteTransaction, T> work) {
+    // jOOQ nests transactions as savepoints (SAVEPOINT, then RELEASE or ROLLBACK TO).
+    return tx.transactionResult(configuration -> work.apply(new WriteTransaction(DSL.using(configuration))));
   }
 
   /** What {@link #claimDelta} found. */
@@ -70,19 +88,139 @@ public final class WriteTransaction {
         .from(APPLIED_DELTA)
         .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId))
         .fetchSingle();
-    return new AlreadyApplied(Arrays.equals(stored.value1(), digest), stored.value2());
+    byte[] result = stored.value2();
+    if (result == null && pendingResults != null) {
+      result = pendingResults.get(clientId + '\0' + deltaId);  // the same delta earlier in this very batch
+    }
+    return new AlreadyApplied(Arrays.equals(stored.value1(), digest), result);
+  }
+
+  /**
+   * What {@link #claimAndInsert} or {@link #claimAndReplace} did.
+   *
+   * @param claim the claim's outcome; when {@link AlreadyApplied}, nothing was written
+   * @param written the entity after the write; empty if the claim failed or the write missed (a conflict)
+   */
+  public record FirstWrite(Claim claim, Optional<Entity> written) {}
+
+  // The claim and the delta's first entity write as one statement, one round trip instead of two. Data-modifying
+  // CTEs always run to completion, and the write is gated on the claim (EXISTS), so the claim happens first, exactly
+  // as when it was its own statement: a concurrent retry of the same delta blocks on applied_delta's primary key. The
+  // writer CTE sets the trigger settings before the entity row is formed (the row is selected FROM it).
+  private static final String CLAIM_CTE = """
+      WITH writer AS (SELECT set_config('deltasync.client_id', ?, true) AS c,
+                             set_config('deltasync.delta_id', ?, true) AS d,
+                             set_config('deltasync.write_clock_us', ?, true) AS w),
+           claim AS (INSERT INTO applied_delta (client_id, delta_id, delta_digest)
+                     SELECT ?, ?, ? FROM writer ON CONFLICT DO NOTHING RETURNING 1)
+      """;
+
+  /** Claims the delta and, if claimed, inserts the entity (a create without a base) in the same statement. */
+  public FirstWrite claimAndInsert(String clientId, String deltaId, byte[] digest, long writeClockMicros,
+      EntityKey key, String dataJson) {
+    var rows = tx.resultQuery(CLAIM_CTE + """
+            INSERT INTO entity (scope, entity_type, entity_id, data, last_modified_by)
+            SELECT ?, ?, ?, ?::jsonb, ? FROM writer WHERE EXISTS (SELECT 1 FROM claim)
+            ON CONFLICT DO NOTHING
+            RETURNING *""", clientId, deltaId, Long.toString(writeClockMicros), clientId, deltaId, digest,
+            key.scope(), key.entityType(), key.entityId(), dataJson, clientId)
+        .fetchInto(ENTITY);
+    return firstWrite(clientId, deltaId, digest, rows);
+  }
+
+  /**
+   * Claims the delta and, if claimed, replaces the entity's data by compare-and-set on {@code base} (a live entity)
+   * in the same statement.
+   */
+  public FirstWrite claimAndReplace(String clientId, String deltaId, byte[] digest, long writeClockMicros,
+      EntityKey key, Expected base, String dataJson) {
+    List<Object> binds = new ArrayList<>(List.of(clientId, deltaId, Long.toString(writeClockMicros), clientId,
+        deltaId, digest, dataJson, clientId, key.scope(), key.entityType(), key.entityId()));
+    StringBuilder expectation = new StringBuilder();
+    if (base.rowVersion() != 0) {
+      expectation.append(" AND e.row_version = ?");
+      binds.add(base.rowVersion());
+    }
+    if (!base.etag().isEmpty()) {
+      expectation.append(" AND e.etag = ?");
+      binds.add(base.etag());
+    }
+    var rows = tx.resultQuery(CLAIM_CTE + """
+            UPDATE entity e SET data = ?::jsonb, row_version = e.row_version + 1, last_modified_by = ?
+            FROM writer
+            WHERE e.scope = ? AND e.entity_type = ? AND e.entity_id = ? AND NOT e.is_deleted"""
+            + expectation + " AND EXISTS (SELECT 1 FROM claim) RETURNING e.*", binds.toArray())
+        .fetchInto(ENTITY);
+    return firstWrite(clientId, deltaId, digest, rows);
+  }
+
+  private FirstWrite firstWrite(String clientId, String deltaId, byte[] digest,
+      org.jooq.Result<io.deltasync.db.jooq.tables.records.EntityRecord> rows) {
+    if (!rows.isEmpty()) {
+      return new FirstWrite(new Claimed(), Optional.of(Rows.entity(rows.get(0))));
+    }
+    // Nothing written: either the claim found the delta (applied before, or earlier in this batch) or the write
+    // missed. A committed claim always carries its result and another transaction's uncommitted claim would have
+    // made us wait, so a claim without a result that is not pending here is the one this statement just made.
+    var stored = tx.select(APPLIED_DELTA.DELTA_DIGEST, APPLIED_DELTA.RESULT)
+        .from(APPLIED_DELTA)
+        .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId))
+        .fetchSingle();
+    byte[] result = stored.value2();
+    if (result == null && pendingResults != null) {
+      result = pendingResults.get(clientId + '\0' + deltaId);
+    }
+    if (result == null) {
+      return new FirstWrite(new Claimed(), Optional.empty());
+    }
+    return new FirstWrite(new AlreadyApplied(Arrays.equals(stored.value1(), digest), result), Optional.empty());
   }
 
   private static org.jooq.Field<String> setting(String name, String value) {
     return DSL.function("set_config", String.class, DSL.inline(name), DSL.val(value), DSL.inline(true));
   }
 
-  /** Stores the result to answer retries with. */
+  /** Stores the result to answer retries with (at once, or with {@link #flushResults} when deferred). */
   public void recordResult(String clientId, String deltaId, byte[] result) {
+    if (pendingResults != null) {
+      pendingResults.put(clientId + '\0' + deltaId, result);
+      return;
+    }
     tx.update(APPLIED_DELTA)
         .set(APPLIED_DELTA.RESULT, result)
         .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId))
         .execute();
+  }
+
+  /**
+   * From now on results are kept until {@link #flushResults}, which writes them all in one statement: one round
+   * trip and one statement per batch instead of per delta. Only for a transaction that rolls back as a whole when
+   * any delta fails (no savepoints), and that calls flushResults before it commits.
+   */
+  public void deferResults() {
+    pendingResults = new LinkedHashMap<>();
+  }
+
+  /** Writes the deferred results (one UPDATE for all of them). */
+  public void flushResults() {
+    if (pendingResults == null || pendingResults.isEmpty()) {
+      return;
+    }
+    List<String> clients = new ArrayList<>(pendingResults.size());
+    List<String> deltas = new ArrayList<>(pendingResults.size());
+    for (String key : pendingResults.keySet()) {
+      int nul = key.indexOf('\0');
+      clients.add(key.substring(0, nul));
+      deltas.add(key.substring(nul + 1));
+    }
+    tx.execute("""
+        UPDATE applied_delta a SET result = decode(r.result, 'base64')
+        FROM unnest(?::text[], ?::text[], ?::text[]) AS r(client_id, delta_id, result)
+        WHERE a.client_id = r.client_id AND a.delta_id = r.delta_id""",
+        // base64 text, because a bytea[] bind is not something every driver and jOOQ version agree on
+        clients.toArray(String[]::new), deltas.toArray(String[]::new),
+        pendingResults.values().stream().map(Base64.getEncoder()::encodeToString).toArray(String[]::new));
+    pendingResults.clear();
   }
 
   /**

@@ -21,6 +21,10 @@ import io.deltasync.v1.ResolutionOutcome;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.function.Function;
+import org.jooq.exception.DataAccessException;
+import org.postgresql.util.PSQLException;
 import java.util.UUID;
 import io.deltasync.server.store.EntityKey;
 import io.deltasync.server.store.EntityStore;
@@ -38,6 +42,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import io.grpc.Context;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -46,9 +51,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Applies batches of deltas: each delta is validated, then applied in its own transaction together with its
- * idempotency record and (through the trigger) its change-log entry, and gets its own result. The one
- * implementation behind both the unary Push and the Sync stream.
+ * Applies batches of deltas: each delta is validated, then the batch is applied in one transaction, each delta
+ * together with its idempotency record and (through the trigger) its change-log entry, each with its own result.
+ * The one implementation behind both the unary Push and the Sync stream.
  */
 public final class WriteService {
   private static final Logger log = LoggerFactory.getLogger(WriteService.class);
@@ -64,6 +69,7 @@ public final class WriteService {
   private final Duration maxClockSkew;
   private final Clock clock;
   private final long responseBudget;
+  private final Runnable committed;
 
   /**
    * Creates the service.
@@ -73,9 +79,11 @@ public final class WriteService {
    * @param maxClockSkew how far ahead of the server a client's timestamp may run (last-write-wins)
    * @param clock the server's clock
    * @param maxMessageBytes the largest message a client accepts; the results of one push stay below it
+   * @param committed runs after each batch transaction commits (wakes the change feed); must not block
    */
   public WriteService(SyncStore store, int maxDataBytes, ConflictPolicies policies, Duration maxClockSkew,
-      Clock clock, int maxMessageBytes) {
+      Clock clock, int maxMessageBytes, Runnable committed) {
+    this.committed = committed;
     // One result can hold two documents (the entity and, in conflict_data, the client's); leave room for it.
     this.responseBudget = Math.max(maxMessageBytes / 2, maxMessageBytes - 2L * maxDataBytes - 64 * 1024);
     this.store = store;
@@ -102,29 +110,253 @@ public final class WriteService {
   }
 
   /**
-   * Applies the deltas in order and returns one result per delta. A bad delta is rejected alone; once the
-   * database is found unreachable, the remaining deltas are rejected as UNAVAILABLE without being tried, because
-   * later deltas may depend on earlier ones and the client retries them all (safely, by delta_id).
+   * Applies the deltas in order and returns one result per delta. The batch is one database transaction: every
+   * delta that is applied (and its idempotency record) commits together, with one WAL flush for the batch instead of
+   * one per delta. Each delta is still all-or-nothing on its own: a delta the database refuses (a constraint, bad
+   * data) is rolled back to its savepoint and rejected alone, and the others commit. A bad delta never reaches the
+   * database at all: it is rejected by validation. If the database becomes unreachable, nothing of the batch is
+   * committed and every attempted delta is answered UNAVAILABLE; the client retries them all (safely, by delta_id,
+   * which also covers a connection lost while the commit was under way).
    */
   public List<DeltaResult> push(String clientId, List<Delta> deltas) {
-    List<DeltaResult> results = new ArrayList<>(deltas.size());
-    com.google.rpc.Status stopped = null;  // the database is down or busy: the rest are answered the same
-    long responseBytes = 0;
+    List<Prepared> prepared = new ArrayList<>(deltas.size());
+    boolean anyValid = false;
     for (int i = 0; i < deltas.size(); i++) {
-      Delta delta = deltas.get(i);
+      Prepared one = prepare(deltas.get(i), "deltas[" + i + "]");
+      anyValid |= one.rejection() == null;
+      prepared.add(one);
+    }
+    if (!anyValid) {
+      return decide(prepared, delta -> {
+        throw new IllegalStateException("no valid delta to apply");
+      });
+    }
+    List<DeltaResult> results;
+    try {
+      results = applyBatch(clientId, prepared);
+    } catch (RuntimeException e) {
+      if (SyncStore.isUnavailable(e)) {
+        log.warn("Database unavailable while applying a batch of {} deltas of client {}: {}", deltas.size(),
+            clientId, e.toString());
+        return decide(prepared, WriteService::unavailable);
+      }
+      if (SyncStore.isOverloaded(e)) {
+        log.info("Server busy while applying a batch of {} deltas of client {}: {}", deltas.size(), clientId,
+            e.toString());
+        return decide(prepared, delta -> rejected(delta, Errors.busy()));
+      }
+      log.error("Unexpected failure applying a batch of {} deltas of client {}", deltas.size(), clientId, e);
+      return decide(prepared, delta -> rejected(delta, Errors.status(Code.INTERNAL, ErrorReason.ERROR_REASON_INTERNAL,
+          "internal error while applying the batch; this delta was not applied")));
+    }
+    committed.run();
+    return results;
+  }
+
+  /** A delta after validation: either ready to apply or already rejected. */
+  private record Prepared(Delta delta, String field, ValidDelta valid, List<Edit> edits, byte[] digest,
+      DeltaResult rejection) {}
+
+  private Prepared prepare(Delta delta, String field) {
+    DeltaValidator.Outcome outcome = validator.validate(delta, field);
+    if (!outcome.isValid()) {
+      return new Prepared(delta, field, null, null, null, rejected(delta,
+          Errors.invalidArgument(outcome.reason(), outcome.violations())));
+    }
+    return new Prepared(delta, field, outcome.valid(), outcome.edits(), digest(delta), null);
+  }
+
+  /**
+   * Results in batch order: rejections from validation, "not attempted" past the response budget, {@code apply}
+   * for the rest. Run again from scratch on every attempt of the batch transaction, so that a rolled-back attempt
+   * leaves nothing behind.
+   */
+  private List<DeltaResult> decide(List<Prepared> prepared, Function<Delta, DeltaResult> apply) {
+    List<DeltaResult> results = new ArrayList<>(prepared.size());
+    long responseBytes = 0;
+    for (Prepared one : prepared) {
       DeltaResult result;
       if (responseBytes > responseBudget) {
-        result = notAttempted(delta, responseBytes);
+        result = notAttempted(one.delta(), responseBytes);
+      } else if (one.rejection() == null && Context.current().isCancelled()) {
+        // The client gave up on the call (cancelled, or past its deadline): nobody will read these results, so
+        // the rest is not applied; what was applied commits, and a retry by delta_id answers it.
+        result = rejected(one.delta(), Errors.status(Code.CANCELLED, ErrorReason.ERROR_REASON_NOT_ATTEMPTED,
+            "not attempted: the call was cancelled or passed its deadline; push this delta again (same delta_id)"));
+      } else if (one.rejection() != null) {
+        result = one.rejection();
       } else {
-        result = stopped != null ? rejected(delta, stopped) : apply(clientId, delta, "deltas[" + i + "]");
-      }
-      if (stopped == null && stopsTheBatch(result)) {
-        stopped = result.getError();
+        result = apply.apply(one.delta());
       }
       responseBytes += result.getSerializedSize() + 8;
       results.add(result);
     }
     return results;
+  }
+
+  /**
+   * The batch in one transaction. The first attempt runs the deltas one after the other with no savepoints (a
+   * savepoint is a round trip and a subtransaction each, and past 64 subtransactions PostgreSQL's snapshots get
+   * slower for everyone). If one delta fails in a way that must undo only that delta (a database error, or a
+   * resolution that must be retried and so must not be recorded), the attempt is rolled back and the batch runs
+   * again with every delta in its own savepoint.
+   *
+   * <p>A batch holds the row locks of its deltas until it commits, in the client's order (which is part of its
+   * meaning, so it cannot be sorted). Batches of several clients touching the same entities in different orders can
+   * therefore deadlock; PostgreSQL aborts one (40P01) and it runs again. If it meets a deadlock again, the batch
+   * falls back to one short transaction per delta, in order: such a transaction holds one entity's lock at a time,
+   * so it cannot take part in a deadlock cycle, and progress is guaranteed however hot the entities are.
+   */
+  private List<DeltaResult> applyBatch(String clientId, List<Prepared> prepared) {
+    try {
+      try {
+        return store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, false));
+      } catch (DeltaFailed e) {
+        log.debug("A delta of client {} failed alone ({}); applying its batch again with a savepoint per delta",
+            clientId, e.getCause() == null ? e.getMessage() : e.getCause().toString());
+        return store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, true));
+      }
+    } catch (DataAccessException e) {
+      if (!SyncStore.isRetryable(e)) {
+        throw e;
+      }
+      log.debug("Batch of client {} met concurrent writers again ({}); applying it one delta per transaction",
+          clientId, e.sqlState());
+      return onePerTransaction(clientId, prepared);
+    }
+  }
+
+  /**
+   * The contended fallback: each delta in its own transaction, in order. Once the database is found unreachable,
+   * the remaining deltas are answered UNAVAILABLE without being tried (later deltas may depend on earlier ones).
+   */
+  private List<DeltaResult> onePerTransaction(String clientId, List<Prepared> prepared) {
+    Map<Delta, Prepared> byDelta = new IdentityHashMap<>();
+    prepared.forEach(one -> byDelta.put(one.delta(), one));
+    boolean[] databaseDown = {false};
+    return decide(prepared, delta -> {
+      if (databaseDown[0]) {
+        return unavailable(delta);
+      }
+      Prepared one = byDelta.get(delta);
+      try {
+        return store.inTransaction(tx -> applyOnce(tx, clientId, one.valid(), one.edits(), one.field(),
+            one.digest()));
+      } catch (RetryLater e) {
+        return e.result;
+      } catch (RuntimeException e) {
+        if (SyncStore.isUnavailable(e)) {
+          databaseDown[0] = true;
+          return unavailable(delta);
+        }
+        if (SyncStore.isOverloaded(e)) {
+          return rejected(delta, Errors.busy());
+        }
+        if (e instanceof DataAccessException dae) {
+          return SyncStore.isRetryable(dae) ? retryBatch(delta) : refusedByDatabase(delta, clientId, dae);
+        }
+        log.error("Unexpected failure applying delta {} of client {}", delta.getDeltaId(), clientId, e);
+        return rejected(delta, Errors.status(Code.INTERNAL, ErrorReason.ERROR_REASON_INTERNAL,
+            "internal error while applying the delta; it was not applied"));
+      }
+    });
+  }
+
+  private static DeltaResult retryBatch(Delta delta) {
+    return rejected(delta, Errors.status(Code.ABORTED, ErrorReason.ERROR_REASON_VERSION_CONFLICT,
+        "the delta kept colliding with concurrent writers (deadlock or serialization failure) and was rolled "
+            + "back; nothing was applied: retry it (same delta_id)"));
+  }
+
+  private List<DeltaResult> applyAll(WriteTransaction tx, String clientId, List<Prepared> prepared,
+      boolean savepoints) {
+    Map<Delta, Prepared> byDelta = new IdentityHashMap<>();
+    prepared.forEach(one -> byDelta.put(one.delta(), one));
+    if (!savepoints) {
+      tx.deferResults();  // any failure rolls back the whole attempt, so the results can wait for the end
+    }
+    List<DeltaResult> results = decide(prepared, delta -> {
+      Prepared one = byDelta.get(delta);
+      return savepoints ? applyInSavepoint(tx, clientId, one) : applyDirectly(tx, clientId, one);
+    });
+    tx.flushResults();
+    return results;
+  }
+
+  private DeltaResult applyDirectly(WriteTransaction tx, String clientId, Prepared one) {
+    try {
+      return applyOnce(tx, clientId, one.valid(), one.edits(), one.field(), one.digest());
+    } catch (RetryLater e) {
+      throw new DeltaFailed(e);
+    } catch (RuntimeException e) {
+      if (SyncStore.isUnavailable(e) || e instanceof DataAccessException dae && SyncStore.isRetryable(dae)) {
+        throw e;
+      }
+      throw new DeltaFailed(e);
+    }
+  }
+
+  private DeltaResult applyInSavepoint(WriteTransaction tx, String clientId, Prepared one) {
+    Delta delta = one.delta();
+    try {
+      return tx.inSavepoint(sp -> applyOnce(sp, clientId, one.valid(), one.edits(), one.field(), one.digest()));
+    } catch (RetryLater e) {
+      return e.result;  // rolled back to the savepoint: the claim went with it, so the retry gets a fresh chance
+    } catch (DataAccessException e) {
+      if (SyncStore.isRetryable(e) || SyncStore.isUnavailable(e)) {
+        throw e;  // the whole batch runs again, or fails as unavailable
+      }
+      return refusedByDatabase(delta, clientId, e);
+    } catch (RuntimeException e) {
+      if (SyncStore.isUnavailable(e)) {
+        throw e;
+      }
+      if (SyncStore.isOverloaded(e)) {
+        log.info("Server busy while applying delta {} of client {}: {}", delta.getDeltaId(), clientId, e.toString());
+        return rejected(delta, Errors.busy());
+      }
+      log.error("Unexpected failure applying delta {} of client {}", delta.getDeltaId(), clientId, e);
+      return rejected(delta, Errors.status(Code.INTERNAL, ErrorReason.ERROR_REASON_INTERNAL,
+          "internal error while applying the delta; it was not applied"));
+    }
+  }
+
+  /**
+   * A delta the database itself refused. Data exceptions (class 22: a string PostgreSQL cannot store, a number
+   * out of range) and integrity violations (class 23: a CHECK constraint) are the client's data: INVALID_ARGUMENT,
+   * with PostgreSQL's one-line reason. Anything else is ours: INTERNAL, with nothing from the database on the wire.
+   */
+  private static DeltaResult refusedByDatabase(Delta delta, String clientId, DataAccessException e) {
+    String state = e.sqlState() == null ? "" : e.sqlState();
+    if (state.startsWith("22") || state.startsWith("23")) {
+      String reason = databaseMessage(e);
+      return rejected(delta, Errors.status(Code.INVALID_ARGUMENT, ErrorReason.ERROR_REASON_INVALID_ARGUMENT,
+          "the database refused the delta (SQLSTATE " + state + (reason.isEmpty() ? "" : ": " + reason)
+              + "); it was not applied, the rest of its batch was"));
+    }
+    log.error("Database error applying delta {} of client {}", delta.getDeltaId(), clientId, e);
+    return rejected(delta, Errors.status(Code.INTERNAL, ErrorReason.ERROR_REASON_INTERNAL,
+        "internal error while applying the delta; it was not applied"));
+  }
+
+  /** PostgreSQL's primary message, without the statement jOOQ adds to its exception messages. */
+  private static String databaseMessage(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof PSQLException psql && psql.getServerErrorMessage() != null) {
+        String message = psql.getServerErrorMessage().getMessage();
+        return message == null ? "" : message.lines().findFirst().orElse("");
+      }
+    }
+    return "";
+  }
+
+  /** One delta of a batch failed alone: the attempt without savepoints is abandoned. */
+  private static final class DeltaFailed extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    DeltaFailed(Throwable cause) {
+      super(cause.getMessage(), cause, false, false);
+    }
   }
 
   /**
@@ -138,39 +370,23 @@ public final class WriteService {
             + "limit; push this delta again (same delta_id) in another batch"));
   }
 
-  private DeltaResult apply(String clientId, Delta delta, String field) {
-    DeltaValidator.Outcome outcome = validator.validate(delta, field);
-    if (!outcome.isValid()) {
-      return rejected(delta, Errors.invalidArgument(outcome.reason(), outcome.violations()));
-    }
-    ValidDelta valid = outcome.valid();
-    List<Edit> edits = outcome.edits();
-    byte[] digest = digest(delta);
-    try {
-      return store.inTransaction(tx -> applyOnce(tx, clientId, valid, edits, field, digest));
-    } catch (RetryLater e) {
-      return e.result;
-    } catch (RuntimeException e) {
-      if (SyncStore.isUnavailable(e)) {
-        log.warn("Database unavailable while applying delta {} of client {}: {}", delta.getDeltaId(), clientId,
-            e.toString());
-        return unavailable(delta);
-      }
-      if (SyncStore.isOverloaded(e)) {
-        log.info("Server busy while applying delta {} of client {}: {}", delta.getDeltaId(), clientId, e.toString());
-        return rejected(delta, Errors.busy());
-      }
-      log.error("Unexpected failure applying delta {} of client {}", delta.getDeltaId(), clientId, e);
-      return rejected(delta, Errors.status(Code.INTERNAL, ErrorReason.ERROR_REASON_INTERNAL,
-          "internal error while applying the delta; it was not applied"));
-    }
-  }
-
   private DeltaResult applyOnce(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits,
       String field, byte[] digest) {
     Delta delta = valid.delta();
     WriteClock writeClock = WriteClock.of(delta, clientId, clock.instant(), maxClockSkew);
-    WriteTransaction.Claim claim = tx.claimDelta(clientId, delta.getDeltaId(), digest, writeClock.micros());
+    WriteTransaction.Claim claim;
+    WriteTransaction.FirstWrite first = null;
+    if (edits.isEmpty() && delta.getOperation() == Operation.OPERATION_CREATE && valid.base().isEmpty()) {
+      first = tx.claimAndInsert(clientId, delta.getDeltaId(), digest, writeClock.micros(), valid.key(),
+          valid.dataJson());
+      claim = first.claim();
+    } else if (edits.isEmpty() && delta.getOperation() == Operation.OPERATION_UPDATE) {
+      first = tx.claimAndReplace(clientId, delta.getDeltaId(), digest, writeClock.micros(), valid.key(),
+          valid.base(), valid.dataJson());
+      claim = first.claim();
+    } else {
+      claim = tx.claimDelta(clientId, delta.getDeltaId(), digest, writeClock.micros());
+    }
     if (claim instanceof WriteTransaction.AlreadyApplied applied) {
       if (!applied.sameContent()) {
         return rejected(delta, Errors.status(Code.ALREADY_EXISTS, ErrorReason.ERROR_REASON_DELTA_ID_REUSED,
@@ -179,13 +395,19 @@ public final class WriteService {
       }
       return replay(applied.result());
     }
-    DeltaResult result = write(tx, clientId, valid, edits, field, writeClock);
+    DeltaResult result;
+    if (first != null && first.written().isPresent()) {
+      result = applied(delta, first.written().get(), null);
+    } else {
+      result = write(tx, clientId, valid, edits, field, writeClock, first != null);
+    }
     tx.recordResult(clientId, delta.getDeltaId(), result.toByteArray());
     return result;
   }
 
   /**
-   * First the plain compare-and-set the delta asks for; on a miss, the conflict policy decides, and its decision is
+   * First the plain compare-and-set the delta asks for (unless {@code firstWriteMissed}: it was made together with
+   * the idempotency claim, and missed); on a miss, the conflict policy decides, and its decision is
    * carried out with a compare-and-set on the version just read. If that misses too (another writer got there
    * first), the policy decides again on the newer state. Every write is one SQL statement with the expected
    * version in its WHERE clause; the reads only feed the decision.
@@ -196,11 +418,13 @@ public final class WriteService {
    * whole document, which is its edits applied to its base document.
    */
   private DeltaResult write(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits, String field,
-      WriteClock clock) {
+      WriteClock clock, boolean firstWriteMissed) {
     Delta delta = valid.delta();
     EntityKey key = valid.key();
     EntityStore entities = tx.entities();
-    if (edits.isEmpty()) {
+    if (firstWriteMissed) {
+      // The plain write the delta asks for was made together with the claim, and missed: a conflict.
+    } else if (edits.isEmpty()) {
       Optional<Entity> written = switch (delta.getOperation()) {
         case OPERATION_CREATE -> {
           Optional<Entity> created = entities.insert(key, valid.dataJson(), clientId);
@@ -290,7 +514,7 @@ public final class WriteService {
         return result.get();
       }
     }
-    // Thrown, not returned: the transaction must roll back so that the idempotency claim goes with it, or the
+    // Thrown, not returned: the delta must roll back (to its savepoint) so that its idempotency claim goes with it, or the
     // retry this result asks for would be answered with this very result for ever.
     throw new RetryLater(rejected(delta, Errors.status(Code.ABORTED, ErrorReason.ERROR_REASON_VERSION_CONFLICT,
         "the entity kept changing while the conflict was being resolved; nothing was applied: retry the delta "
@@ -473,12 +697,6 @@ public final class WriteService {
   private static DeltaResult unavailable(Delta delta) {
     return rejected(delta, Errors.status(Code.UNAVAILABLE, ErrorReason.ERROR_REASON_DATABASE_UNAVAILABLE,
         "the database is unavailable; the delta was not applied: retry it (same delta_id) with backoff"));
-  }
-
-  /** The database is down or every connection is busy: later deltas of the batch are not tried (see push). */
-  private static boolean stopsTheBatch(DeltaResult result) {
-    return result.getStatus() == DeltaStatus.DELTA_STATUS_REJECTED
-        && (result.getError().getCode() == Code.UNAVAILABLE.getNumber() || result.getError().equals(Errors.busy()));
   }
 
   private static DeltaResult replay(byte[] stored) {
