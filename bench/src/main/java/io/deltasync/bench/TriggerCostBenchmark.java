@@ -36,7 +36,7 @@ public final class TriggerCostBenchmark {
     Path dataDir = Files.createTempDirectory("deltasync-trigger-bench-");
     try (EmbeddedDatabase postgres = EmbeddedDatabase.start(dataDir, 0);
         Database database = Database.open(new Database.Settings(Optional.of(postgres.jdbcUrl()), postgres.user(),
-            postgres.password(), dataDir, threads + 2))) {
+            postgres.password(), dataDir, threads + 2, java.time.Duration.ofSeconds(30)))) {
       Map<String, List<Double>> rates = new LinkedHashMap<>();
       List<String> variants = new ArrayList<>();
       variants.add("all triggers");

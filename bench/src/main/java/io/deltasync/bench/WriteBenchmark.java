@@ -159,7 +159,7 @@ public final class WriteBenchmark {
     Path dataDir = Files.createTempDirectory("deltasync-write-bench-");
     try (EmbeddedDatabase postgres = EmbeddedDatabase.start(dataDir, 0);
         Database database = Database.open(new Database.Settings(Optional.of(postgres.jdbcUrl()), postgres.user(),
-            postgres.password(), dataDir, 40))) {
+            postgres.password(), dataDir, 40, java.time.Duration.ofSeconds(30)))) {
       Map<String, String> env = new HashMap<>();
       env.put("DELTASYNC_DATABASE_URL", postgres.jdbcUrl());
       env.put("DELTASYNC_DATABASE_USER", postgres.user());

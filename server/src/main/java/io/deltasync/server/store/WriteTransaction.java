@@ -130,7 +130,8 @@ public final class WriteTransaction {
 
   /**
    * Claims the delta and, if claimed, replaces the entity's data by compare-and-set on {@code base} (a live entity)
-   * in the same statement.
+   * in the same statement, keeping every stored value the new document equals exactly as stored (see
+   * JsonEntityStore's keepingExact).
    */
   public FirstWrite claimAndReplace(String clientId, String deltaId, byte[] digest, long writeClockMicros,
       EntityKey key, Expected base, String dataJson) {
@@ -146,7 +147,8 @@ public final class WriteTransaction {
       binds.add(base.etag());
     }
     var rows = tx.resultQuery(CLAIM_CTE + """
-            UPDATE entity e SET data = ?::jsonb, row_version = e.row_version + 1, last_modified_by = ?
+            UPDATE entity e SET data = deltasync_keep_exact(e.data, ?::jsonb), row_version = e.row_version + 1,
+                last_modified_by = ?
             FROM writer
             WHERE e.scope = ? AND e.entity_type = ? AND e.entity_id = ? AND NOT e.is_deleted"""
             + expectation + " AND EXISTS (SELECT 1 FROM claim) RETURNING e.*", binds.toArray())

@@ -269,7 +269,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     Cursor cursor = null;
     if (!hello.getCursor().isEmpty()) {
       try {
-        cursor = changeFeed.resolve(hello.getCursor(), "hello.cursor");
+        cursor = whenNotBusy(() -> changeFeed.resolve(hello.getCursor(), "hello.cursor"));
       } catch (DeltaSyncException e) {
         if (!Errors.reason(ErrorReason.ERROR_REASON_RESYNC_REQUIRED).equals(reasonOf(e))) {
           throw e;
@@ -277,7 +277,9 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
         resyncReason = e.status().getMessage();
       }
     }
-    whenNotBusy(() -> { store.recordSeen(hello.getClientId()); return null; });
+    store.recordSeen(hello.getClientId());
+    // A hello waits for a free connection rather than being refused: a client would only send it again.
+    String serverCursor = whenNotBusy(() -> changeFeed.encodeAt(changeFeed.visible()));
     if (!clientStreams.tryOpen(hello.getClientId())) {
       throw new DeltaSyncException(Errors.status(Code.RESOURCE_EXHAUSTED, ErrorReason.ERROR_REASON_LIMIT_EXCEEDED,
           "hello.client_id: " + settings.maxStreamsPerClient() + " Sync streams are already open for client '"
@@ -294,7 +296,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       filter = new ChangeFilter(selectors);
       allowedScopes = everyScope ? Set.of() : Set.copyOf(scopes);
       enqueue(new Outgoing(SyncResponse.newBuilder().setWelcome(SyncWelcome.newBuilder()
-          .setServerCursor(changeFeed.encodeAt(changeFeed.visible()))
+          .setServerCursor(serverCursor)
           .setLimits(settings.limits())
           .setHeartbeatInterval(com.google.protobuf.Duration.newBuilder()
               .setSeconds(settings.heartbeatInterval().toSeconds())
