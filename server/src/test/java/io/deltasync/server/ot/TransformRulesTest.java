@@ -35,6 +35,15 @@ class TransformRulesTest {
         | [{"path": [{"key": "t"}], "text": {"components": [{"retain": 3}, {"insert": "X"}]}}] \
         | [{"path": [{"key": "t"}], "text": {"components": [{"retain": 1}, {"delete": 4}]}}] \
         | {"t": "aXf"}
+      text inserted after a deleted range stays after what the right side types there | {"t": "ab"} \
+        | [{"path": [{"key": "t"}], "text": {"components": [{"delete": 1}, {"retain": 1}, {"insert": "P"}]}}] \
+        | [{"path": [{"key": "t"}], "text": {"components": [{"retain": 1}, {"delete": 1}]}}, \
+           {"path": [{"key": "t"}], "text": {"components": [{"insert": "U"}]}}] \
+        | {"t": "UP"}
+      a delete then insert keeps its order: the insert is after the deleted text | {"t": "xy"} \
+        | [{"path": [{"key": "t"}], "text": {"components": [{"retain": 1}, {"delete": 1}, {"insert": "L"}]}}] \
+        | [{"path": [{"key": "t"}], "text": {"components": [{"retain": 1}, {"insert": "R"}]}}] \
+        | {"t": "xRL"}
       set of one key: left wins | {"k": 0} \
         | [{"objectSet": {"key": "k", "value": "left"}}] \
         | [{"objectSet": {"key": "k", "value": "right"}}] \
