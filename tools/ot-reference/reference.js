@@ -9,11 +9,13 @@
 //   "sequential": each op of one list transformed past each op of the other, in order (the server's grid).
 // For each: {"ab": doc after a then b', "ba": doc after b then a'}.
 //
-// A json1 case is {"type": "json1", "doc": any, "a": [op, ...], "b": [op, ...]} with ot-json1 ops; the result is
-// {"ab": ..., "ba": ...} for the composed lists, or {"error": "..."} when json1 refuses (it has unsupported pairs).
+// A json1 case is {"type": "json1", "doc": {...}, "a": [edit, ...], "b": [edit, ...]} with deltasync edits in proto3
+// JSON (text and array kinds); each list is converted to ot-json1 and composed, and the result is {"ab": ...,
+// "ba": ...}. Any case the reference refuses comes back as {"error": "..."}.
 'use strict';
 const text = require('ot-text-unicode').type;
-const json1 = require('ot-json1').type;
+const json1lib = require('ot-json1');
+const json1 = json1lib.type;
 
 function composeAll(type, ops, empty) {
   return ops.reduce((acc, op) => type.compose(acc, type.normalize ? type.normalize(op) : op), empty);
@@ -59,17 +61,40 @@ function textCase(c) {
   return {composed, sequential};
 }
 
-function json1Case(c) {
-  try {
-    const a = composeAll(json1, c.a, null);
-    const b = composeAll(json1, c.b, null);
-    return {
-      ab: json1.apply(json1.apply(c.doc, a), json1.transform(b, a, 'right')),
-      ba: json1.apply(json1.apply(c.doc, b), json1.transform(a, b, 'left')),
-    };
-  } catch (e) {
-    return {error: String(e && e.message || e)};
+// One deltasync edit (proto3 JSON, as docs/operational-transform.md shows them) as an ot-json1 op. Array and
+// text edits only: object edits need the document to choose between insert and replace.
+function toJson1(edit) {
+  const path = (edit.path || []).map((step) => (step.key !== undefined ? step.key : (step.index || 0)));
+  if (edit.text) {
+    const components = edit.text.components.map((c) => (c.retain !== undefined ? c.retain
+      : c.insert !== undefined ? c.insert : {d: c.delete}));
+    return json1lib.editOp(path, 'text-unicode', text.normalize(components));
   }
+  if (edit.arrayMove) {
+    const m = edit.arrayMove;
+    return json1lib.moveOp([...path, m.fromIndex || 0], [...path, m.toIndex || 0]);
+  }
+  if (edit.arrayInsert) {
+    const at = edit.arrayInsert.index || 0;
+    return edit.arrayInsert.values.reduce((op, value, i) => json1.compose(op,
+      json1lib.insertOp([...path, at + i], value)), null);
+  }
+  if (edit.arrayRemove) {
+    const r = edit.arrayRemove;
+    let op = null;
+    for (let i = 0; i < r.count; i++) op = json1.compose(op, json1lib.removeOp([...path, r.index || 0]));
+    return op;
+  }
+  throw Error('no ot-json1 form for ' + JSON.stringify(edit));
+}
+
+function json1Case(c) {
+  const a = composeAll(json1, c.a.map(toJson1), null);
+  const b = composeAll(json1, c.b.map(toJson1), null);
+  return {
+    ab: json1.apply(json1.apply(c.doc, a), json1.transform(b, a, 'right')),
+    ba: json1.apply(json1.apply(c.doc, b), json1.transform(a, b, 'left')),
+  };
 }
 
 let input = '';

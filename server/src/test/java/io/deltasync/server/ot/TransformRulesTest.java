@@ -92,6 +92,22 @@ class TransformRulesTest {
         | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 0, "toIndex": 1}}] \
         | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 3, "toIndex": 2}}] \
         | {"l": ["b", "a", "d", "c"]}
+      moves of two elements to the front: left first | {"l": ["a", "b", "c"]} \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 2, "toIndex": 0}}] \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 1, "toIndex": 0}}] \
+        | {"l": ["c", "b", "a"]}
+      the same swap made from both ends stays made | {"l": [0, 1]} \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 1, "toIndex": 0}}] \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 0, "toIndex": 1}}] \
+        | {"l": [1, 0]}
+      the same swap made from both ends stays made, other side | {"l": [0, 1]} \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 0, "toIndex": 1}}] \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 1, "toIndex": 0}}] \
+        | {"l": [1, 0]}
+      the same swap inside a longer array | {"l": ["a", "b", "c", "d"]} \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 2, "toIndex": 1}}] \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 1, "toIndex": 2}}] \
+        | {"l": ["a", "c", "b", "d"]}
       move of a removed element: the remove wins | {"l": ["a", "b", "c"]} \
         | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 1, "toIndex": 0}}] \
         | [{"path": [{"key": "l"}], "arrayRemove": {"index": 1, "count": 1}}] \
