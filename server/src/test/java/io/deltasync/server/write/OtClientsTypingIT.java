@@ -21,6 +21,7 @@ import io.deltasync.v1.DeltaResult;
 import io.deltasync.v1.DeltaStatus;
 import io.deltasync.v1.Operation;
 import io.deltasync.v1.PullRequest;
+import io.deltasync.v1.PullResponse;
 import io.deltasync.v1.PushRequest;
 import io.deltasync.v1.Subscription;
 import io.deltasync.v1.SyncResponse;
@@ -78,12 +79,12 @@ class OtClientsTypingIT {
       alice.finish();
       bob.finish();
 
-      Change latest = server.sync().pull(PullRequest.newBuilder().addScopes(SCOPE).setPageSize(100).build())
-          .getChangesList().stream().filter(c -> c.getEntity().getEntityId().equals(ID)).reduce((a, b) -> b)
-          .orElseThrow();
-      long version = latest.getEntity().getRowVersion();
+      // Both are done: the last write is one of theirs, and its writer holds its version.
+      long version = Math.max(alice.version, bob.version);
       alice.catchUpTo(version);
       bob.catchUpTo(version);
+      Change latest = latest(ID);
+      assertThat(latest.getEntity().getRowVersion()).isEqualTo(version);
 
       String text = latest.getEntity().getData().getFieldsOrThrow("text").getStringValue();
       assertThat(alice.merges + bob.merges).as("seed=%d: the clients' edits met concurrently", seed).isPositive();
@@ -94,6 +95,70 @@ class OtClientsTypingIT {
     }
   }
 
+  @Test
+  void aChangeThatArrivesWhileTheEditIsInFlightIsAppliedOnceThroughRebaseEdits() throws Exception {
+    String id = "race";
+    Struct start = Struct.newBuilder().putFields("text", string("hello")).build();
+    long base = server.sync().push(PushRequest.newBuilder().setClientId("setup").addDeltas(
+        Delta.newBuilder().setDeltaId(UUID.randomUUID().toString()).setEntityType("note").setEntityId(id)
+            .setScope(SCOPE).setOperation(Operation.OPERATION_CREATE).setData(start)).build()).getResults(0)
+        .getEntity().getRowVersion();
+
+    try (OtClient bob = new OtClient("bob", id, start, base)) {
+      // Bob types "!" at the end; his delta goes out (unary Push, so the test decides when he reads its result).
+      bob.pending = List.of(new Edit.Text(FIELD, List.of(TextComponent.retain(5), TextComponent.insert("!"))));
+      bob.inFlight = bob.pending;
+      bob.pending = List.of();
+      // Meanwhile Alice's change (typing "X" at the start) commits first, so Bob's delta is merged past it.
+      DeltaResult alice = server.sync().push(PushRequest.newBuilder().setClientId("alice").addDeltas(
+          Delta.newBuilder().setDeltaId(UUID.randomUUID().toString()).setEntityType("note").setEntityId(id)
+              .setScope(SCOPE).setOperation(Operation.OPERATION_UPDATE).setBaseRowVersion(base)
+              .addAllEdits(OperationCodec.toProto(List.of(new Edit.Text(FIELD, List.of(TextComponent.insert("X"))))))
+          ).build()).getResults(0);
+      DeltaResult result = server.sync().push(PushRequest.newBuilder().setClientId("bob").addDeltas(
+          Delta.newBuilder().setDeltaId(UUID.randomUUID().toString()).setEntityType("note").setEntityId(id)
+              .setScope(SCOPE).setOperation(Operation.OPERATION_UPDATE).setBaseRowVersion(base)
+              .addAllEdits(OperationCodec.toProto(bob.inFlight))).build()).getResults(0);
+      assertThat(result.getRebaseEditsList()).as("merged past Alice's change").isNotEmpty();
+
+      // Alice's change reaches Bob's stream before he reads his result: it is buffered, not applied.
+      while (!bob.buffered.containsKey(alice.getEntity().getRowVersion())) {
+        bob.handleNext();
+      }
+      assertThat(bob.text()).isEqualTo("hello!");
+      // What docs/protocol.md used to lead to: apply her change, then the rebase edits, which contain it again.
+      Struct applyBoth = OtClient.apply(OtClient.apply(OtClient.apply(start, bob.inFlight),
+          OperationCodec.fromProto(bob.buffered.firstEntry().getValue().getEditsList())),
+          OperationCodec.fromProto(result.getRebaseEditsList()));
+      assertThat(applyBoth.getFieldsOrThrow("text").getStringValue()).isEqualTo("XXhello!");
+
+      bob.onResult(result);
+      assertThat(bob.buffered).as("the buffered change is in the result already: dropped").isEmpty();
+      assertThat(bob.text()).isEqualTo("Xhello!")
+          .isEqualTo(result.getEntity().getData().getFieldsOrThrow("text").getStringValue());
+    }
+  }
+
+  /** The server's newest change of entity {@code id}, read with Pull page by page. */
+  private static Change latest(String id) {
+    Change latest = null;
+    String cursor = "";
+    while (true) {
+      PullResponse page = server.sync().pull(PullRequest.newBuilder().addScopes(SCOPE).setCursor(cursor)
+          .setPageSize(100).build());
+      for (Change change : page.getChangesList()) {
+        if (change.getEntity().getEntityId().equals(id)
+            && (latest == null || change.getEntity().getRowVersion() > latest.getEntity().getRowVersion())) {
+          latest = change;
+        }
+      }
+      if (!page.getHasMore() || page.getChangesCount() == 0) {
+        return latest;
+      }
+      cursor = page.getNextCursor();
+    }
+  }
+
   private static Value string(String text) {
     return Value.newBuilder().setStringValue(text).build();
   }
@@ -101,6 +166,7 @@ class OtClientsTypingIT {
   /** A client that keeps OT state for one entity, as docs/protocol.md describes. */
   private static final class OtClient implements AutoCloseable {
     final String clientId;
+    final String id;
     final StreamClient stream;
     /** The server's document at {@link #version}, as far as this client knows. */
     Struct confirmed;
@@ -116,7 +182,12 @@ class OtClientsTypingIT {
     int merges;
 
     OtClient(String clientId, Struct document, long version) {
+      this(clientId, ID, document, version);
+    }
+
+    OtClient(String clientId, String id, Struct document, long version) {
       this.clientId = clientId;
+      this.id = id;
       this.confirmed = document;
       this.version = version;
       this.stream = new StreamClient(server.channel());
@@ -159,7 +230,7 @@ class OtClientsTypingIT {
       pending = List.of();
       inFlightBatch = clientId + "-" + ++batches;
       stream.push(inFlightBatch, Delta.newBuilder().setDeltaId(UUID.randomUUID().toString()).setEntityType("note")
-          .setEntityId(ID).setScope(SCOPE).setOperation(Operation.OPERATION_UPDATE).setBaseRowVersion(version)
+          .setEntityId(id).setScope(SCOPE).setOperation(Operation.OPERATION_UPDATE).setBaseRowVersion(version)
           .addAllEdits(OperationCodec.toProto(inFlight)).build());
     }
 
@@ -179,7 +250,7 @@ class OtClientsTypingIT {
       }
       if (message.hasChanges()) {
         for (Change change : message.getChanges().getChangesList()) {
-          if (change.getEntity().getEntityId().equals(ID)) {
+          if (change.getEntity().getEntityId().equals(id)) {
             buffered.put(change.getEntity().getRowVersion(), change);
           }
         }
@@ -188,7 +259,7 @@ class OtClientsTypingIT {
     }
 
     /** The result of the delta in flight: rebase, then drop what the result already contains. */
-    private void onResult(DeltaResult result) throws Exception {
+    void onResult(DeltaResult result) throws Exception {
       assertThat(result.getStatus()).as("%s: %s", clientId, result).isEqualTo(DeltaStatus.DELTA_STATUS_APPLIED);
       Struct mine = apply(confirmed, inFlight);
       if (result.hasResolution()) {
@@ -238,7 +309,7 @@ class OtClientsTypingIT {
       }
     }
 
-    private static Struct apply(Struct document, List<Edit> edits) {
+    static Struct apply(Struct document, List<Edit> edits) {
       try {
         return OperationalTransform.apply(document, edits);
       } catch (InvalidOperationException e) {
