@@ -262,7 +262,7 @@ class OtClientsTypingIT {
     void onResult(DeltaResult result) throws Exception {
       assertThat(result.getStatus()).as("%s: %s", clientId, result).isEqualTo(DeltaStatus.DELTA_STATUS_APPLIED);
       Struct mine = apply(confirmed, inFlight);
-      if (result.hasResolution()) {
+      if (result.getResolution().getPolicy() == ConflictPolicy.CONFLICT_POLICY_OPERATIONAL_TRANSFORM) {
         // Merged: the rebase edits bring our document (base + our edits) to the server's. Our pending edits were
         // made after the in-flight ones, so they move past the rebase edits (the server never sees this pair).
         List<Edit> rebase = OperationCodec.fromProto(result.getRebaseEditsList());
