@@ -150,12 +150,12 @@ public final class OperationCodec {
       String at = field + ".components[" + i + "]";
       switch (component.getComponentCase()) {
         case RETAIN -> {
-          valid &= checkNonNegative(component.getRetain(), at + ".retain", violations);
+          valid &= checkPositive(component.getRetain(), at + ".retain", violations);
           components.add(TextComponent.retain(Math.max(0, component.getRetain())));
         }
         case INSERT -> components.add(TextComponent.insert(component.getInsert()));
         case DELETE -> {
-          valid &= checkNonNegative(component.getDelete(), at + ".delete", violations);
+          valid &= checkPositive(component.getDelete(), at + ".delete", violations);
           components.add(TextComponent.delete(Math.max(0, component.getDelete())));
         }
         case COMPONENT_NOT_SET -> {
@@ -170,6 +170,15 @@ public final class OperationCodec {
   private static boolean checkNonNegative(int value, String field, List<EditViolation> violations) {
     if (value < 0) {
       violations.add(new EditViolation(field, value + " (expected: >= 0)"));
+      return false;
+    }
+    return true;
+  }
+
+  /** Retain and delete counts: a count below 1 is invalid, as in ot-text-unicode (and documented). */
+  private static boolean checkPositive(int value, String field, List<EditViolation> violations) {
+    if (value < 1) {
+      violations.add(new EditViolation(field, value + " (expected: >= 1)"));
       return false;
     }
     return true;

@@ -48,7 +48,10 @@ final class TextOps {
     }
   }
 
-  /** The canonical form: no empty components, neighbours of one kind merged, inserts before deletes, no tail retain. */
+  /**
+   * The canonical form, as ot-text-unicode's normalize: no empty components, neighbours of one kind merged, no tail
+   * retain. The order of components is kept.
+   */
   static List<TextComponent> normalize(List<TextComponent> components) {
     Builder out = new Builder();
     components.forEach(out::append);
@@ -249,20 +252,14 @@ final class TextOps {
           }
         }
         case Insert insert -> {
-          // Insert-then-delete and delete-then-insert at one position are the same edit; always writing the insert
-          // first gives one canonical form, so equal edits compare equal and transform ties see the insert.
-          Delete trailingDelete = null;
-          if (last() instanceof Delete delete) {
-            trailingDelete = delete;
-            out.remove(out.size() - 1);
-          }
+          // No reordering of an insert before a neighbouring delete: both orders apply alike, but they transform
+          // differently. [delete, insert] records that the inserted text stood after the deleted text, so a concurrent
+          // insert there goes before it whatever the side; rewriting it to [insert, delete] made the tie-break decide
+          // instead and diverged from ot-text-unicode (docs/operational-transform.md, "Two text edits of one string").
           if (last() instanceof Insert previous) {
             out.set(out.size() - 1, new Insert(previous.text() + insert.text()));
           } else {
             out.add(insert);
-          }
-          if (trailingDelete != null) {
-            out.add(trailingDelete);
           }
         }
       }

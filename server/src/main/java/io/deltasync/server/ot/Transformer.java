@@ -298,13 +298,21 @@ final class Transformer {
           // Both moved the same element: the left move wins (as in json0) and starts where the other one put it.
           return side == Side.LEFT ? moveOrNothing(move.path(), earlier.toIndex(), to) : List.of();
         }
-        // Each element lands at its own target gap, counted in the array without both elements; a tie goes to the
-        // left. Computing the final place once for both orders is what makes the pair converge.
+        // Each element lands at its own target gap, counted in the array without both elements. Computing the final
+        // place once for both orders is what makes the pair converge.
         int otherFrom = earlier.fromIndex();
-        int ourGap = gapWithout(to, otherFrom > from ? otherFrom - 1 : otherFrom);
-        int theirGap = gapWithout(earlier.toIndex(), from > otherFrom ? from - 1 : from);
+        int theirs = otherFrom > from ? otherFrom - 1 : otherFrom; // their element in the array without ours
+        int ours = from > otherFrom ? from - 1 : from; // our element in the array without theirs
+        int ourGap = gapWithout(to, theirs);
+        int theirGap = gapWithout(earlier.toIndex(), ours);
+        // One gap for both: each move also said on which side of the other element its own should be (its target
+        // at or before the other's place, or after it). Where they agree (a swap both users made, from opposite
+        // ends) that order holds; where both want the same side, the left element goes first.
+        boolean ourBefore = to <= theirs;
+        boolean theirBefore = earlier.toIndex() <= ours;
+        boolean theirFirst = ourBefore != theirBefore ? theirBefore : side == Side.RIGHT;
         newFrom = mapThroughMove(earlier, from);
-        newTo = theirGap < ourGap || (theirGap == ourGap && side == Side.RIGHT) ? ourGap + 1 : ourGap;
+        newTo = theirGap < ourGap || (theirGap == ourGap && theirFirst) ? ourGap + 1 : ourGap;
       }
       case ArrayReplace replace -> {
         return List.of(move);

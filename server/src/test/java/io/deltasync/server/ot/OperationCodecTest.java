@@ -74,7 +74,7 @@ class OperationCodecTest {
         new EditViolation("edits[2].array_remove.count", "0 (expected: >= 1)"),
         new EditViolation("edits[3]", "no edit set (expected one of text, array_insert, array_remove, array_move, "
             + "array_replace, object_set, object_unset or object_merge)"),
-        new EditViolation("edits[4].text.components[0].retain", "-3 (expected: >= 0)"),
+        new EditViolation("edits[4].text.components[0].retain", "-3 (expected: >= 1)"),
         new EditViolation("edits[4].text.components[1]", "none of retain, insert or delete set"),
         new EditViolation("edits[5].array_insert.values", "empty (expected: at least 1 value)"),
         new EditViolation("edits[6].array_insert.values[0]",
@@ -83,6 +83,24 @@ class OperationCodecTest {
         new EditViolation("edits[8].object_merge.fields", "no kind set at '/bad' (expected: null, number, string, "
             + "bool, struct or list)"));
     assertThat(thrown).hasMessageStartingWith("edits[1].path[1]: neither key nor index set; ");
+  }
+
+  @Test
+  void refusesTextCountsBelowOne() {
+    List<EditOperation> edits = List.of(EditOperation.newBuilder()
+        .addPath(PathElement.newBuilder().setKey("t"))
+        .setText(TextEdit.newBuilder()
+            .addComponents(io.deltasync.v1.TextComponent.newBuilder().setRetain(0))
+            .addComponents(io.deltasync.v1.TextComponent.newBuilder().setInsert("x"))
+            .addComponents(io.deltasync.v1.TextComponent.newBuilder().setDelete(0)))
+        .build());
+
+    InvalidOperationException thrown = catchThrowableOfType(InvalidOperationException.class,
+        () -> OperationCodec.fromProto(edits));
+
+    assertThat(thrown.violations()).containsExactly(
+        new EditViolation("edits[0].text.components[0].retain", "0 (expected: >= 1)"),
+        new EditViolation("edits[0].text.components[2].delete", "0 (expected: >= 1)"));
   }
 
   @Test

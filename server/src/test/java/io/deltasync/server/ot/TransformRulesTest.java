@@ -35,6 +35,15 @@ class TransformRulesTest {
         | [{"path": [{"key": "t"}], "text": {"components": [{"retain": 3}, {"insert": "X"}]}}] \
         | [{"path": [{"key": "t"}], "text": {"components": [{"retain": 1}, {"delete": 4}]}}] \
         | {"t": "aXf"}
+      text inserted after a deleted range stays after what the right side types there | {"t": "ab"} \
+        | [{"path": [{"key": "t"}], "text": {"components": [{"delete": 1}, {"retain": 1}, {"insert": "P"}]}}] \
+        | [{"path": [{"key": "t"}], "text": {"components": [{"retain": 1}, {"delete": 1}]}}, \
+           {"path": [{"key": "t"}], "text": {"components": [{"insert": "U"}]}}] \
+        | {"t": "UP"}
+      a delete then insert keeps its order: the insert is after the deleted text | {"t": "xy"} \
+        | [{"path": [{"key": "t"}], "text": {"components": [{"retain": 1}, {"delete": 1}, {"insert": "L"}]}}] \
+        | [{"path": [{"key": "t"}], "text": {"components": [{"retain": 1}, {"insert": "R"}]}}] \
+        | {"t": "xRL"}
       set of one key: left wins | {"k": 0} \
         | [{"objectSet": {"key": "k", "value": "left"}}] \
         | [{"objectSet": {"key": "k", "value": "right"}}] \
@@ -83,6 +92,22 @@ class TransformRulesTest {
         | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 0, "toIndex": 1}}] \
         | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 3, "toIndex": 2}}] \
         | {"l": ["b", "a", "d", "c"]}
+      moves of two elements to the front: left first | {"l": ["a", "b", "c"]} \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 2, "toIndex": 0}}] \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 1, "toIndex": 0}}] \
+        | {"l": ["c", "b", "a"]}
+      the same swap made from both ends stays made | {"l": [0, 1]} \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 1, "toIndex": 0}}] \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 0, "toIndex": 1}}] \
+        | {"l": [1, 0]}
+      the same swap made from both ends stays made, other side | {"l": [0, 1]} \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 0, "toIndex": 1}}] \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 1, "toIndex": 0}}] \
+        | {"l": [1, 0]}
+      the same swap inside a longer array | {"l": ["a", "b", "c", "d"]} \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 2, "toIndex": 1}}] \
+        | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 1, "toIndex": 2}}] \
+        | {"l": ["a", "c", "b", "d"]}
       move of a removed element: the remove wins | {"l": ["a", "b", "c"]} \
         | [{"path": [{"key": "l"}], "arrayMove": {"fromIndex": 1, "toIndex": 0}}] \
         | [{"path": [{"key": "l"}], "arrayRemove": {"index": 1, "count": 1}}] \
