@@ -39,8 +39,13 @@ class ReadmeCommandsIT {
 
   @AfterEach
   void stopServers() throws InterruptedException {
+    // SIGTERM first: a SIGKILLed server leaves its PostgreSQL running, which keeps writing into the temporary data
+    // directory while JUnit deletes it.
     for (Process server : servers) {
-      server.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+      server.destroy();
+      if (!server.waitFor(60, TimeUnit.SECONDS)) {
+        server.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+      }
     }
   }
 
