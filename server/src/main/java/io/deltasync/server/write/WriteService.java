@@ -252,7 +252,8 @@ public final class WriteService {
         switch (merge.merge(tx, clientId, valid, edits, field, current)) {
           case OperationalMerge.Written merged -> {
             return applied(delta, merged.entity(), ConflictResolution.newBuilder().setPolicy(choice.policy())
-                .setOutcome(ResolutionOutcome.RESOLUTION_OUTCOME_MERGED).setExplanation(merged.explanation())
+                .setOutcome(merged.unchanged() ? ResolutionOutcome.RESOLUTION_OUTCOME_UNCHANGED
+                    : ResolutionOutcome.RESOLUTION_OUTCOME_MERGED).setExplanation(merged.explanation())
                 .build()).toBuilder().addAllRebaseEdits(OperationCodec.toProto(merged.rebase())).build();
           }
           case OperationalMerge.Invalid invalid -> {
