@@ -41,8 +41,8 @@ public final class ConflictResolver {
    *
    * @param data the document to write
    * @param outcome which side won
-   * @param clientFields fields where the client's value was kept
-   * @param serverFields fields where the server's value was kept
+   * @param clientFields fields whose value was taken from the client
+   * @param serverFields fields the client changed whose server value was kept (not those only the server changed)
    */
   public record WriteData(Struct data, ResolutionOutcome outcome, List<String> clientFields,
       List<String> serverFields) implements Decision {}

@@ -72,6 +72,12 @@ public final class Errors {
         .build();
   }
 
+  /** One field violation of a documented limit: its own reason says LIMIT_EXCEEDED too. */
+  public static BadRequest.FieldViolation limitViolation(String field, String description) {
+    return violation(field, description).toBuilder().setReason(reason(ErrorReason.ERROR_REASON_LIMIT_EXCEEDED))
+        .build();
+  }
+
   /** One field violation. */
   public static BadRequest.FieldViolation violation(String field, String description) {
     return BadRequest.FieldViolation.newBuilder().setField(field).setDescription(description).build();

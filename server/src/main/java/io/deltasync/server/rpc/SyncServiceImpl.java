@@ -84,6 +84,19 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
   public void pull(PullRequest request, StreamObserver<PullResponse> responseObserver) {
     UnaryCalls.answer("Pull", responseObserver, () -> {
       List<FieldViolation> violations = new ArrayList<>();
+      // Checked first, so that a request naming tens of thousands of scopes is answered as too big, not with one
+      // violation per scope, and never reaches the database.
+      if (request.getEntityTypesCount() > ChangeFilter.MAX_SELECTORS) {
+        violations.add(Errors.limitViolation("entity_types", "count: " + request.getEntityTypesCount()
+            + " (expected: <= " + ChangeFilter.MAX_SELECTORS + ")"));
+      }
+      if (request.getScopesCount() > ChangeFilter.MAX_SCOPES) {
+        violations.add(Errors.limitViolation("scopes", "count: " + request.getScopesCount() + " (expected: <= "
+            + ChangeFilter.MAX_SCOPES + "; pull the scopes in groups, or leave scopes empty for all you may see)"));
+      }
+      if (!violations.isEmpty()) {
+        throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_LIMIT_EXCEEDED, violations));
+      }
       if (request.getPageSize() < 0) {
         violations.add(Errors.violation("page_size", request.getPageSize() + " (expected: >= 0)"));
       }

@@ -12,6 +12,18 @@ import java.util.Set;
  */
 public record ChangeFilter(List<Selector> selectors) {
   /**
+   * The most selectors in one filter: subscriptions in one hello, entity types in one Pull. Each selector costs the
+   * query at most two bind values (its type, and its scopes as one array), far below the 32,767 the driver can send.
+   */
+  public static final int MAX_SELECTORS = 100;
+
+  /**
+   * The most scopes one hello (all subscriptions together) or one Pull may name. Bound by what matching costs, not by
+   * bind values: the scopes of a selector travel as one array.
+   */
+  public static final int MAX_SCOPES = 1_000;
+
+  /**
    * One entity type (or all) in some scopes (or all).
    *
    * @param entityType the type; empty = all types

@@ -1,6 +1,7 @@
 package io.deltasync.server.store;
 
 import static io.deltasync.db.jooq.Tables.CONFLICT;
+import static io.deltasync.db.jooq.Tables.ENTITY;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.deltasync.db.jooq.tables.records.ConflictRecord;
@@ -29,8 +30,17 @@ public final class ConflictQueue {
    */
   public record After(OffsetDateTime detectedAt, UUID conflictId) {}
 
+  /**
+   * An open conflict as listed: with the entity's version now, which is what a resolution is checked against.
+   *
+   * @param conflict the queued conflict
+   * @param currentRowVersion the entity's row_version now (0 if the row is gone)
+   * @param currentEtag the entity's etag now (empty if the row is gone)
+   */
+  public record Listed(QueuedConflict conflict, long currentRowVersion, String currentEtag) {}
+
   /** Open conflicts, oldest first, filtered (empty strings = no filter), after {@code after} (null = start). */
-  public List<QueuedConflict> listOpen(String scope, String entityType, String clientId, After after, int limit) {
+  public List<Listed> listOpen(String scope, String entityType, String clientId, After after, int limit) {
     Condition condition = CONFLICT.RESOLVED_AT.isNull();
     if (!scope.isEmpty()) {
       condition = condition.and(CONFLICT.SCOPE.eq(scope));
@@ -45,8 +55,16 @@ public final class ConflictQueue {
       condition = condition.and(DSL.row(CONFLICT.DETECTED_AT, CONFLICT.CONFLICT_ID)
           .gt(after.detectedAt(), after.conflictId()));
     }
-    return dsl.selectFrom(CONFLICT).where(condition).orderBy(CONFLICT.DETECTED_AT, CONFLICT.CONFLICT_ID)
-        .limit(limit).fetch(ConflictQueue::conflict);
+    return dsl.select(CONFLICT.asterisk(), ENTITY.ROW_VERSION, ENTITY.ETAG)
+        .from(CONFLICT)
+        .leftJoin(ENTITY).on(ENTITY.SCOPE.eq(CONFLICT.SCOPE), ENTITY.ENTITY_TYPE.eq(CONFLICT.ENTITY_TYPE),
+            ENTITY.ENTITY_ID.eq(CONFLICT.ENTITY_ID))
+        .where(condition)
+        .orderBy(CONFLICT.DETECTED_AT, CONFLICT.CONFLICT_ID)
+        .limit(limit)
+        .fetch(row -> new Listed(conflict(row.into(CONFLICT)),
+            row.get(ENTITY.ROW_VERSION) == null ? 0 : row.get(ENTITY.ROW_VERSION),
+            row.get(ENTITY.ETAG) == null ? "" : row.get(ENTITY.ETAG)));
   }
 
   static QueuedConflict conflict(ConflictRecord row) {

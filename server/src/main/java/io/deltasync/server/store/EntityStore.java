@@ -29,6 +29,20 @@ public interface EntityStore {
   Optional<Entity> writeConflictState(EntityKey key, Expected base, String syncStatus, String conflictDataJson,
       String dataJson, boolean deleted);
 
+  /**
+   * Locks the row until the transaction ends (against other writers, not readers) if it matches {@code base}, and
+   * returns it; empty otherwise. For bookkeeping that must see every conflict committed before it (the statements
+   * after the lock read with a newer snapshot).
+   */
+  Optional<Entity> lock(EntityKey key, Expected base);
+
+  /**
+   * Records the entity's conflict state ({@code sync_status} and {@code conflict_data}) as bookkeeping, not as a
+   * write: {@code row_version}, etag and last-modified stay, and nothing is logged (V10), so no client's
+   * compare-and-set misses because of it and no client is sent a change it would skip anyway. Lock the row first.
+   */
+  Entity recordConflictState(EntityKey key, String syncStatus, String conflictDataJson);
+
   /** The current row, live or tombstone, to report after a compare-and-set miss. */
   Optional<Entity> find(EntityKey key);
 }

@@ -76,6 +76,31 @@ final class JsonEntityStore implements EntityStore {
         .map(Rows::entity);
   }
 
+  @Override
+  public Optional<Entity> lock(EntityKey key, Expected base) {
+    return tx.selectFrom(ENTITY).where(identifies(key), matches(base)).forNoKeyUpdate().fetchOptional()
+        .map(Rows::entity);
+  }
+
+  @Override
+  public Entity recordConflictState(EntityKey key, String syncStatus, String conflictDataJson) {
+    // The setting is on for this one statement only: a later write of the same transaction is a version again.
+    bookkeeping("on");
+    Entity entity = Rows.entity(tx.update(ENTITY)
+        .set(ENTITY.SYNC_STATUS, syncStatus)
+        .set(ENTITY.CONFLICT_DATA, conflictDataJson == null ? null : JSONB.valueOf(conflictDataJson))
+        .where(identifies(key))
+        .returning()
+        .fetchSingle());
+    bookkeeping("");
+    return entity;
+  }
+
+  private void bookkeeping(String value) {
+    tx.select(DSL.function("set_config", String.class, DSL.inline("deltasync.bookkeeping"), DSL.inline(value),
+        DSL.inline(true))).fetch();
+  }
+
   /**
    * The new document, keeping every stored value the new one equals as a double (V8's deltasync_keep_exact): the
    * server computes documents as protobuf Structs, whose numbers are doubles, so without this an integer beyond

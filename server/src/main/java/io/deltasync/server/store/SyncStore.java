@@ -210,28 +210,50 @@ public final class SyncStore {
   }
 
   /**
-   * The live entities of a scope that pass {@code filter} (a stream's subscriptions) as of {@code at}, rebuilt from
-   * the change log: for each entity its highest version at or before that position, if that version is not a
-   * delete. Exactly what the stream delivers for that scope, so a client subscribed to some types of a scope that
-   * holds others can match it. Returned as (entity_type, entity_id, row_version), sorted by entity_type then
-   * entity_id in code-point order (COLLATE "C" compares UTF-8 bytes, which sorts the same).
+   * The live entities of a scope that pass {@code filter} (a stream's subscriptions) as of {@code at}: exactly what
+   * the stream delivers for that scope, so a client subscribed to some types of a scope that holds others can match
+   * it. Returned as (entity_type, entity_id, row_version), sorted by entity_type then entity_id in code-point order
+   * (COLLATE "C" compares UTF-8 bytes, which sorts the same).
+   *
+   * <p>Read from the entity table, not rebuilt from the scope's whole change log, so the cost follows the scope's
+   * live entities plus the changes after {@code at} (a client asks at the position it has reached, so these are
+   * few), never the scope's history; and history cleaned up before {@code at} cannot make entities vanish from it.
+   * One statement, so one snapshot: an entity with no change after the position holds at it what it holds now;
+   * for each entity changed after it (found through change_log_scope_position, V10) the change log still has its
+   * highest version at or before the position (history is only ever cleaned up behind acknowledged positions).
+   * Every transaction at or below a position handed out has ended, so nothing can appear there later.
    */
   public List<EntityVersion> liveVersionsAt(String scope, ChangeFilter filter, Position at) {
-    var latest = dsl.selectDistinct(CHANGE_LOG.ENTITY_TYPE, CHANGE_LOG.ENTITY_ID, CHANGE_LOG.ROW_VERSION,
-            CHANGE_LOG.IS_DELETED)
-        .on(CHANGE_LOG.ENTITY_TYPE.collate("C"), CHANGE_LOG.ENTITY_ID.collate("C"))
-        .from(CHANGE_LOG)
-        .where(CHANGE_LOG.SCOPE.eq(scope))
-        .and(condition(filter, CHANGE_LOG.SCOPE, CHANGE_LOG.ENTITY_TYPE))
-        .and(DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).le(at.txId(), at.changeId()))
-        // The highest version at or before the position, not the last by position: two writers of one entity can
-        // commit so that version N+1 sits before N in the log, and clients keep the highest version they receive.
-        .orderBy(CHANGE_LOG.ENTITY_TYPE.collate("C"), CHANGE_LOG.ENTITY_ID.collate("C"),
-            CHANGE_LOG.ROW_VERSION.desc())
+    Field<String> scopeColumn = DSL.field(DSL.name("scope"), String.class);
+    Field<String> typeColumn = DSL.field(DSL.name("entity_type"), String.class);
+    var rows = dsl.resultQuery("""
+        WITH touched AS (
+          SELECT DISTINCT c.entity_type, c.entity_id FROM change_log c
+          WHERE c.scope = {0} AND (c.tx_id, c.change_id) > ({1}, {2})
+        )
+        SELECT entity_type, entity_id, row_version FROM (
+          SELECT e.scope, e.entity_type, e.entity_id, e.row_version FROM entity e
+          WHERE e.scope = {0} AND NOT e.is_deleted
+            AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.entity_type = e.entity_type AND t.entity_id = e.entity_id)
+          UNION ALL
+          SELECT {0}, t.entity_type, t.entity_id, v.row_version FROM touched t
+          CROSS JOIN LATERAL (
+            SELECT c.row_version, c.is_deleted FROM change_log c
+            WHERE c.scope = {0} AND c.entity_type = t.entity_type AND c.entity_id = t.entity_id
+              AND (c.tx_id, c.change_id) <= ({1}, {2})
+            ORDER BY c.row_version DESC LIMIT 1
+          ) v
+          WHERE NOT v.is_deleted
+        ) live
+        WHERE {3}
+        ORDER BY entity_type COLLATE "C", entity_id COLLATE "C"
+        """, DSL.val(scope), DSL.val(at.txId()), DSL.val(at.changeId()),
+        DSL.trueCondition().and(condition(filter, scopeColumn, typeColumn)))
         .fetch();
-    return latest.stream()
-        .filter(row -> !row.value4())
-        .map(row -> new EntityVersion(row.value1(), row.value2(), row.value3()))
+    // The highest version at or before the position, not the last by position: two writers of one entity can commit
+    // so that version N+1 sits before N in the log, and clients keep the highest version they receive.
+    return rows.stream()
+        .map(row -> new EntityVersion(row.get(0, String.class), row.get(1, String.class), row.get(2, Long.class)))
         .toList();
   }
 
@@ -309,8 +331,12 @@ public final class SyncStore {
     Condition any = DSL.falseCondition();
     for (ChangeFilter.Selector selector : filter.selectors()) {
       Condition one = selector.entityType().map(type::eq).orElse(DSL.noCondition());
-      if (!selector.scopes().isEmpty()) {
-        one = one.and(scope.in(selector.scopes()));
+      if (selector.scopes().size() == 1) {
+        one = one.and(scope.eq(selector.scopes().iterator().next()));
+      } else if (!selector.scopes().isEmpty()) {
+        // One array bind value, not one per scope: an IN list of many scopes would reach the driver's limit of
+        // 32,767 bind values (the request limits in ChangeFilter keep the number of selectors small).
+        one = one.and(scope.eq(DSL.any(DSL.val(selector.scopes().stream().sorted().toArray(String[]::new)))));
       }
       any = any.or(one);
     }

@@ -353,13 +353,28 @@ public final class WriteTransaction {
         .map(ConflictQueue::conflict);
   }
 
-  /** The ids of the entity's open conflicts, oldest first. */
-  public List<UUID> openConflictIds(EntityKey key) {
-    return tx.select(CONFLICT.CONFLICT_ID).from(CONFLICT)
-        .where(CONFLICT.SCOPE.eq(key.scope()), CONFLICT.ENTITY_TYPE.eq(key.entityType()),
-            CONFLICT.ENTITY_ID.eq(key.entityId()), CONFLICT.RESOLVED_AT.isNull())
-        .orderBy(CONFLICT.DETECTED_AT, CONFLICT.CONFLICT_ID)
-        .fetch(CONFLICT.CONFLICT_ID);
+  /**
+   * How many conflicts of an entity are open, and the ids of the newest of them.
+   *
+   * @param count how many are open
+   * @param newestIds the ids of the newest {@code newest} (as asked) open conflicts, oldest first
+   */
+  public record OpenConflicts(long count, List<UUID> newestIds) {}
+
+  /**
+   * The entity's open conflicts: their number and the newest {@code newest} ids. Read after locking the entity row
+   * (EntityStore.lock), so that this statement's snapshot holds every conflict committed before the lock.
+   */
+  public OpenConflicts openConflicts(EntityKey key, int newest) {
+    var open = CONFLICT.SCOPE.eq(key.scope()).and(CONFLICT.ENTITY_TYPE.eq(key.entityType()))
+        .and(CONFLICT.ENTITY_ID.eq(key.entityId())).and(CONFLICT.RESOLVED_AT.isNull());
+    int count = tx.fetchCount(CONFLICT, open);
+    List<UUID> ids = new java.util.ArrayList<>(tx.select(CONFLICT.CONFLICT_ID).from(CONFLICT).where(open)
+        .orderBy(CONFLICT.DETECTED_AT.desc(), CONFLICT.CONFLICT_ID.desc())
+        .limit(newest)
+        .fetch(CONFLICT.CONFLICT_ID));
+    java.util.Collections.reverse(ids);
+    return new OpenConflicts(count, List.copyOf(ids));
   }
 
   /** Marks a conflict resolved. */

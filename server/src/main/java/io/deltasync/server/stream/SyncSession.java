@@ -238,6 +238,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       throw protocolViolation("hello: already received; a stream carries one hello (open a new stream to change "
           + "subscriptions)");
     }
+    helloWithinLimits(hello);
     List<FieldViolation> violations = new ArrayList<>(WriteService.checkClientId("hello.client_id",
         hello.getClientId()));
     List<ChangeFilter.Selector> selectors = new ArrayList<>();
@@ -320,6 +321,28 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     log.debug("Client '{}' said hello ({}{})", clientId, cursor == null ? "initial state" : "resume",
         resyncReason != null ? " after resync" : "");
     delivery.execute(cursor == null ? this::deliverInitialStateThenCatchUp : this::catchUp);
+  }
+
+  /**
+   * A hello naming more subscriptions or scopes than documented is refused as a whole before anything else is
+   * looked at (README, Limits): its filter would be matched against every change, and must never reach the
+   * database as tens of thousands of bind values.
+   */
+  private static void helloWithinLimits(SyncHello hello) {
+    List<FieldViolation> violations = new ArrayList<>();
+    if (hello.getSubscriptionsCount() > ChangeFilter.MAX_SELECTORS) {
+      violations.add(Errors.limitViolation("hello.subscriptions", "count: " + hello.getSubscriptionsCount()
+          + " (expected: <= " + ChangeFilter.MAX_SELECTORS + ")"));
+    }
+    long scopes = hello.getSubscriptionsList().stream().mapToLong(Subscription::getScopesCount).sum();
+    if (scopes > ChangeFilter.MAX_SCOPES) {
+      violations.add(Errors.limitViolation("hello.subscriptions", "scopes: " + scopes + " in all subscriptions "
+          + "(expected: <= " + ChangeFilter.MAX_SCOPES + "; subscribe with empty scopes for all you may see, or open "
+          + "several streams)"));
+    }
+    if (!violations.isEmpty()) {
+      throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_LIMIT_EXCEEDED, violations));
+    }
   }
 
   private void push(SyncPush push) {

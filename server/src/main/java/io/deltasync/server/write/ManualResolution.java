@@ -11,6 +11,7 @@ import io.deltasync.server.store.Expected;
 import io.deltasync.server.store.Json;
 import io.deltasync.server.store.QueuedConflict;
 import io.deltasync.server.store.SyncStore;
+import io.deltasync.server.store.WriteTransaction;
 import io.deltasync.v1.Conflict;
 import io.deltasync.v1.Delta;
 import io.deltasync.v1.Entity;
@@ -41,13 +42,22 @@ public final class ManualResolution {
   private final ConflictQueue queue;
   private final DeltaValidator validator;
   private final int maxPageSize;
+  private final long pageBudget;
 
-  /** Creates the service. */
-  public ManualResolution(SyncStore store, ConflictQueue queue, int maxDataBytes, int maxPageSize) {
+  /**
+   * Creates the service.
+   *
+   * @param maxPageSize the default and largest number of conflicts in one page
+   * @param maxMessageBytes the largest message a client accepts; a page stays below it
+   */
+  public ManualResolution(SyncStore store, ConflictQueue queue, int maxDataBytes, int maxPageSize,
+      int maxMessageBytes) {
     this.store = store;
     this.queue = queue;
     this.validator = new DeltaValidator(maxDataBytes);
     this.maxPageSize = maxPageSize;
+    // The budget Pull and the stream cut their pages by.
+    this.pageBudget = Math.max(maxMessageBytes / 2, maxMessageBytes - 64 * 1024);
   }
 
   /** A page of open conflicts, oldest first. */
@@ -73,17 +83,30 @@ public final class ManualResolution {
       throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, violations));
     }
     int pageSize = request.getPageSize() == 0 ? maxPageSize : Math.min(request.getPageSize(), maxPageSize);
-    List<QueuedConflict> page = queue.listOpen(request.getScope(), request.getEntityType(), request.getClientId(),
-        after, pageSize + 1);
+    List<ConflictQueue.Listed> page = queue.listOpen(request.getScope(), request.getEntityType(),
+        request.getClientId(), after, pageSize + 1);
     ListConflictsResponse.Builder response = ListConflictsResponse.newBuilder();
-    for (QueuedConflict conflict : page.subList(0, Math.min(pageSize, page.size()))) {
-      response.addConflicts(toProto(conflict));
+    long bytes = 0;
+    for (int i = 0; i < Math.min(pageSize, page.size()); i++) {
+      // Each conflict holds two documents (the client's and the server's), so a page counted in conflicts alone
+      // could exceed what a client accepts: it is cut by bytes too, always keeping at least one conflict (one fits:
+      // documents are bounded well below the message size).
+      Conflict conflict = toProto(page.get(i));
+      int size = conflict.getSerializedSize() + 8;
+      if (i > 0 && bytes + size > pageBudget) {
+        return response.setNextPageToken(tokenAfter(page.get(i - 1).conflict())).build();
+      }
+      response.addConflicts(conflict);
+      bytes += size;
     }
     if (page.size() > pageSize) {
-      QueuedConflict last = page.get(pageSize - 1);
-      response.setNextPageToken(encodeToken(last.detectedAt(), last.conflictId()));
+      response.setNextPageToken(tokenAfter(page.get(pageSize - 1).conflict()));
     }
     return response.build();
+  }
+
+  private static String tokenAfter(QueuedConflict last) {
+    return encodeToken(last.detectedAt(), last.conflictId());
   }
 
   /** Resolves one conflict and returns the entity after the resolution. */
@@ -100,9 +123,9 @@ public final class ManualResolution {
       violations.add(Errors.violation("choice", "required: RESOLUTION_CHOICE_TAKE_CLIENT, _TAKE_SERVER or "
           + "_USE_DATA"));
     }
-    if (request.getBaseRowVersion() <= 0) {
-      violations.add(Errors.violation("base_row_version", "required: the entity's row_version the resolution "
-          + "is based on"));
+    if (request.getBaseRowVersion() < 0) {
+      violations.add(Errors.violation("base_row_version", request.getBaseRowVersion() + " (expected: >= 0; 0 "
+          + "resolves against the entity as it is now)"));
     }
     String dataJson = null;
     if (request.getChoice() == ResolutionChoice.RESOLUTION_CHOICE_USE_DATA) {
@@ -133,40 +156,38 @@ public final class ManualResolution {
             "conflict " + id + " was already resolved at " + conflict.resolvedAt());
       }
       EntityKey key = conflict.key();
-      Entity current = tx.entities().find(key).orElseThrow(() -> new DeltaSyncException(Code.NOT_FOUND,
-          ErrorReason.ERROR_REASON_ENTITY_NOT_FOUND, "the entity of conflict " + id + " no longer exists"));
-      if (current.getRowVersion() != request.getBaseRowVersion()) {
+      // Locked before the other open conflicts are counted, so that a conflict queued meanwhile is either counted
+      // here or waits for this resolution's new version (and is decided again on it).
+      Entity current = tx.entities().lock(key, new Expected(0, "")).orElseThrow(() -> new DeltaSyncException(
+          Code.NOT_FOUND, ErrorReason.ERROR_REASON_ENTITY_NOT_FOUND, "the entity of conflict " + id
+              + " no longer exists"));
+      if (request.getBaseRowVersion() != 0 && current.getRowVersion() != request.getBaseRowVersion()) {
         throw stale(current, request.getBaseRowVersion());
       }
-      List<UUID> stillOpen = new ArrayList<>(tx.openConflictIds(key));
-      stillOpen.remove(id);
-      String syncStatus = stillOpen.isEmpty() ? "synced" : "conflict";
-      String conflictData = stillOpen.isEmpty() ? null : Json.toJson(remaining(tx, stillOpen));
+      tx.closeConflict(id, resolutionName(request.getChoice()));
+      WriteTransaction.OpenConflicts stillOpen = tx.openConflicts(key, WriteService.SUMMARY_IDS);
+      String syncStatus = stillOpen.count() == 0 ? "synced" : "conflict";
+      String conflictData = stillOpen.count() == 0 ? null : Json.toJson(remaining(tx, stillOpen));
       Delta delta = conflict.delta();
       String newData;
       boolean deleted;
-      String resolution;
       switch (request.getChoice()) {
         case RESOLUTION_CHOICE_TAKE_SERVER -> {
           newData = null;  // data and liveness stay as they are
           deleted = current.getIsDeleted();
-          resolution = "take_server";
         }
         case RESOLUTION_CHOICE_TAKE_CLIENT -> {
           deleted = delta.getOperation() == Operation.OPERATION_DELETE;
           newData = deleted ? Json.toJson(current.getData()) : Json.toJson(delta.getData());
-          resolution = "take_client";
         }
         default -> {
           newData = chosenData;
           deleted = false;
-          resolution = "use_data";
         }
       }
       tx.identifyWriter(RESOLVER, "resolve:" + id, System.currentTimeMillis() * 1_000);
       Entity resolved = tx.entities().writeConflictState(key, new Expected(current.getRowVersion(), ""),
-          syncStatus, conflictData, newData, deleted).orElseThrow(() -> stale(current, request.getBaseRowVersion()));
-      tx.closeConflict(id, resolution);
+          syncStatus, conflictData, newData, deleted).orElseThrow(() -> stale(current, current.getRowVersion()));
       return resolved;
     });
   }
@@ -174,19 +195,28 @@ public final class ManualResolution {
   private static DeltaSyncException stale(Entity current, long base) {
     return new DeltaSyncException(Errors.status(Code.ABORTED, ErrorReason.ERROR_REASON_VERSION_CONFLICT,
         "the entity changed since the resolution was prepared: base_row_version " + base + ", current "
-            + current.getRowVersion() + "; look at it again and resolve against the current version",
-        Map.of("current_row_version", Long.toString(current.getRowVersion()))));
+            + current.getRowVersion() + "; look at it again and resolve against the current version (or send "
+            + "base_row_version 0 to resolve whatever the entity holds now)",
+        Map.of("current_row_version", Long.toString(current.getRowVersion()), "current_etag", current.getEtag())));
   }
 
-  /** conflict_data once one of several open conflicts is resolved: the ids still open, the newest in detail. */
-  private static Struct remaining(io.deltasync.server.store.WriteTransaction tx, List<UUID> stillOpen) {
-    UUID newest = stillOpen.getLast();
+  private static String resolutionName(ResolutionChoice choice) {
+    return switch (choice) {
+      case RESOLUTION_CHOICE_TAKE_SERVER -> "take_server";
+      case RESOLUTION_CHOICE_TAKE_CLIENT -> "take_client";
+      default -> "use_data";
+    };
+  }
+
+  /** conflict_data once one of several open conflicts is resolved: the summary, the newest still open in detail. */
+  private static Struct remaining(WriteTransaction tx, WriteTransaction.OpenConflicts stillOpen) {
+    UUID newest = stillOpen.newestIds().getLast();
     QueuedConflict detail = tx.readConflict(newest).orElseThrow();  // not locked: see readConflict
-    return WriteService.conflictData(stillOpen.subList(0, stillOpen.size() - 1), newest, detail.clientId(),
-        detail.delta());
+    return WriteService.conflictData(stillOpen, newest, detail.clientId(), detail.delta());
   }
 
-  private static Conflict toProto(QueuedConflict conflict) {
+  private static Conflict toProto(ConflictQueue.Listed listed) {
+    QueuedConflict conflict = listed.conflict();
     Entity.Builder server = Entity.newBuilder()
         .setScope(conflict.key().scope())
         .setEntityType(conflict.key().entityType())
@@ -204,6 +234,8 @@ public final class ManualResolution {
         .setServerEntity(server)
         .setDetectedAt(com.google.protobuf.Timestamp.newBuilder()
             .setSeconds(conflict.detectedAt().toEpochSecond()).setNanos(conflict.detectedAt().getNano()))
+        .setCurrentRowVersion(listed.currentRowVersion())
+        .setCurrentEtag(listed.currentEtag())
         .build();
   }
 

@@ -44,8 +44,13 @@ final class OperationalMerge {
    * @param entity the entity after the write (or as it is, when nothing was left to write)
    * @param rebase what the client applies to its own document to reach the entity's (empty without a conflict)
    * @param explanation what the merge did, in words; empty without a conflict
+   * @param unchanged whether nothing was left to write (the entity is as it was: RESOLUTION_OUTCOME_UNCHANGED)
    */
-  record Written(Entity entity, List<Edit> rebase, String explanation) implements Outcome {}
+  record Written(Entity entity, List<Edit> rebase, String explanation, boolean unchanged) implements Outcome {
+    Written(Entity entity, List<Edit> rebase, String explanation) {
+      this(entity, rebase, explanation, false);
+    }
+  }
 
   /** The edits do not fit the client's own base document, or produce a document that cannot be stored. */
   record Invalid(List<FieldViolation> violations) implements Outcome, ClientIntent {}
@@ -142,7 +147,8 @@ final class OperationalMerge {
       // Nothing of the delta survived (every edit was inside a value the history removed or overwrote, or lost a
       // tie): writing would only bump the version.
       return new Written(current, rebase, merged + "; none of the delta's edits were left to apply (they were "
-          + "inside values those changes removed or overwrote, or lost a tie to them), so the entity is unchanged");
+          + "inside values those changes removed or overwrote, or lost a tie to them), so the entity is unchanged",
+          true);
     }
     Struct document;
     try {

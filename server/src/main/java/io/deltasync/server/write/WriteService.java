@@ -476,7 +476,8 @@ public final class WriteService {
         switch (merge.merge(tx, clientId, valid, edits, field, current)) {
           case OperationalMerge.Written merged -> {
             return applied(delta, merged.entity(), ConflictResolution.newBuilder().setPolicy(choice.policy())
-                .setOutcome(ResolutionOutcome.RESOLUTION_OUTCOME_MERGED).setExplanation(merged.explanation())
+                .setOutcome(merged.unchanged() ? ResolutionOutcome.RESOLUTION_OUTCOME_UNCHANGED
+                    : ResolutionOutcome.RESOLUTION_OUTCOME_MERGED).setExplanation(merged.explanation())
                 .build()).toBuilder().addAllRebaseEdits(OperationCodec.toProto(merged.rebase())).build();
           }
           case OperationalMerge.Invalid invalid -> {
@@ -564,24 +565,36 @@ public final class WriteService {
       }
       case ConflictResolver.Queue queue -> {
         UUID conflictId = UUID.randomUUID();
-        Optional<Entity> marked = entities.writeConflictState(key, now, "conflict",
-            Json.toJson(conflictData(tx.openConflictIds(key), conflictId, clientId, asData)), null, false);
-        // Queued with the whole document, so that taking the client's side writes what the client meant.
-        marked.ifPresent(entity -> tx.queueConflict(conflictId, key, clientId, asData, current));
+        // Bookkeeping, not a write (docs/conflicts.md, "Manual"): the entity keeps its version, so no other
+        // client's compare-and-set misses because of this conflict. The row is locked at the version the decision
+        // was made on, and the summary read after the lock sees every conflict queued before.
+        Optional<Entity> marked = entities.lock(key, now).map(locked -> {
+          // Queued with the whole document, so that taking the client's side writes what the client meant.
+          tx.queueConflict(conflictId, key, clientId, asData, current);
+          return entities.recordConflictState(key, "conflict", Json.toJson(conflictData(
+              tx.openConflicts(key, SUMMARY_IDS), conflictId, clientId, asData)));
+        });
         yield marked.map(entity -> conflict(delta, entity, resolution
             .setOutcome(ResolutionOutcome.RESOLUTION_OUTCOME_QUEUED).setConflictId(conflictId.toString()).build()));
       }
     };
   }
 
-  /** What the entity's conflict_data says while conflicts are open: all their ids, and the newest in detail. */
-  static Struct conflictData(List<UUID> alreadyOpen, UUID conflictId, String clientId, Delta delta) {
+  /** How many of the newest open conflict ids the entity's conflict_data names; ListConflicts has them all. */
+  static final int SUMMARY_IDS = 10;
+
+  /**
+   * What the entity's conflict_data says while conflicts are open, bounded whatever their number: how many are
+   * open, the ids of the newest few, and the newest (conflictId, by clientId with delta) in detail. The details of
+   * every conflict stay in the queue (ListConflicts).
+   */
+  static Struct conflictData(WriteTransaction.OpenConflicts open, UUID conflictId, String clientId, Delta delta) {
     ListValue.Builder ids = ListValue.newBuilder();
-    for (UUID id : alreadyOpen) {
+    for (UUID id : open.newestIds()) {
       ids.addValues(Value.newBuilder().setStringValue(id.toString()));
     }
-    ids.addValues(Value.newBuilder().setStringValue(conflictId.toString()));
     Struct.Builder data = Struct.newBuilder()
+        .putFields("open_conflicts", Value.newBuilder().setNumberValue(open.count()).build())
         .putFields("conflict_ids", Value.newBuilder().setListValue(ids).build())
         .putFields("conflict_id", Value.newBuilder().setStringValue(conflictId.toString()).build())
         .putFields("client_id", Value.newBuilder().setStringValue(clientId).build())

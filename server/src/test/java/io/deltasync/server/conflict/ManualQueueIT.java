@@ -88,10 +88,12 @@ class ManualQueueIT {
       assertThat(server.sync().listConflicts(ListConflictsRequest.newBuilder().setClientId("b").build())
           .getConflictsList()).isEmpty();
 
+      assertThat(conflict.getCurrentRowVersion()).isEqualTo(marked.getRowVersion());
+      assertThat(conflict.getCurrentEtag()).isEqualTo(marked.getEtag());
       // A resolution prepared against an older version is refused, not applied.
       assertThatThrownBy(() -> server.sync().resolveConflict(ResolveConflictRequest.newBuilder()
           .setConflictId(conflictId).setChoice(ResolutionChoice.RESOLUTION_CHOICE_USE_DATA)
-          .setData(doc("title", "merged")).setBaseRowVersion(2).build()))
+          .setData(doc("title", "merged")).setBaseRowVersion(1).build()))
           .isInstanceOfSatisfying(StatusRuntimeException.class, e ->
               assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.ABORTED));
 
@@ -168,6 +170,40 @@ class ManualQueueIT {
     assertThat(afterBoth.getData()).isEqualTo(doc("title", "by c"));
   }
 
+  /** Issue 10, item 11: a conflict as ListConflicts shows it carries what resolving it needs. */
+  @Test
+  void aListedConflictResolvesAsListed() throws Exception {
+    conflictOn("as-listed", "l-1");
+    push("c", delta("as-listed", "l-1", Operation.OPERATION_UPDATE, 1, "by c"));
+    List<Conflict> listed = server.sync().listConflicts(ListConflictsRequest.newBuilder().setScope("as-listed")
+        .build()).getConflictsList();
+    assertThat(listed).hasSize(2);
+
+    // The version the listed conflict met is still current: queuing the second conflict did not move it.
+    Entity first = server.sync().resolveConflict(ResolveConflictRequest.newBuilder()
+        .setConflictId(listed.get(0).getConflictId()).setChoice(ResolutionChoice.RESOLUTION_CHOICE_TAKE_SERVER)
+        .setBaseRowVersion(listed.get(0).getServerEntity().getRowVersion()).build()).getEntity();
+    assertThat(first.getSyncStatus()).isEqualTo(SyncStatus.SYNC_STATUS_CONFLICT);
+
+    // The first resolution moved the entity: asked to check the listed version, the second is refused with the
+    // current version and etag; without a version it resolves whatever is there now.
+    StatusRuntimeException stale = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+        () -> server.sync().resolveConflict(ResolveConflictRequest.newBuilder()
+            .setConflictId(listed.get(1).getConflictId()).setChoice(ResolutionChoice.RESOLUTION_CHOICE_TAKE_CLIENT)
+            .setBaseRowVersion(listed.get(1).getCurrentRowVersion()).build()));
+    assertThat(stale.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.ABORTED);
+    ErrorInfo info = StatusProto.fromThrowable(stale).getDetailsList().stream().filter(d -> d.is(ErrorInfo.class))
+        .findFirst().orElseThrow().unpack(ErrorInfo.class);
+    assertThat(info.getMetadataMap()).containsEntry("current_row_version", Long.toString(first.getRowVersion()))
+        .containsEntry("current_etag", first.getEtag());
+    Entity second = server.sync().resolveConflict(ResolveConflictRequest.newBuilder()
+        .setConflictId(listed.get(1).getConflictId()).setChoice(ResolutionChoice.RESOLUTION_CHOICE_TAKE_CLIENT)
+        .build()).getEntity();
+    assertThat(second.getData()).isEqualTo(doc("title", "by c"));
+    assertThat(second.getSyncStatus()).isEqualTo(SyncStatus.SYNC_STATUS_SYNCED);
+    assertThat(second.getRowVersion()).isEqualTo(first.getRowVersion() + 1);
+  }
+
   @Test
   void listingIsPaginated() {
     List<String> ids = new ArrayList<>();
@@ -188,6 +224,34 @@ class ManualQueueIT {
     assertThat(listed).containsExactlyElementsOf(ids);
   }
 
+  /** Issue 10, item 7: each conflict holds two documents, so a page counted in conflicts alone could be too big. */
+  @Test
+  void listingPagesFitInOneMessage() {
+    String big = "x".repeat(200_000);
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 14; i++) {
+      String id = "big-" + i;
+      push("a", delta("big", id, Operation.OPERATION_CREATE, 0, big));
+      push("b", delta("big", id, Operation.OPERATION_UPDATE, 1, big + "b"));
+      ids.add(push("a", delta("big", id, Operation.OPERATION_UPDATE, 1, big + "a")).getResolution().getConflictId());
+    }
+    List<String> listed = new ArrayList<>();
+    String token = "";
+    int pages = 0;
+    do {
+      // The client accepts gRPC's default 4 MiB; 14 conflicts of two 200 KB documents each take about 5.6 MB.
+      ListConflictsResponse page = server.sync().listConflicts(ListConflictsRequest.newBuilder().setScope("big")
+          .setPageToken(token).build());
+      assertThat(page.getSerializedSize()).isLessThan(4 * 1024 * 1024);
+      assertThat(page.getConflictsList()).isNotEmpty();
+      page.getConflictsList().forEach(c -> listed.add(c.getConflictId()));
+      token = page.getNextPageToken();
+      pages++;
+    } while (!token.isEmpty());
+    assertThat(pages).isGreaterThan(1);
+    assertThat(listed).containsExactlyElementsOf(ids);
+  }
+
   @Test
   void badResolutionsAreRefusedClearly() throws Exception {
     assertThatThrownBy(() -> server.sync().resolveConflict(ResolveConflictRequest.newBuilder()
@@ -195,7 +259,7 @@ class ManualQueueIT {
         .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
           assertThat(StatusProto.fromThrowable(e).getCode()).isEqualTo(Code.INVALID_ARGUMENT_VALUE);
           assertThat(e.getStatus().getDescription()).contains("conflict_id: 'nope' is not a conflict id",
-              "choice: required", "base_row_version: required");
+              "choice: required");
         });
     StatusRuntimeException unknown = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
         () -> server.sync().resolveConflict(ResolveConflictRequest.newBuilder()

@@ -84,4 +84,36 @@ class ChecksumSubscriptionIT {
       assertThat(desktop.await(SyncResponse::hasChecksum, "checksum").getChecksum().getEntityCount()).isEqualTo(6);
     }
   }
+
+  /**
+   * Issue 10, item 7: the checksum is read from the entities, not rebuilt from the scope's whole change log, so its
+   * cost does not grow with history, and history cleaned up behind the client's position does not change it.
+   */
+  @Test
+  void aChecksumDoesNotRebuildTheScopesHistory() {
+    String scope = "trimmed";
+    PushRequest.Builder creates = PushRequest.newBuilder().setClientId("office");
+    for (String id : List.of("a", "b", "c")) {
+      creates.addDeltas(create(id, doc("title", id)).toBuilder().setScope(scope).build());
+    }
+    server.sync().push(creates.build());
+    server.sync().push(PushRequest.newBuilder().setClientId("office")
+        .addDeltas(io.deltasync.server.testing.Deltas.update("a", 1, doc("title", "a2")).toBuilder().setScope(scope))
+        .build());
+
+    try (StreamClient phone = new StreamClient(server.channel())) {
+      phone.hello("trimmer", "", Subscription.newBuilder().addScopes(scope).build());
+      phone.awaitLive();
+      // What a clean-up of history the client is past does (plain SQL, as an operator's job would).
+      server.sql().deleteFrom(io.deltasync.db.jooq.Tables.CHANGE_LOG)
+          .where(io.deltasync.db.jooq.Tables.CHANGE_LOG.SCOPE.eq(scope)).execute();
+      phone.send(SyncRequest.newBuilder().setChecksumRequest(SyncChecksumRequest.newBuilder().setScope(scope))
+          .build());
+      SyncChecksum checksum = phone.await(SyncResponse::hasChecksum, "checksum").getChecksum();
+      assertThat(checksum.getEntityCount()).isEqualTo(3);
+      assertThat(checksum.getDigest()).isEqualTo(SyncSession.digest(List.of(
+          new SyncStore.EntityVersion("note", "a", 2), new SyncStore.EntityVersion("note", "b", 1),
+          new SyncStore.EntityVersion("note", "c", 1))));
+    }
+  }
 }

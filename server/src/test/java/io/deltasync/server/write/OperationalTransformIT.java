@@ -224,6 +224,27 @@ class OperationalTransformIT {
         .isEqualTo(aliceResult.getEntity().getData());
   }
 
+  /** Issue 10, item 11: a merge that leaves nothing to write says so, instead of claiming MERGED. */
+  @Test
+  void editsInsideAValueTheHistoryRemovedAreUnchangedNotMerged() {
+    pushOne("setup", create("gone-title", json("{\"title\": \"ab\", \"body\": \"x\"}")));
+    assertThat(pushOne("alice", editsOf("gone-title", 1, edits("""
+        [{"objectUnset": {"key": "title"}}]"""))).getEntity().getRowVersion()).isEqualTo(2);
+    DeltaResult bob = pushOne("bob", editsOf("gone-title", 1, edits("""
+        [{"path": [{"key": "title"}], "text": {"components": [{"retain": 1}, {"insert": "B"}]}}]""")));
+
+    assertThat(bob.getStatus()).isEqualTo(DeltaStatus.DELTA_STATUS_APPLIED);
+    assertThat(bob.getResolution().getOutcome()).isEqualTo(ResolutionOutcome.RESOLUTION_OUTCOME_UNCHANGED);
+    assertThat(bob.getResolution().getExplanation()).contains("none of the delta's edits were left to apply");
+    assertThat(bob.getEntity().getRowVersion()).isEqualTo(2);
+    assertThat(bob.getEntity().getData()).isEqualTo(json("{\"body\": \"x\"}"));
+    // The rebase edits still bring Bob's own document to the server's.
+    assertThat(applyLocally(json("{\"title\": \"aBb\", \"body\": \"x\"}"), bob.getRebaseEditsList()))
+        .isEqualTo(bob.getEntity().getData());
+    assertThat(server.sql().fetchCount(io.deltasync.db.jooq.Tables.CHANGE_LOG,
+        io.deltasync.db.jooq.Tables.CHANGE_LOG.ENTITY_ID.eq("gone-title"))).isEqualTo(2);
+  }
+
   @Test
   void concurrentWritersAllMergeWithTheComparesAndSetRetriedOnRaces() throws Exception {
     Struct base = json("{\"title\": \"|\", \"items\": []}");
