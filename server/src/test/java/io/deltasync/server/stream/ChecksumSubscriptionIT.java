@@ -111,7 +111,7 @@ class ChecksumSubscriptionIT {
           .build());
       SyncChecksum checksum = phone.await(SyncResponse::hasChecksum, "checksum").getChecksum();
       assertThat(checksum.getEntityCount()).isEqualTo(3);
-      assertThat(checksum.getDigest()).isEqualTo(SyncSession.digest(List.of(
+      assertThat(checksum.getDigest()).isEqualTo(io.deltasync.server.changefeed.ScopeChecksum.digest(List.of(
           new SyncStore.EntityVersion("note", "a", 2), new SyncStore.EntityVersion("note", "b", 1),
           new SyncStore.EntityVersion("note", "c", 1))));
     }
