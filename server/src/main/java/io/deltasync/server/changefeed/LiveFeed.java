@@ -128,7 +128,7 @@ public final class LiveFeed implements AutoCloseable {
     this.pollInterval = pollInterval;
     this.pageSize = pageSize;
     this.frontier = store.visiblePosition();
-    this.anchor = feed.cursorAt(frontier).anchor();
+    this.anchor = anchorAt(frontier);
     this.thread = Thread.ofPlatform().name("deltasync-live-feed").daemon().start(this::run);
     this.listener = Thread.ofPlatform().name("deltasync-live-feed-listen").daemon().start(this::listen);
     this.notifier = Thread.ofPlatform().name("deltasync-live-feed-notify").daemon().start(this::sendNotifications);
@@ -251,7 +251,7 @@ public final class LiveFeed implements AutoCloseable {
     log.warn("Change history reset ({}): new epoch {}; ending every stream so that clients resync", why,
         feed.epoch());
     Position visible = store.visiblePosition();
-    long visibleAnchor = feed.cursorAt(visible).anchor();
+    long visibleAnchor = anchorAt(visible);
     dispatchLock.lock();
     try {
       frontier = visible;
@@ -313,7 +313,7 @@ public final class LiveFeed implements AutoCloseable {
 
   private void dispatch(ChangePage page) {
     if (!anchorKnown) {
-      anchor = feed.cursorAt(frontier).anchor();
+      anchor = anchorAt(frontier);
       anchorKnown = true;
     }
     List<ChangePage.Positioned> entries = new ArrayList<>(page.changes().size());
@@ -354,6 +354,11 @@ public final class LiveFeed implements AutoCloseable {
     } catch (Throwable e) {
       log.error("A dropped subscriber failed to close", e);
     }
+  }
+
+  /** The history fingerprint at {@code position} (see {@link Cursor}), read on the feed's own connection. */
+  private long anchorAt(Position position) {
+    return position.txId() == Long.MIN_VALUE ? Cursor.NO_ANCHOR : store.anchorAt(position).orElse(Cursor.NO_ANCHOR);
   }
 
   /** How many changes this reader delivered degraded (see {@link SyncStore#degradedChanges}). */

@@ -6,6 +6,7 @@ import com.google.protobuf.Timestamp;
 import io.deltasync.server.ServerConfig;
 import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.changefeed.Cursor;
+import io.deltasync.server.changefeed.Subscriptions;
 import io.deltasync.server.error.DeltaSyncException;
 import io.deltasync.server.error.Errors;
 import io.deltasync.server.store.ChangeFilter;
@@ -84,41 +85,18 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
   public void pull(PullRequest request, StreamObserver<PullResponse> responseObserver) {
     UnaryCalls.answer("Pull", responseObserver, () -> {
       List<FieldViolation> violations = new ArrayList<>();
-      // Checked first, so that a request naming tens of thousands of scopes is answered as too big, not with one
-      // violation per scope, and never reaches the database.
-      if (request.getEntityTypesCount() > ChangeFilter.MAX_SELECTORS) {
-        violations.add(Errors.limitViolation("entity_types", "count: " + request.getEntityTypesCount()
-            + " (expected: <= " + ChangeFilter.MAX_SELECTORS + ")"));
-      }
-      if (request.getScopesCount() > ChangeFilter.MAX_SCOPES) {
-        violations.add(Errors.limitViolation("scopes", "count: " + request.getScopesCount() + " (expected: <= "
-            + ChangeFilter.MAX_SCOPES + "; pull the scopes in groups, or leave scopes empty for all you may see)"));
-      }
-      if (!violations.isEmpty()) {
-        throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_LIMIT_EXCEEDED, violations));
-      }
       if (request.getPageSize() < 0) {
         violations.add(Errors.violation("page_size", request.getPageSize() + " (expected: >= 0)"));
       }
-      for (int i = 0; i < request.getEntityTypesCount(); i++) {
-        if (!WriteService.isEntityType(request.getEntityTypes(i))) {
-          violations.add(Errors.violation("entity_types[" + i + "]", "'" + request.getEntityTypes(i)
-              + "' is not an entity type"));
-        }
-      }
-      for (int i = 0; i < request.getScopesCount(); i++) {
-        if (!WriteService.isScope(request.getScopes(i))) {
-          violations.add(Errors.violation("scopes[" + i + "]", "'" + request.getScopes(i) + "' is not a scope"));
-        }
-      }
+      Subscriptions subscriptions = Subscriptions.of(request.getEntityTypesList(), request.getScopesList(),
+          violations);
       if (!violations.isEmpty()) {
         throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, violations));
       }
       Cursor after = changeFeed.resolve(request.getCursor(), "cursor");
       int pageSize = request.getPageSize() == 0 ? limits.pageSize() : Math.min(request.getPageSize(),
           limits.pageSize());
-      ChangeFeed.Page page = changeFeed.read(after, pageSize,
-          ChangeFilter.of(request.getEntityTypesList(), request.getScopesList()));
+      ChangeFeed.Page page = changeFeed.read(after, pageSize, subscriptions.filter());
       // Pages are counted in changes, but a response must also stay below the message size clients accept.
       long budget = MessageBudget.of(limits.maxMessageBytes());
       PullResponse.Builder response = PullResponse.newBuilder();

@@ -6,6 +6,7 @@ import com.google.rpc.Code;
 import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.changefeed.Cursor;
 import io.deltasync.server.changefeed.LiveFeed;
+import io.deltasync.server.changefeed.Subscriptions;
 import io.deltasync.server.error.DeltaSyncException;
 import io.deltasync.server.error.Errors;
 import io.deltasync.server.store.ChangeFilter;
@@ -109,7 +110,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     }
   };
   private ChangeFilter filter = ChangeFilter.all();
-  private Set<String> allowedScopes = Set.of();
+  private Subscriptions subscriptions = new Subscriptions(ChangeFilter.all(), Set.of());
   private Position frontier;
   private boolean holdsClientSlot;
   private long fallbacks;
@@ -238,31 +239,9 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       throw protocolViolation("hello: already received; a stream carries one hello (open a new stream to change "
           + "subscriptions)");
     }
-    helloWithinLimits(hello);
-    List<FieldViolation> violations = new ArrayList<>(WriteService.checkClientId("hello.client_id",
-        hello.getClientId()));
-    List<ChangeFilter.Selector> selectors = new ArrayList<>();
-    Set<String> scopes = new HashSet<>();
-    boolean everyScope = hello.getSubscriptionsCount() == 0;
-    for (int i = 0; i < hello.getSubscriptionsCount(); i++) {
-      Subscription subscription = hello.getSubscriptions(i);
-      String field = "hello.subscriptions[" + i + "]";
-      if (!subscription.getEntityType().isEmpty() && !WriteService.isEntityType(subscription.getEntityType())) {
-        violations.add(Errors.violation(field + ".entity_type", "'" + subscription.getEntityType()
-            + "' is not an entity type"));
-      }
-      for (int j = 0; j < subscription.getScopesCount(); j++) {
-        if (!WriteService.isScope(subscription.getScopes(j))) {
-          violations.add(Errors.violation(field + ".scopes[" + j + "]", "'" + subscription.getScopes(j)
-              + "' is not a scope"));
-        }
-      }
-      everyScope |= subscription.getScopesCount() == 0;
-      scopes.addAll(subscription.getScopesList());
-      selectors.add(new ChangeFilter.Selector(
-          subscription.getEntityType().isEmpty() ? Optional.empty() : Optional.of(subscription.getEntityType()),
-          Set.copyOf(subscription.getScopesList())));
-    }
+    List<FieldViolation> violations = new ArrayList<>();
+    Subscriptions subscriptions = Subscriptions.of(hello.getSubscriptionsList(), "hello.subscriptions", violations);
+    violations.addAll(0, WriteService.checkClientId("hello.client_id", hello.getClientId()));
     if (!violations.isEmpty()) {
       throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, violations));
     }
@@ -294,8 +273,8 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
       }
       holdsClientSlot = true;
       clientId = hello.getClientId();
-      filter = new ChangeFilter(selectors);
-      allowedScopes = everyScope ? Set.of() : Set.copyOf(scopes);
+      filter = subscriptions.filter();
+      this.subscriptions = subscriptions;
       enqueue(new Outgoing(SyncResponse.newBuilder().setWelcome(SyncWelcome.newBuilder()
           .setServerCursor(serverCursor)
           .setLimits(settings.limits())
@@ -321,28 +300,6 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
     log.debug("Client '{}' said hello ({}{})", clientId, cursor == null ? "initial state" : "resume",
         resyncReason != null ? " after resync" : "");
     delivery.execute(cursor == null ? this::deliverInitialStateThenCatchUp : this::catchUp);
-  }
-
-  /**
-   * A hello naming more subscriptions or scopes than documented is refused as a whole before anything else is
-   * looked at (README, Limits): its filter would be matched against every change, and must never reach the
-   * database as tens of thousands of bind values.
-   */
-  private static void helloWithinLimits(SyncHello hello) {
-    List<FieldViolation> violations = new ArrayList<>();
-    if (hello.getSubscriptionsCount() > ChangeFilter.MAX_SELECTORS) {
-      violations.add(Errors.limitViolation("hello.subscriptions", "count: " + hello.getSubscriptionsCount()
-          + " (expected: <= " + ChangeFilter.MAX_SELECTORS + ")"));
-    }
-    long scopes = hello.getSubscriptionsList().stream().mapToLong(Subscription::getScopesCount).sum();
-    if (scopes > ChangeFilter.MAX_SCOPES) {
-      violations.add(Errors.limitViolation("hello.subscriptions", "scopes: " + scopes + " in all subscriptions "
-          + "(expected: <= " + ChangeFilter.MAX_SCOPES + "; subscribe with empty scopes for all you may see, or open "
-          + "several streams)"));
-    }
-    if (!violations.isEmpty()) {
-      throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_LIMIT_EXCEEDED, violations));
-    }
   }
 
   private void push(SyncPush push) {
@@ -412,7 +369,7 @@ public final class SyncSession implements StreamObserver<SyncRequest>, LiveFeed.
    */
   private void checksum(String scope) {
     requireHello("checksum_request");
-    if (!WriteService.isScope(scope) || (!allowedScopes.isEmpty() && !allowedScopes.contains(scope))) {
+    if (!EntityKey.isScope(scope) || !subscriptions.covers(scope)) {
       throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, List.of(
           Errors.violation("checksum_request.scope", "'" + scope + "' is not one of the subscribed scopes"))));
     }

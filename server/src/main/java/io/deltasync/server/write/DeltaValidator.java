@@ -30,8 +30,6 @@ final class DeltaValidator {
   static final int MAX_ENTITY_ID_LENGTH = 256;
   static final int MAX_ETAG_LENGTH = 64;
   static final int MAX_DATA_DEPTH = Json.MAX_DEPTH;
-  static final Pattern ENTITY_TYPE = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,63}");
-  static final Pattern SCOPE = Pattern.compile("[A-Za-z0-9_.:/@-]{1,128}");
   private static final Pattern PRINTABLE_ASCII = Pattern.compile("[\\x21-\\x7E]+");
   private static final String LIMIT_EXCEEDED = Errors.reason(ErrorReason.ERROR_REASON_LIMIT_EXCEEDED);
   private static final String TOO_DEEP = "nested deeper than " + MAX_DATA_DEPTH + " levels";
@@ -78,12 +76,12 @@ final class DeltaValidator {
 
   /** Checks an entity-type filter or subscription value. */
   static boolean isEntityType(String value) {
-    return ENTITY_TYPE.matcher(value).matches();
+    return EntityKey.isEntityType(value);
   }
 
   /** Checks a scope filter or subscription value. */
   static boolean isScope(String value) {
-    return SCOPE.matcher(value).matches();
+    return EntityKey.isScope(value);
   }
 
   /** Checks one delta; {@code prefix} names it in field paths, for example {@code "deltas[3]"}. */

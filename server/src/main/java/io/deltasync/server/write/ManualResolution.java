@@ -4,7 +4,9 @@ import com.google.protobuf.Struct;
 import com.google.rpc.BadRequest.FieldViolation;
 import com.google.rpc.Code;
 import io.deltasync.server.error.DeltaSyncException;
+import io.deltasync.server.changefeed.Subscriptions;
 import io.deltasync.server.error.Errors;
+import io.deltasync.server.wire.MessageBudget;
 import io.deltasync.server.store.ConflictQueue;
 import io.deltasync.server.store.EntityKey;
 import io.deltasync.server.store.Expected;
@@ -57,7 +59,7 @@ public final class ManualResolution {
     this.validator = new DeltaValidator(maxDataBytes);
     this.maxPageSize = maxPageSize;
     // The budget Pull and the stream cut their pages by.
-    this.pageBudget = Math.max(maxMessageBytes / 2, maxMessageBytes - 64 * 1024);
+    this.pageBudget = MessageBudget.of(maxMessageBytes);
   }
 
   /** A page of open conflicts, oldest first. */
@@ -66,11 +68,11 @@ public final class ManualResolution {
     if (request.getPageSize() < 0) {
       violations.add(Errors.violation("page_size", request.getPageSize() + " (expected: >= 0)"));
     }
-    if (!request.getScope().isEmpty() && !DeltaValidator.isScope(request.getScope())) {
-      violations.add(Errors.violation("scope", "'" + request.getScope() + "' is not a scope"));
+    if (!request.getScope().isEmpty()) {
+      Subscriptions.checkScope("scope", request.getScope(), violations);
     }
-    if (!request.getEntityType().isEmpty() && !DeltaValidator.isEntityType(request.getEntityType())) {
-      violations.add(Errors.violation("entity_type", "'" + request.getEntityType() + "' is not an entity type"));
+    if (!request.getEntityType().isEmpty()) {
+      Subscriptions.checkEntityType("entity_type", request.getEntityType(), violations);
     }
     ConflictQueue.After after = null;
     if (!request.getPageToken().isEmpty()) {
