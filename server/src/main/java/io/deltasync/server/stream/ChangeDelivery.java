@@ -1,0 +1,442 @@
+package io.deltasync.server.stream;
+
+import com.google.rpc.Code;
+import io.deltasync.server.changefeed.ChangeFeed;
+import io.deltasync.server.changefeed.LiveFeed;
+import io.deltasync.server.error.Errors;
+import io.deltasync.server.store.ChangeFilter;
+import io.deltasync.server.store.ChangePage;
+import io.deltasync.server.store.EntityKey;
+import io.deltasync.server.store.Position;
+import io.deltasync.server.store.SyncStore;
+import io.deltasync.server.stream.OutboundQueue.Outgoing;
+import io.deltasync.server.stream.SyncSession.State;
+import io.deltasync.server.wire.MessageBudget;
+import io.deltasync.v1.Change;
+import io.deltasync.v1.Entity;
+import io.deltasync.v1.ErrorReason;
+import io.deltasync.v1.SyncChanges;
+import io.deltasync.v1.SyncPhase;
+import io.deltasync.v1.SyncResponse;
+import io.grpc.protobuf.StatusProto;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Change delivery for one stream: the initial state, catch-up from the change log at the client's pace, live pages
+ * from the node's {@link LiveFeed}, and the fall back to catch-up when the client reads too slowly. Reads run on
+ * the stream's own delivery thread, one page at a time, each only once the previous one went to gRPC; live pages
+ * are handed to that same thread, so order and the catch-up/live seam hold.
+ *
+ * <p>Shares the session's lock and {@link OutboundQueue}; the protocol state ({@link SyncSession.State}) stays with
+ * the session, which tells this class where to start ({@link #startFrom}). Everything here guarded by the lock is
+ * marked so.
+ */
+final class ChangeDelivery implements LiveFeed.Subscriber {
+  private static final Logger log = LoggerFactory.getLogger(ChangeDelivery.class);
+
+  private final SyncSession session;
+  private final SessionSettings settings;
+  private final ChangeFeed changeFeed;
+  private final LiveFeed liveFeed;
+  private final OutboundQueue queue;
+  private final ReentrantLock lock;
+  private final Condition progress;
+  private final ExecutorService delivery = Executors.newSingleThreadExecutor(
+      Thread.ofVirtual().name("deltasync-sync-out-", 0).factory());
+  // Guarded by lock.
+  private ChangeFilter filter = ChangeFilter.all();
+  private Position frontier;
+  private long fallbacks;
+  private int quietTicks;
+
+  ChangeDelivery(SyncSession session, SessionSettings settings, ChangeFeed changeFeed, LiveFeed liveFeed,
+      OutboundQueue queue, ReentrantLock lock, Condition progress) {
+    this.session = session;
+    this.settings = settings;
+    this.changeFeed = changeFeed;
+    this.liveFeed = liveFeed;
+    this.queue = queue;
+    this.lock = lock;
+    this.progress = progress;
+  }
+
+  /**
+   * Under the lock, after a hello: what passes the stream's subscriptions, and where delivery starts (null = the
+   * initial state, else catch-up after that position). The session has set its state accordingly.
+   */
+  void startFrom(ChangeFilter filter, Position resumeAfter) {
+    this.filter = filter;
+    if (resumeAfter != null) {
+      frontier = resumeAfter;
+      queue.sentUpTo(resumeAfter);
+    }
+    delivery.execute(resumeAfter == null ? this::deliverInitialStateThenCatchUp : this::catchUp);
+  }
+
+  /** Under the lock: the filter changes pass. */
+  ChangeFilter filter() {
+    return filter;
+  }
+
+  /** Under the lock: how far the stream has read the log (null before the initial state is queued whole). */
+  Position frontier() {
+    return frontier;
+  }
+
+  /** Under the lock: how often the stream fell back from live delivery to catch-up. */
+  long fallbacks() {
+    return fallbacks;
+  }
+
+  /**
+   * Under the lock, on each heartbeat tick with nothing queued: whether a quiet live stream is due its frontier
+   * (nothing matched its filter for a while, but the log moved on), and if so queues it.
+   */
+  boolean sendFrontierIfQuiet(int quietTicksBeforeFrontier) {
+    if (session.state == State.LIVE && frontier.compareTo(queue.sent()) > 0
+        && ++quietTicks >= quietTicksBeforeFrontier) {
+      session.enqueue(changesMessage(List.of(), frontier, SyncPhase.SYNC_PHASE_LIVE));
+      quietTicks = 0;
+      return true;
+    }
+    return false;
+  }
+
+  /** Stops the delivery thread (the session closed). */
+  void shutdown() {
+    delivery.shutdown();
+  }
+
+
+  /**
+   * Current state without a long transaction: the watermark first, then the live entities page by page, then
+   * catch-up from the watermark. A change committed while the pages are read is either already in a page or at
+   * or above the watermark, so it is caught up afterwards; one seen twice is harmless (same row_version).
+   */
+  void deliverInitialStateThenCatchUp() {
+    try {
+      Position end = whenNotBusy(changeFeed::visible);
+      String endCursor = changeFeed.encodeAt(end);
+      List<ChangeFilter[]> passes = initialStatePasses(filter);
+      for (int pass = 0; pass < passes.size(); pass++) {
+        ChangeFilter include = passes.get(pass)[0];
+        ChangeFilter except = passes.get(pass)[1];
+        EntityKey after = null;
+        boolean passDone = false;
+        while (!passDone) {
+          if (!awaitRoom()) {
+            return;
+          }
+          EntityKey from = after;
+          List<Change> creates = whenNotBusy(() -> changeFeed.initialState(include, except, from, readSize()));
+          passDone = creates.size() < readSize();
+          boolean last = passDone && pass == passes.size() - 1;
+          if (!enqueueInitialState(creates, last, end, endCursor)) {
+            return;
+          }
+          if (!creates.isEmpty()) {
+            Entity lastEntity = creates.getLast().getEntity();
+            after = new EntityKey(lastEntity.getScope(), lastEntity.getEntityType(), lastEntity.getEntityId());
+          }
+        }
+      }
+      catchUp();
+    } catch (RuntimeException e) {
+      failDelivery(e);
+    }
+  }
+
+  /**
+   * The initial state is sent subscription by subscription, in the order of the hello: a client that lists the
+   * entity types it needs first (say, the ones its first screen shows) gets them first. Each pass leaves out what
+   * an earlier pass already sent.
+   */
+  private static List<ChangeFilter[]> initialStatePasses(ChangeFilter filter) {
+    List<ChangeFilter[]> passes = new ArrayList<>();
+    if (filter.selectors().isEmpty()) {
+      passes.add(new ChangeFilter[] {filter, new ChangeFilter(List.of())});
+      return passes;
+    }
+    for (int i = 0; i < filter.selectors().size(); i++) {
+      passes.add(new ChangeFilter[] {new ChangeFilter(List.of(filter.selectors().get(i))),
+          new ChangeFilter(filter.selectors().subList(0, i))});
+    }
+    return passes;
+  }
+
+  /** Queues a page of the initial state; the last one carries the cursor. False if the session moved on. */
+  private boolean enqueueInitialState(List<Change> changes, boolean last, Position end, String endCursor) {
+    lock.lock();
+    try {
+      if (session.state != State.INITIAL_STATE) {
+        return false;
+      }
+      if (changes.isEmpty() && !last) {
+        return true;
+      }
+      List<List<Change>> chunks = bySize(changes, Change::getSerializedSize);
+      for (int i = 0; i < chunks.size(); i++) {
+        boolean endsState = last && i == chunks.size() - 1;
+        SyncChanges.Builder batch = SyncChanges.newBuilder().addAllChanges(chunks.get(i))
+            .setPhase(SyncPhase.SYNC_PHASE_INITIAL_STATE);
+        if (endsState) {
+          batch.setCursor(endCursor);
+        }
+        session.enqueue(new Outgoing(SyncResponse.newBuilder().setChanges(batch).build(), chunks.get(i).size(),
+            endsState ? end : null));
+      }
+      if (last) {
+        frontier = end;
+        session.state = State.CATCHING_UP;
+      }
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Reads the change log from the session's frontier at the client's pace, then joins the live feed. */
+  void catchUp() {
+    try {
+      while (true) {
+        if (!awaitRoom()) {
+          return;
+        }
+        Position from;
+        lock.lock();
+        try {
+          if (session.state != State.CATCHING_UP) {
+            return;
+          }
+          from = frontier;
+        } finally {
+          lock.unlock();
+        }
+        ChangePage page = whenNotBusy(() -> changeFeed.readPage(from, readSize(), filter));
+        List<ChangePage.Positioned> changes = new ArrayList<>(page.changes().size());
+        Position reached = page.frontier();
+        boolean more = page.hasMore();
+        lock.lock();
+        try {
+          if (session.state != State.CATCHING_UP) {
+            return;
+          }
+          long bytes = 0;
+          for (ChangePage.Positioned positioned : page.changes()) {
+            bytes += positioned.change().getSerializedSize();
+            if (bytes > settings.maxQueuedBytes() && !changes.isEmpty()) {
+              // The byte bound holds in catch-up too: the rest of the page is read again next round.
+              reached = changes.getLast().position();
+              more = true;
+              break;
+            }
+            if (!session.answeredOnThisStream(positioned.change())) {
+              changes.add(new ChangePage.Positioned(positioned.position(), changeFeed.withCursor(positioned)));
+            }
+          }
+          if (!changes.isEmpty()) {
+            enqueueChanges(changes, reached, SyncPhase.SYNC_PHASE_CATCH_UP);
+          }
+          frontier = reached;
+        } finally {
+          lock.unlock();
+        }
+        if (!more && liveFeed.join(this, reached, this::goLive)) {
+          return;
+        }
+      }
+    } catch (RuntimeException e) {
+      failDelivery(e);
+    }
+  }
+
+  /**
+   * Runs under the live feed's dispatch lock, before the first live page reaches this session; false if the
+   * session closed meanwhile (the feed must then not keep it).
+   */
+  private boolean goLive() {
+    lock.lock();
+    try {
+      if (session.state != State.CATCHING_UP) {
+        return false;
+      }
+      session.state = State.LIVE;
+      // An empty batch marks the switch, and gives the client a cursor to acknowledge.
+      session.enqueue(changesMessage(List.of(), frontier, SyncPhase.SYNC_PHASE_LIVE));
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Called on the live feed's thread: only hands the page to this session's own delivery thread, where it is
+   * filtered, serialized and sent, so the feed never waits for one stream's work. Pages reach the delivery thread in
+   * feed order, and catch-up runs on that same thread, so order and the join seam hold.
+   */
+  @Override
+  public void onPage(LiveFeed.Page page) {
+    try {
+      delivery.execute(() -> {
+        try {
+          deliverLivePage(page);
+        } catch (Throwable e) {
+          onDropped(e);
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException closed) {
+      // the session closed and is leaving the feed: nothing to deliver
+    }
+  }
+
+  /** Live delivery for this stream broke: it must not stay open but deaf. */
+  @Override
+  public void onDropped(Throwable cause) {
+    session.onDropped(cause);
+  }
+
+  private void deliverLivePage(LiveFeed.Page page) {
+    lock.lock();
+    try {
+      if (session.state != State.LIVE) {
+        return;
+      }
+      if (page.from().compareTo(frontier) > 0) {
+        // Cannot happen while join() keeps its promise; if it ever does, reading the log closes the gap.
+        log.warn("Client '{}' saw a gap in live pages; catching up from the change log", session.clientId);
+        fallBackToCatchUp();
+        return;
+      }
+      if (page.to().compareTo(frontier) <= 0) {
+        return;
+      }
+      List<ChangePage.Positioned> changes = new ArrayList<>();
+      for (ChangePage.Positioned entry : page.entries()) {
+        Entity entity = entry.change().getEntity();
+        if (filter.matches(entity.getScope(), entity.getEntityType()) && entry.position().compareTo(frontier) > 0
+            && !session.answeredOnThisStream(entry.change())) {
+          changes.add(entry);
+        }
+      }
+      if (!changes.isEmpty()) {
+        long bytes = 0;
+        for (ChangePage.Positioned change : changes) {
+          bytes += change.change().getSerializedSize();
+        }
+        if (queue.changes() + changes.size() > settings.maxQueuedChanges()
+            || queue.bytes() + bytes > settings.maxQueuedBytes()) {
+          fallBackToCatchUp();
+          return;
+        }
+        enqueueChanges(changes, page.to(), SyncPhase.SYNC_PHASE_LIVE);
+      }
+      frontier = page.to();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Under the lock: forget queued changes, resume from what the client was actually sent. */
+  private void fallBackToCatchUp() {
+    liveFeed.leave(this);
+    queue.dropChanges();
+    frontier = queue.sent();
+    session.state = State.CATCHING_UP;
+    fallbacks++;
+    log.debug("Client '{}' reads too slowly for live delivery; catching up from the change log", session.clientId);
+    delivery.execute(this::catchUp);
+  }
+
+  /**
+   * Under the lock: queues changes as one or more messages, each below the message size clients accept (a page of
+   * 50 documents of 256 KiB would not fit 4 MiB). Every message but the last ends at its own last change.
+   */
+  private void enqueueChanges(List<ChangePage.Positioned> changes, Position reached, SyncPhase phase) {
+    quietTicks = 0;
+    List<List<ChangePage.Positioned>> chunks = bySize(changes, c -> c.change().getSerializedSize());
+    for (int i = 0; i < chunks.size(); i++) {
+      List<ChangePage.Positioned> chunk = chunks.get(i);
+      Position end = i == chunks.size() - 1 ? reached : chunk.getLast().position();
+      session.enqueue(changesMessage(chunk.stream().map(ChangePage.Positioned::change).toList(), end, phase));
+    }
+  }
+
+  private <T> List<List<T>> bySize(List<T> items, java.util.function.ToIntFunction<T> sizeOf) {
+    return MessageBudget.split(items, sizeOf, MessageBudget.of(settings.limits().getMaxMessageBytes()));
+  }
+
+  private Outgoing changesMessage(List<Change> changes, Position reached, SyncPhase phase) {
+    return new Outgoing(SyncResponse.newBuilder().setChanges(SyncChanges.newBuilder().addAllChanges(changes)
+        .setCursor(changeFeed.encodeAt(reached)).setPhase(phase)).build(), changes.size(),
+        reached);
+  }
+
+  /** Pages read for this client never exceed its buffer limit, so the limit holds in every phase. */
+  private int readSize() {
+    return Math.min(settings.pageSize(), settings.maxQueuedChanges());
+  }
+
+  /** Waits until the previous page has been handed to gRPC and the transport can take more; false if closed. */
+  private boolean awaitRoom() {
+    lock.lock();
+    try {
+      while (session.state != State.CLOSED && (queue.changes() > 0 || !queue.isReady() || queue.isPaused())) {
+        // Signalled by drain(); the timeout covers a readiness change that raced with the check.
+        progress.await(200, TimeUnit.MILLISECONDS);
+      }
+      return session.state != State.CLOSED;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Runs one delivery read. While every pooled connection is in use (the server is busy, not the database down),
+   * it waits with jittered backoff and tries again for as long as the session is open: a busy pool must not end
+   * streams, or every client would reconnect at once and make it busier.
+   */
+  <T> T whenNotBusy(Supplier<T> read) {
+    long capMillis = 50;
+    while (true) {
+      try {
+        return read.get();
+      } catch (RuntimeException e) {
+        if (!SyncStore.isOverloaded(e) || session.currentState() == State.CLOSED) {
+          throw e;
+        }
+        log.debug("Client '{}': server busy during delivery, retrying in up to {} ms", session.clientId, capMillis);
+        try {
+          Thread.sleep(ThreadLocalRandom.current().nextLong(capMillis / 2, capMillis + 1));
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+        capMillis = Math.min(capMillis * 2, 2_000);
+      }
+    }
+  }
+
+  private void failDelivery(RuntimeException e) {
+    if (SyncStore.isUnavailable(e)) {
+      log.warn("Client '{}': database unavailable during delivery; ending the stream", session.clientId);
+    } else {
+      log.error("Client '{}': delivery failed; ending the stream", session.clientId, e);
+    }
+    session.close(StatusProto.toStatusRuntimeException(Errors.status(Code.UNAVAILABLE, ErrorReason.ERROR_REASON_RECONNECT,
+        "the server could not read changes for this stream; reconnect and resume from your last cursor"))
+        .getStatus());
+  }
+}
