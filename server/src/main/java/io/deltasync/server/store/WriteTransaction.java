@@ -84,13 +84,22 @@ public final class WriteTransaction {
     if (inserted == 1) {
       return new Claimed();
     }
+    return stored(clientId, deltaId, digest);
+  }
+
+  /**
+   * The claim stored for the delta: whether its digest is {@code digest}, and its result — the one recorded, or
+   * pending from earlier in this very batch; null when there is none (the claim is this transaction's own, just
+   * made).
+   */
+  private AlreadyApplied stored(String clientId, String deltaId, byte[] digest) {
     var stored = tx.select(APPLIED_DELTA.DELTA_DIGEST, APPLIED_DELTA.RESULT)
         .from(APPLIED_DELTA)
         .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId))
         .fetchSingle();
     byte[] result = stored.value2();
     if (result == null && pendingResults != null) {
-      result = pendingResults.get(clientId + '\0' + deltaId);  // the same delta earlier in this very batch
+      result = pendingResults.get(clientId + '\0' + deltaId);
     }
     return new AlreadyApplied(Arrays.equals(stored.value1(), digest), result);
   }
@@ -164,18 +173,8 @@ public final class WriteTransaction {
     // Nothing written: either the claim found the delta (applied before, or earlier in this batch) or the write
     // missed. A committed claim always carries its result and another transaction's uncommitted claim would have
     // made us wait, so a claim without a result that is not pending here is the one this statement just made.
-    var stored = tx.select(APPLIED_DELTA.DELTA_DIGEST, APPLIED_DELTA.RESULT)
-        .from(APPLIED_DELTA)
-        .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId))
-        .fetchSingle();
-    byte[] result = stored.value2();
-    if (result == null && pendingResults != null) {
-      result = pendingResults.get(clientId + '\0' + deltaId);
-    }
-    if (result == null) {
-      return new FirstWrite(new Claimed(), Optional.empty());
-    }
-    return new FirstWrite(new AlreadyApplied(Arrays.equals(stored.value1(), digest), result), Optional.empty());
+    AlreadyApplied found = stored(clientId, deltaId, digest);
+    return new FirstWrite(found.result() == null ? new Claimed() : found, Optional.empty());
   }
 
   private static org.jooq.Field<String> setting(String name, String value) {
