@@ -54,7 +54,7 @@ public final class ManualResolution {
       int maxMessageBytes) {
     this.store = store;
     this.queue = queue;
-    this.validator = new DeltaValidator(maxDataBytes);
+    this.validator = DeltaValidator.forDocuments(maxDataBytes);
     this.maxPageSize = maxPageSize;
     // The budget Pull and the stream cut their pages by.
     this.pageBudget = Math.max(maxMessageBytes / 2, maxMessageBytes - 64 * 1024);

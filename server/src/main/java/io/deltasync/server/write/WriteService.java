@@ -75,19 +75,21 @@ public final class WriteService {
    * Creates the service.
    *
    * @param maxDataBytes bounds one delta's document as JSON
+   * @param maxEditsPerDelta bounds the number of one delta's edits
    * @param policies which conflict policy applies to a delta
    * @param maxClockSkew how far ahead of the server a client's timestamp may run (last-write-wins)
    * @param clock the server's clock
    * @param maxMessageBytes the largest message a client accepts; the results of one push stay below it
    * @param committed runs after each batch transaction commits (wakes the change feed); must not block
    */
-  public WriteService(SyncStore store, int maxDataBytes, ConflictPolicies policies, Duration maxClockSkew,
+  public WriteService(SyncStore store, int maxDataBytes, int maxEditsPerDelta, ConflictPolicies policies,
+      Duration maxClockSkew,
       Clock clock, int maxMessageBytes, Runnable committed) {
     this.committed = committed;
     // One result can hold two documents (the entity and, in conflict_data, the client's); leave room for it.
     this.responseBudget = Math.max(maxMessageBytes / 2, maxMessageBytes - 2L * maxDataBytes - 64 * 1024);
     this.store = store;
-    this.validator = new DeltaValidator(maxDataBytes);
+    this.validator = new DeltaValidator(maxDataBytes, maxEditsPerDelta);
     this.merge = new OperationalMerge(validator);
     this.policies = policies;
     this.maxClockSkew = maxClockSkew;
