@@ -94,6 +94,7 @@ public final class DeltaSyncServer implements AutoCloseable {
         config.stream().feedPollInterval(), config.limits().pageSize());
     // After each commit: wake this node's reader, and (coalesced) the other nodes'; never a NOTIFY in the write.
     WriteService writes = new WriteService(store, config.limits().maxDeltaDataBytes(),
+        config.limits().maxEditsPerDelta(),
         new ConflictPolicies(config.defaultConflictPolicy(), config.conflicts().byEntityType(),
             config.operationalTransformEnabled()),
         config.conflicts().maxClockSkew(), Clock.systemUTC(), config.limits().maxMessageBytes(),
@@ -144,6 +145,7 @@ public final class DeltaSyncServer implements AutoCloseable {
         .setMaxDeltaDataBytes(config.limits().maxDeltaDataBytes())
         .setMaxPageSize(config.limits().pageSize())
         .setMaxMessageBytes(config.limits().maxMessageBytes())
+        .setMaxEditsPerDelta(config.limits().maxEditsPerDelta())
         .build();
   }
 

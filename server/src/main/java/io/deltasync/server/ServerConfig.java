@@ -118,8 +118,24 @@ public record ServerConfig(
    * @param maxDeltaDataBytes the most bytes of one delta's data, as JSON
    * @param pageSize the default and largest page of Pull (SYNC_BATCH_SIZE)
    * @param maxMessageBytes the most bytes of one inbound gRPC message
+   * @param maxEditsPerDelta the most operational-transform edits in one delta (bounds the transform's work, which
+   *     may run while the batch's transaction holds back the change feed's watermark)
    */
-  public record Limits(int maxDeltasPerPush, int maxDeltaDataBytes, int pageSize, int maxMessageBytes) {}
+  public record Limits(int maxDeltasPerPush, int maxDeltaDataBytes, int pageSize, int maxMessageBytes,
+      int maxEditsPerDelta) {
+    /** The default of DELTASYNC_MAX_EDITS_PER_DELTA. */
+    public static final int DEFAULT_MAX_EDITS_PER_DELTA = 1_000;
+
+    /** Limits with the default bound on edits per delta. */
+    public Limits(int maxDeltasPerPush, int maxDeltaDataBytes, int pageSize, int maxMessageBytes) {
+      this(maxDeltasPerPush, maxDeltaDataBytes, pageSize, maxMessageBytes, DEFAULT_MAX_EDITS_PER_DELTA);
+    }
+
+    /** A copy with another bound on edits per delta. */
+    public Limits withMaxEditsPerDelta(int edits) {
+      return new Limits(maxDeltasPerPush, maxDeltaDataBytes, pageSize, maxMessageBytes, edits);
+    }
+  }
 
   /**
    * What clients are told about retrying: exponential backoff with full jitter.
@@ -159,6 +175,7 @@ public record ServerConfig(
     // JSON of 512 KiB takes at most about 768 KiB in that form.
     int maxDataBytes = s.integer("DELTASYNC_MAX_DELTA_DATA_BYTES", 256 * 1024, 1, 512 * 1024);
     int maxMessageBytes = s.integer("DELTASYNC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024);
+    int maxEdits = s.integer("DELTASYNC_MAX_EDITS_PER_DELTA", Limits.DEFAULT_MAX_EDITS_PER_DELTA, 1, 100_000);
     if (maxDataBytes > maxMessageBytes / 4) {
       // A change, a push result or a conflict can carry two documents; every one of them must fit a message.
       throw new ConfigException("DELTASYNC_MAX_DELTA_DATA_BYTES: " + maxDataBytes + " (expected: <= a quarter of "
@@ -197,7 +214,7 @@ public record ServerConfig(
         Duration.ofMillis(s.integer("DELTASYNC_MAX_CLOCK_SKEW_MILLIS", 2_000, 0, 86_400_000)));
 
     return new ServerConfig(host, port, dataDirectory, url, user, password, poolSize, statementTimeout,
-        new Limits(maxDeltas, maxDataBytes, batchSize, maxMessageBytes),
+        new Limits(maxDeltas, maxDataBytes, batchSize, maxMessageBytes, maxEdits),
         new RetryPolicy(maxRetries, baseDelay, maxDelay, multiplier),
         policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts);
   }

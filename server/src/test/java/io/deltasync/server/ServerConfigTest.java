@@ -19,7 +19,7 @@ class ServerConfigTest {
     assertThat(config.port()).isEqualTo(7420);
     assertThat(config.dataDirectory()).isEqualTo(Path.of("/home/ada/.local/share/deltasync/postgres"));
     assertThat(config.databaseUrl()).isEmpty();
-    assertThat(config.limits()).isEqualTo(new ServerConfig.Limits(500, 262_144, 50, 4_194_304));
+    assertThat(config.limits()).isEqualTo(new ServerConfig.Limits(500, 262_144, 50, 4_194_304, 1_000));
     assertThat(config.retryPolicy()).isEqualTo(new ServerConfig.RetryPolicy(5, Duration.ofSeconds(1),
         Duration.ofSeconds(32), 2.0));
     assertThat(config.defaultConflictPolicy()).isEqualTo(ConflictPolicy.CONFLICT_POLICY_LAST_WRITE_WINS);
@@ -41,12 +41,14 @@ class ServerConfigTest {
         Map.entry("SYNC_BACKOFF_MULTIPLIER", "1.5"),
         Map.entry("DEFAULT_CONFLICT_POLICY", "server_wins"),
         Map.entry("ENABLE_OPERATIONAL_TRANSFORM", "false"),
-        Map.entry("CLEANUP_TOMBSTONE_DAYS", "7")));
+        Map.entry("CLEANUP_TOMBSTONE_DAYS", "7"),
+        Map.entry("DELTASYNC_MAX_EDITS_PER_DELTA", "250")));
     assertThat(config.dataDirectory()).isEqualTo(Path.of("/data/deltasync/postgres"));
     assertThat(config.port()).isEqualTo(9000);
     assertThat(config.databaseUrl()).contains("jdbc:postgresql://db:5432/sync");
     assertThat(config.databaseUser()).isEqualTo("sync");
     assertThat(config.limits().pageSize()).isEqualTo(20);
+    assertThat(config.limits().maxEditsPerDelta()).isEqualTo(250);
     assertThat(config.retryPolicy()).isEqualTo(new ServerConfig.RetryPolicy(3, Duration.ofMillis(500),
         Duration.ofSeconds(10), 1.5));
     assertThat(config.defaultConflictPolicy()).isEqualTo(ConflictPolicy.CONFLICT_POLICY_SERVER_WINS);
@@ -58,6 +60,7 @@ class ServerConfigTest {
   @CsvSource(delimiter = '|', value = {
       "SYNC_BATCH_SIZE|abc|SYNC_BATCH_SIZE: 'abc' (expected: an integer from 1 to 10000)",
       "SYNC_BATCH_SIZE|0|SYNC_BATCH_SIZE: '0' (expected: an integer from 1 to 10000)",
+      "DELTASYNC_MAX_EDITS_PER_DELTA|0|DELTASYNC_MAX_EDITS_PER_DELTA: '0' (expected: an integer from 1 to 100000)",
       "DELTASYNC_PORT|70000|DELTASYNC_PORT: '70000' (expected: an integer from 0 to 65535)",
       "SYNC_BACKOFF_MULTIPLIER|0.5|SYNC_BACKOFF_MULTIPLIER: '0.5' (expected: a number from 1.0 to 10.0)",
       "SYNC_BASE_DELAY|-1|SYNC_BASE_DELAY: '-1' (expected: a number from 0.001 to 86400.0)",

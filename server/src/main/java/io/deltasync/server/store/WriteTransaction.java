@@ -296,6 +296,14 @@ public final class WriteTransaction {
     return clocks;
   }
 
+  /**
+   * Whether PostgreSQL has assigned this transaction an id yet: it does at the first write (a row locked counts),
+   * and from then on the transaction holds back every reader's watermark (the snapshot's xmin) until it ends.
+   */
+  public boolean transactionIdAssigned() {
+    return tx.fetchOne("SELECT pg_current_xact_id_if_assigned() IS NOT NULL").get(0, Boolean.class);
+  }
+
   /** Whether the change log holds the entity's change to {@code rowVersion} with exactly this etag. */
   public boolean hasLoggedEtag(EntityKey key, long rowVersion, String etag) {
     return tx.fetchExists(tx.selectOne().from(CHANGE_LOG)

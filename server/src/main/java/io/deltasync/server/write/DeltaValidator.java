@@ -35,9 +35,16 @@ final class DeltaValidator {
   private static final String TOO_DEEP = "nested deeper than " + MAX_DATA_DEPTH + " levels";
 
   private final int maxDataBytes;
+  private final int maxEditsPerDelta;
 
-  DeltaValidator(int maxDataBytes) {
+  DeltaValidator(int maxDataBytes, int maxEditsPerDelta) {
     this.maxDataBytes = maxDataBytes;
+    this.maxEditsPerDelta = maxEditsPerDelta;
+  }
+
+  /** A validator for whole documents only ({@link #documentJson}); it refuses every delta with edits. */
+  static DeltaValidator forDocuments(int maxDataBytes) {
+    return new DeltaValidator(maxDataBytes, 0);
   }
 
   /**
@@ -148,7 +155,15 @@ final class DeltaValidator {
       String json = documentJson(delta.getData(), prefix + ".data", violations);
       dataJson = json == null ? dataJson : json;
     }
-    List<Edit> edits = delta.getEditsCount() == 0 ? List.of() : decodeEdits(delta, prefix, violations);
+    List<Edit> edits = List.of();
+    if (delta.getEditsCount() > maxEditsPerDelta) {
+      // Not decoded at all: the bound is what keeps the transform's O(edits x history) work short, and it may run
+      // while the batch's transaction holds a transaction id (docs/operational-transform.md, "Bounded work").
+      violations.add(limitViolation(prefix + ".edits", "count: " + delta.getEditsCount() + " edits (expected: <= "
+          + maxEditsPerDelta + "; split them over several deltas, or compose them)"));
+    } else if (delta.getEditsCount() > 0) {
+      edits = decodeEdits(delta, prefix, violations);
+    }
 
     if (!violations.isEmpty()) {
       return new Outcome(null, List.of(), violations);

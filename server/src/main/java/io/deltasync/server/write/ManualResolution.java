@@ -56,7 +56,7 @@ public final class ManualResolution {
       int maxMessageBytes) {
     this.store = store;
     this.queue = queue;
-    this.validator = new DeltaValidator(maxDataBytes);
+    this.validator = DeltaValidator.forDocuments(maxDataBytes);
     this.maxPageSize = maxPageSize;
     // The budget Pull and the stream cut their pages by.
     this.pageBudget = MessageBudget.of(maxMessageBytes);

@@ -20,6 +20,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * Deltas that carry edits on the write path: applying them at their base version, merging them by operational
@@ -27,12 +28,25 @@ import java.util.Optional;
  * decide. The transform itself is the pure {@code ot} package; this class reads the history it needs and writes the
  * result with a compare-and-set, inside the caller's transaction (docs/operational-transform.md, "How the server
  * uses it").
+ *
+ * <p>Reading and transforming are separate from writing ({@link #plan}, then {@link #write}): the caller plans
+ * before the delta's first write, so that for the first delta of a transaction the transform runs before
+ * PostgreSQL assigns the transaction an id (ids are assigned at the first write; reads take none), and an id that
+ * holds back the change feed's watermark for every client is held only for the writes. The write is a
+ * compare-and-set on the version the plan read; on a miss the conflict loop reads again and transforms again.
  */
 final class OperationalMerge {
   private final DeltaValidator validator;
+  private final Consumer<WriteTransaction> transforming;
 
   OperationalMerge(DeltaValidator validator) {
+    this(validator, tx -> { });
+  }
+
+  /** {@code transforming} is told of every transform as it starts (tests observe the transaction's state there). */
+  OperationalMerge(DeltaValidator validator, Consumer<WriteTransaction> transforming) {
     this.validator = validator;
+    this.transforming = transforming;
   }
 
   /** What an attempt came to. */
@@ -46,38 +60,85 @@ final class OperationalMerge {
    * @param explanation what the merge did, in words; empty without a conflict
    * @param unchanged whether nothing was left to write (the entity is as it was: RESOLUTION_OUTCOME_UNCHANGED)
    */
-  record Written(Entity entity, List<Edit> rebase, String explanation, boolean unchanged) implements Outcome {
+  record Written(Entity entity, List<Edit> rebase, String explanation, boolean unchanged)
+      implements Outcome, Computed {
     Written(Entity entity, List<Edit> rebase, String explanation) {
       this(entity, rebase, explanation, false);
     }
   }
 
   /** The edits do not fit the client's own base document, or produce a document that cannot be stored. */
-  record Invalid(List<FieldViolation> violations) implements Outcome, ClientIntent {}
+  record Invalid(List<FieldViolation> violations) implements Outcome, ClientIntent, Computed {}
 
   /** The compare-and-set missed: the entity is not (or no longer) at the version read. */
-  record Missed() implements Outcome {}
+  record Missed() implements Outcome, Computed {}
 
   /** Operational transform cannot merge this delta; another policy must decide, and {@code why} says why. */
-  record Fallback(String why) implements Outcome {}
+  record Fallback(String why) implements Outcome, Computed {}
+
+  /** What reading and transforming came to, before anything is written: {@link #write} carries it out. */
+  sealed interface Computed {}
+
+  /**
+   * Edits ready to be written: {@code document} is {@code at}'s document with {@code ops} applied, to be written
+   * with a compare-and-set on {@code at}'s version.
+   */
+  record Ready(Entity at, List<Edit> ops, Struct document, List<Edit> rebase, String explanation)
+      implements Computed {}
+
+  /**
+   * The reads and transforms of one delta, made before its first write.
+   *
+   * @param read the entity as read, or null if there was none
+   * @param atBase the edits applied at the delta's base, if the entity was at it (else null)
+   * @param merged the edits merged into {@code read} by operational transform, if that was the policy and the
+   *     entity had moved on (else null)
+   */
+  record Plan(Entity read, Computed atBase, Computed merged) {
+    static final Plan NONE = new Plan(null, null, null);
+  }
+
+  /**
+   * Reads the entity and does the work its edits need on the state read: applies them if it is at the delta's base,
+   * else transforms them against the history since the base if {@code transform} (the delta's policy is
+   * operational transform). Reads only, so the caller runs it before the delta's first write.
+   */
+  Plan plan(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits, String field,
+      boolean transform) {
+    Optional<Entity> found = tx.entities().find(valid.key());
+    if (found.isEmpty()) {
+      return Plan.NONE;
+    }
+    Entity entity = found.get();
+    if (!entity.getIsDeleted() && matches(entity, valid.base())) {
+      return new Plan(entity, applyTo(entity, edits, field), null);
+    }
+    return transform ? new Plan(entity, null, transform(tx, clientId, valid, edits, field, entity))
+        : new Plan(entity, null, null);
+  }
 
   /**
    * Applies the edits to the entity if it is still at the delta's base version, with a compare-and-set on that
    * version: {@link Written}, {@link Invalid}, or {@link Missed} when it has moved on (a conflict).
    */
-  Outcome applyAtBase(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits, String field) {
+  Outcome applyAtBase(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits, String field,
+      Plan plan) {
+    if (plan.atBase() != null) {
+      return write(tx, clientId, valid.key(), plan.atBase(), field);
+    }
     Optional<Entity> found = tx.entities().find(valid.key());
     if (found.isEmpty() || found.get().getIsDeleted() || !matches(found.get(), valid.base())) {
       return new Missed();
     }
-    Entity base = found.get();
-    Struct document;
+    return write(tx, clientId, valid.key(), applyTo(found.get(), edits, field), field);
+  }
+
+  private static Computed applyTo(Entity base, List<Edit> edits, String field) {
     try {
-      document = OperationalTransform.apply(base.getData(), edits);
+      return new Ready(base, edits, OperationalTransform.apply(base.getData(), edits), List.of(), "");
     } catch (InvalidOperationException e) {
       return new Invalid(DeltaValidator.violations(field, e));
     }
-    return write(tx, clientId, valid.key(), base, edits, document, field, List.of(), "");
   }
 
   /**
@@ -91,7 +152,22 @@ final class OperationalMerge {
    * for a composed history would have to pick a single author for ties with all of them.
    */
   Outcome merge(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits, String field,
-      Entity current) {
+      Entity current, Plan plan) {
+    // The plan's transform is used if nothing changed since it was read; else it is done again on the newer state.
+    Computed computed = plan.merged() != null && sameState(plan.read(), current) ? plan.merged()
+        : transform(tx, clientId, valid, edits, field, current);
+    return write(tx, clientId, valid.key(), computed, field);
+  }
+
+  private static boolean sameState(Entity read, Entity current) {
+    return read.getRowVersion() == current.getRowVersion() && read.getEtag().equals(current.getEtag())
+        && read.getIsDeleted() == current.getIsDeleted();
+  }
+
+  /** The reads and the transform of {@link #merge}, without its write. */
+  private Computed transform(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits,
+      String field, Entity current) {
+    transforming.accept(tx);
     EntityKey key = valid.key();
     long base = WriteService.baseVersion(tx, valid);
     // The client's own mistakes are reported against its own fields, before anything is transformed.
@@ -157,7 +233,7 @@ final class OperationalMerge {
       // TP1 makes transformed edits fit; this means the history does not match the document.
       return new Fallback("the transformed edits do not fit the current document (" + e.getMessage() + ")");
     }
-    return write(tx, clientId, key, current, ops, document, field, rebase, merged);
+    return new Ready(current, ops, document, rebase, merged);
   }
 
   /** What the client meant as a whole document. */
@@ -189,21 +265,32 @@ final class OperationalMerge {
   /** The change log no longer holds the document at the delta's base version. */
   record BaseGone(long baseVersion) implements ClientIntent {}
 
-  private Outcome write(WriteTransaction tx, String clientId, EntityKey key, Entity at, List<Edit> edits,
-      Struct document, String field, List<Edit> rebase, String explanation) {
+  /** Carries out what was computed: a {@link Ready} is written with a compare-and-set, the rest is the outcome. */
+  private Outcome write(WriteTransaction tx, String clientId, EntityKey key, Computed computed, String field) {
+    return switch (computed) {
+      case Ready ready -> writeReady(tx, clientId, key, ready, field);
+      case Written written -> written;
+      case Invalid invalid -> invalid;
+      case Missed missed -> missed;
+      case Fallback fallback -> fallback;
+    };
+  }
+
+  private Outcome writeReady(WriteTransaction tx, String clientId, EntityKey key, Ready ready, String field) {
     List<FieldViolation> violations = new ArrayList<>();
-    String json = validator.documentJson(document, field + ".edits", violations);
+    String json = validator.documentJson(ready.document(), field + ".edits", violations);
     if (json == null) {
       return new Invalid(afterEdits(violations));
     }
-    List<EditOperation> applied = OperationCodec.toProto(edits);
+    List<EditOperation> applied = OperationCodec.toProto(ready.ops());
     tx.recordEdits(applied);
-    Optional<Entity> written = tx.entities().replaceData(key, new Expected(at.getRowVersion(), ""), json, clientId);
+    Optional<Entity> written = tx.entities().replaceData(key, new Expected(ready.at().getRowVersion(), ""), json,
+        clientId);
     if (written.isEmpty()) {
       tx.recordEdits(null);  // whatever is written next in this transaction is not these edits
       return new Missed();
     }
-    return new Written(written.get(), rebase, explanation);
+    return new Written(written.get(), ready.rebase(), ready.explanation());
   }
 
   private static List<FieldViolation> afterEdits(List<FieldViolation> violations) {

@@ -22,6 +22,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.jooq.exception.DataAccessException;
 import org.postgresql.util.PSQLException;
@@ -75,20 +76,29 @@ public final class WriteService {
    * Creates the service.
    *
    * @param maxDataBytes bounds one delta's document as JSON
+   * @param maxEditsPerDelta bounds the number of one delta's edits
    * @param policies which conflict policy applies to a delta
    * @param maxClockSkew how far ahead of the server a client's timestamp may run (last-write-wins)
    * @param clock the server's clock
    * @param maxMessageBytes the largest message a client accepts; the results of one push stay below it
    * @param committed runs after each batch transaction commits (wakes the change feed); must not block
    */
-  public WriteService(SyncStore store, int maxDataBytes, ConflictPolicies policies, Duration maxClockSkew,
-      Clock clock, int maxMessageBytes, Runnable committed) {
+  public WriteService(SyncStore store, int maxDataBytes, int maxEditsPerDelta, ConflictPolicies policies,
+      Duration maxClockSkew, Clock clock, int maxMessageBytes, Runnable committed) {
+    this(store, maxDataBytes, maxEditsPerDelta, policies, maxClockSkew, clock, maxMessageBytes, committed,
+        tx -> { });
+  }
+
+  /** As the public constructor; {@code transforming} is told of every operational transform as it starts. */
+  WriteService(SyncStore store, int maxDataBytes, int maxEditsPerDelta, ConflictPolicies policies,
+      Duration maxClockSkew, Clock clock, int maxMessageBytes, Runnable committed,
+      Consumer<WriteTransaction> transforming) {
     this.committed = committed;
     // One result can hold two documents (the entity and, in conflict_data, the client's); leave room for it.
     this.responseBudget = Math.max(maxMessageBytes / 2, maxMessageBytes - 2L * maxDataBytes - 64 * 1024);
     this.store = store;
-    this.validator = new DeltaValidator(maxDataBytes);
-    this.merge = new OperationalMerge(validator);
+    this.validator = new DeltaValidator(maxDataBytes, maxEditsPerDelta);
+    this.merge = new OperationalMerge(validator, transforming);
     this.policies = policies;
     this.maxClockSkew = maxClockSkew;
     this.clock = clock;
@@ -374,6 +384,12 @@ public final class WriteService {
       String field, byte[] digest) {
     Delta delta = valid.delta();
     WriteClock writeClock = WriteClock.of(delta, clientId, clock.instant(), maxClockSkew);
+    // Everything a delta's edits need is read and transformed before its first write (the claim below): for the
+    // first delta of a transaction that is before PostgreSQL assigns the transaction an id, which would hold back
+    // the change feed's watermark for every client while the transform runs. Later deltas of a batch find the id
+    // assigned by the deltas before them; for them the bound on edits per delta bounds the time it is held.
+    OperationalMerge.Plan plan = edits.isEmpty() ? OperationalMerge.Plan.NONE : merge.plan(tx, clientId, valid,
+        edits, field, policies.choose(delta).policy() == ConflictPolicy.CONFLICT_POLICY_OPERATIONAL_TRANSFORM);
     WriteTransaction.Claim claim;
     WriteTransaction.FirstWrite first = null;
     if (edits.isEmpty() && delta.getOperation() == Operation.OPERATION_CREATE && valid.base().isEmpty()) {
@@ -399,7 +415,7 @@ public final class WriteService {
     if (first != null && first.written().isPresent()) {
       result = applied(delta, first.written().get(), null);
     } else {
-      result = write(tx, clientId, valid, edits, field, writeClock, first != null);
+      result = write(tx, clientId, valid, edits, field, writeClock, first != null, plan);
     }
     tx.recordResult(clientId, delta.getDeltaId(), result.toByteArray());
     return result;
@@ -418,7 +434,7 @@ public final class WriteService {
    * whole document, which is its edits applied to its base document.
    */
   private DeltaResult write(WriteTransaction tx, String clientId, ValidDelta valid, List<Edit> edits, String field,
-      WriteClock clock, boolean firstWriteMissed) {
+      WriteClock clock, boolean firstWriteMissed, OperationalMerge.Plan plan) {
     Delta delta = valid.delta();
     EntityKey key = valid.key();
     EntityStore entities = tx.entities();
@@ -439,7 +455,7 @@ public final class WriteService {
         return applied(delta, written.get(), null);
       }
     } else {
-      switch (merge.applyAtBase(tx, clientId, valid, edits, field)) {
+      switch (merge.applyAtBase(tx, clientId, valid, edits, field, plan)) {
         case OperationalMerge.Written written -> {
           return applied(delta, written.entity(), null);
         }
@@ -473,7 +489,7 @@ public final class WriteService {
         return applied(delta, current, null);  // already gone: the client's intent holds, nothing to change
       }
       if (choice.policy() == ConflictPolicy.CONFLICT_POLICY_OPERATIONAL_TRANSFORM) {
-        switch (merge.merge(tx, clientId, valid, edits, field, current)) {
+        switch (merge.merge(tx, clientId, valid, edits, field, current, plan)) {
           case OperationalMerge.Written merged -> {
             return applied(delta, merged.entity(), ConflictResolution.newBuilder().setPolicy(choice.policy())
                 .setOutcome(merged.unchanged() ? ResolutionOutcome.RESOLUTION_OUTCOME_UNCHANGED

@@ -22,7 +22,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 class DeltaValidatorTest {
   private static final int MAX_DATA_BYTES = 1024;
-  private final DeltaValidator validator = new DeltaValidator(MAX_DATA_BYTES);
+  private final DeltaValidator validator = new DeltaValidator(MAX_DATA_BYTES, 1_000);
 
   private static Delta valid() {
     return Delta.newBuilder().setDeltaId("d-1").setEntityType("note").setEntityId("n-1").setScope("team-a")
@@ -63,6 +63,25 @@ class DeltaValidatorTest {
         .isEqualTo(ErrorReason.ERROR_REASON_INVALID_ARGUMENT);
     assertThat(validator.validate(tooBig.toBuilder().setScope("no spaces").build(), "d").reason())
         .isEqualTo(ErrorReason.ERROR_REASON_INVALID_ARGUMENT);
+  }
+
+  @Test
+  void moreEditsThanTheLimitAreLimitExceededOnTheEditsField() {
+    DeltaValidator small = new DeltaValidator(MAX_DATA_BYTES, 2);
+    EditOperation edit = EditOperation.newBuilder()
+        .setObjectSet(io.deltasync.v1.ObjectSet.newBuilder().setKey("t").setValue(string("v"))).build();
+    Delta atLimit = valid().toBuilder().clearData().addEdits(edit).addEdits(edit).build();
+    Delta past = atLimit.toBuilder().addEdits(edit).build();
+
+    assertThat(small.validate(atLimit, "deltas[1]").violations()).isEmpty();
+    DeltaValidator.Outcome refused = small.validate(past, "deltas[1]");
+    assertThat(refused.reason()).isEqualTo(ErrorReason.ERROR_REASON_LIMIT_EXCEEDED);
+    assertThat(refused.violations()).singleElement().satisfies(v -> {
+      assertThat(v.getField()).isEqualTo("deltas[1].edits");
+      assertThat(v.getReason()).isEqualTo("LIMIT_EXCEEDED");
+      assertThat(v.getDescription()).isEqualTo("count: 3 edits (expected: <= 2; split them over several deltas, "
+          + "or compose them)");
+    });
   }
 
   static Stream<Arguments> malformed() {
