@@ -75,24 +75,37 @@ public final class ChangeFeed {
    */
   public void historyReset() {
     epoch = store.replaceEpoch(epoch);
+    clearAnchors();
+  }
+
+  /**
+   * Whether the change history this node serves is gone: another node already started a new epoch (this node then
+   * takes it), or the database is another one than the epoch was started on (a replica promoted, a backup restored
+   * into another cluster or onto another timeline while the server ran; this node then starts a new epoch). True if
+   * the epoch changed: positions handed out before are void and streams must end.
+   */
+  public boolean checkIdentity() {
+    long stored = store.epoch();
+    if (stored != epoch) {
+      // Another node noticed first and started the new epoch: take it, with the same consequences here.
+      epoch = stored;
+      clearAnchors();
+      return true;
+    }
+    if (SyncStore.moved(store.epochIdentity(), store.identity())) {
+      historyReset();
+      return true;
+    }
+    return false;
+  }
+
+  private void clearAnchors() {
     anchorsLock.lock();
     try {
       anchors.clear();
     } finally {
       anchorsLock.unlock();
     }
-  }
-
-  /**
-   * Whether the database is another one than the epoch was started on (a replica promoted, a backup restored into
-   * another cluster or onto another timeline while the server ran); if so, starts a new epoch and returns true.
-   */
-  public boolean checkIdentity() {
-    if (SyncStore.moved(store.epochIdentity(), store.identity())) {
-      historyReset();
-      return true;
-    }
-    return false;
   }
 
   /**
@@ -242,7 +255,17 @@ public final class ChangeFeed {
     } finally {
       anchorsLock.unlock();
     }
-    long anchor = store.anchorAt(position).orElse(Cursor.NO_ANCHOR);
+    long anchor;
+    try {
+      anchor = store.anchorAt(position).orElse(Cursor.NO_ANCHOR);
+    } catch (RuntimeException e) {
+      if (!SyncStore.isOverloaded(e)) {
+        throw e;
+      }
+      // No connection free (or the lookup timed out): a cursor without a fingerprint is still a correct cursor,
+      // only one whose history cannot be checked later. Better than failing what hands it out.
+      return Cursor.UNCHECKED;
+    }
     remember(position, anchor);
     return anchor;
   }

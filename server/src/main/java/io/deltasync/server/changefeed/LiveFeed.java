@@ -50,6 +50,8 @@ public final class LiveFeed implements AutoCloseable {
   static final Duration BUSY_POLL_INTERVAL = Duration.ofMillis(20);
   /** How many empty polls in a row end the busy period. */
   private static final int BUSY_POLLS = 25;
+  /** How often the reader checks that the epoch and the database's identity are still the ones it serves. */
+  private static final Duration IDENTITY_CHECK_INTERVAL = Duration.ofSeconds(5);
 
   /**
    * Receives pages; called on the feed's thread, so it must not block: it hands the page to its own executor
@@ -73,8 +75,9 @@ public final class LiveFeed implements AutoCloseable {
    * @param from the position the page starts after
    * @param to the position the page ends at (inclusive)
    * @param entries the changes with their positions, in order
+   * @param toCursor the wire cursor at {@code to}, encoded once for every subscriber
    */
-  public record Page(Position from, Position to, List<ChangePage.Positioned> entries) {
+  public record Page(Position from, Position to, List<ChangePage.Positioned> entries, String toCursor) {
     /** The changes, in order. */
     public List<Change> changes() {
       return entries.stream().map(ChangePage.Positioned::change).toList();
@@ -103,6 +106,7 @@ public final class LiveFeed implements AutoCloseable {
   private volatile boolean running = true;
   private volatile Runnable onHistoryReset = () -> { };
   private volatile long lastReadNanos = System.nanoTime();
+  private long lastIdentityCheckNanos = System.nanoTime();
   private Position frontier;
   // The fingerprint of the history up to frontier (see Cursor): pages are read unfiltered, so it is the commit time
   // of the last row dispatched, and needs no query; unknown after skipping ahead (read again at the next page).
@@ -198,12 +202,13 @@ public final class LiveFeed implements AutoCloseable {
   private void run() {
     while (running) {
       try {
-        if (recovering) {
-          // The connection to the database was lost: it may come back as another one (a promoted replica, a
-          // restored backup).
+        if (recovering || System.nanoTime() - lastIdentityCheckNanos > IDENTITY_CHECK_INTERVAL.toNanos()) {
+          // After a lost connection the database may come back as another one (a promoted replica, a restored
+          // backup); and now and then anyway, because another node may have noticed first and started a new epoch.
           recovering = false;
+          lastIdentityCheckNanos = System.nanoTime();
           if (feed.checkIdentity()) {
-            reset("the database is on another timeline or cluster");
+            reset("another epoch: the database is on another timeline or cluster, or another node started one");
             continue;
           }
         }
@@ -328,7 +333,8 @@ public final class LiveFeed implements AutoCloseable {
     Map<Subscriber, Throwable> failed = new HashMap<>();
     dispatchLock.lock();
     try {
-      Page out = new Page(frontier, page.frontier(), List.copyOf(entries));
+      Page out = new Page(frontier, page.frontier(), List.copyOf(entries),
+          Cursor.at(feed.epoch(), page.frontier(), reached).encode());
       frontier = page.frontier();
       anchor = reached;
       for (Subscriber subscriber : subscribers) {

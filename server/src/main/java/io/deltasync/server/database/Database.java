@@ -85,7 +85,9 @@ public final class Database implements AutoCloseable {
       HikariDataSource feedPool = null;
       HikariDataSource healthPool = null;
       try {
-        migrate(pool);
+        // Not on the pool: its statement_timeout would cancel a long migration (an index on a big change log) and
+        // leave the server unable to start, every attempt failing the same way.
+        migrate(Flyway.configure().dataSource(url, user, password));
         feedPool = pool("deltasync-feed", url, user, password, 1, settings.statementTimeout());
         healthPool = pool("deltasync-health", url, user, password, 1, settings.statementTimeout());
         return new Database(embedded, pool, feedPool, healthPool);
@@ -106,8 +108,11 @@ public final class Database implements AutoCloseable {
 
   /** Applies the migrations under {@code classpath:db/migration} (the deltasync-db module). */
   public static void migrate(DataSource dataSource) {
-    Flyway flyway = Flyway.configure()
-        .dataSource(dataSource)
+    migrate(Flyway.configure().dataSource(dataSource));
+  }
+
+  private static void migrate(org.flywaydb.core.api.configuration.FluentConfiguration configuration) {
+    Flyway flyway = configuration
         .locations("classpath:db/migration")
         .load();
     var result = flyway.migrate();

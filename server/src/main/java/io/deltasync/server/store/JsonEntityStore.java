@@ -37,7 +37,7 @@ final class JsonEntityStore implements EntityStore {
         .onConflictDoNothing()
         .returning()
         .fetchOptional()
-        .map(Rows::entity);
+        .map(Rows::written);
   }
 
   @Override
@@ -73,20 +73,20 @@ final class JsonEntityStore implements EntityStore {
         .where(identifies(key), matches(base))
         .returning()
         .fetchOptional()
-        .map(Rows::entity);
+        .map(Rows::written);
   }
 
   @Override
   public Optional<Entity> lock(EntityKey key, Expected base) {
     return tx.selectFrom(ENTITY).where(identifies(key), matches(base)).forNoKeyUpdate().fetchOptional()
-        .map(Rows::entity);
+        .map(Rows::written);
   }
 
   @Override
   public Entity recordConflictState(EntityKey key, String syncStatus, String conflictDataJson) {
     // The setting is on for this one statement only: a later write of the same transaction is a version again.
     bookkeeping("on");
-    Entity entity = Rows.entity(tx.update(ENTITY)
+    Entity entity = Rows.written(tx.update(ENTITY)
         .set(ENTITY.SYNC_STATUS, syncStatus)
         .set(ENTITY.CONFLICT_DATA, conflictDataJson == null ? null : JSONB.valueOf(conflictDataJson))
         .where(identifies(key))
@@ -121,12 +121,12 @@ final class JsonEntityStore implements EntityStore {
         .where(identifies(key), matches(base), ENTITY.IS_DELETED.eq(expectTombstone))
         .returning()
         .fetchOptional()
-        .map(Rows::entity);
+        .map(Rows::written);
   }
 
   @Override
   public Optional<Entity> find(EntityKey key) {
-    return tx.selectFrom(ENTITY).where(identifies(key)).fetchOptional().map(Rows::entity);
+    return tx.selectFrom(ENTITY).where(identifies(key)).fetchOptional().map(Rows::written);
   }
 
   private static Condition identifies(EntityKey key) {

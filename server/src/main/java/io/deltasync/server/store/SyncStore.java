@@ -399,6 +399,9 @@ public final class SyncStore {
     DatabaseIdentity identity = identity();
     return dsl.transactionResult(configuration -> {
       DSLContext tx = DSL.using(configuration);
+      // Shifting a big restored change log takes as long as it takes; the pool's statement_timeout must not cancel
+      // it (the server would then fail to start, every time).
+      tx.execute("SET LOCAL statement_timeout = 0");
       tx.execute("LOCK TABLE sync_epoch IN EXCLUSIVE MODE");
       var current = tx.selectFrom(SYNC_EPOCH).fetchSingle();
       Long newest = tx.select(DSL.max(CHANGE_LOG.TX_ID)).from(CHANGE_LOG).fetchSingle().value1();

@@ -71,11 +71,13 @@ public final class WriteTransaction {
   public Claim claimDelta(String clientId, String deltaId, byte[] digest, long writeClockMicros) {
     // One round trip for the claim and the writer settings: the INSERT selects from the settings CTE, which makes
     // PostgreSQL evaluate it. Settings made for a delta that turns out to be a retry are harmless (nothing is
-    // written after them, and they end with the transaction).
-    var writer = DSL.name("writer").fields("client_id", "delta_id", "write_clock_us").as(DSL.select(
+    // written after them, and they end with the transaction). The edits setting is cleared: a batch is one
+    // transaction, and an earlier delta's edits must not be logged with this delta's changes.
+    var writer = DSL.name("writer").fields("client_id", "delta_id", "write_clock_us", "edits").as(DSL.select(
         setting("deltasync.client_id", clientId),
         setting("deltasync.delta_id", deltaId),
-        setting("deltasync.write_clock_us", Long.toString(writeClockMicros))));
+        setting("deltasync.write_clock_us", Long.toString(writeClockMicros)),
+        setting("deltasync.edits", "")));
     int inserted = tx.with(writer)
         .insertInto(APPLIED_DELTA, APPLIED_DELTA.CLIENT_ID, APPLIED_DELTA.DELTA_ID, APPLIED_DELTA.DELTA_DIGEST)
         .select(DSL.select(DSL.val(clientId), DSL.val(deltaId), DSL.val(digest)).from(writer))
@@ -119,7 +121,8 @@ public final class WriteTransaction {
   private static final String CLAIM_CTE = """
       WITH writer AS (SELECT set_config('deltasync.client_id', ?, true) AS c,
                              set_config('deltasync.delta_id', ?, true) AS d,
-                             set_config('deltasync.write_clock_us', ?, true) AS w),
+                             set_config('deltasync.write_clock_us', ?, true) AS w,
+                             set_config('deltasync.edits', '', true) AS e),
            claim AS (INSERT INTO applied_delta (client_id, delta_id, delta_digest)
                      SELECT ?, ?, ? FROM writer ON CONFLICT DO NOTHING RETURNING 1)
       """;
@@ -168,7 +171,7 @@ public final class WriteTransaction {
   private FirstWrite firstWrite(String clientId, String deltaId, byte[] digest,
       org.jooq.Result<io.deltasync.db.jooq.tables.records.EntityRecord> rows) {
     if (!rows.isEmpty()) {
-      return new FirstWrite(new Claimed(), Optional.of(Rows.entity(rows.get(0))));
+      return new FirstWrite(new Claimed(), Optional.of(Rows.written(rows.get(0))));
     }
     // Nothing written: either the claim found the delta (applied before, or earlier in this batch) or the write
     // missed. A committed claim always carries its result and another transaction's uncommitted claim would have
@@ -233,7 +236,8 @@ public final class WriteTransaction {
     tx.select(
             setting("deltasync.client_id", clientId),
             setting("deltasync.delta_id", deltaId),
-            setting("deltasync.write_clock_us", Long.toString(writeClockMicros)))
+            setting("deltasync.write_clock_us", Long.toString(writeClockMicros)),
+            setting("deltasync.edits", ""))
         .fetch();
   }
 

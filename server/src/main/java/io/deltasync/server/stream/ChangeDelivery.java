@@ -56,6 +56,9 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   // Guarded by lock.
   private ChangeFilter filter = ChangeFilter.all();
   private Position frontier;
+  // The wire cursor at frontier, computed where frontier is read (outside any lock, or by the live feed once per
+  // page): encoding a cursor may need a query (its history fingerprint), never under the session or feed lock.
+  private String frontierCursor;
   private long fallbacks;
   private int quietTicks;
 
@@ -74,10 +77,11 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
    * Under the lock, after a hello: what passes the stream's subscriptions, and where delivery starts (null = the
    * initial state, else catch-up after that position). The session has set its state accordingly.
    */
-  void startFrom(ChangeFilter filter, Position resumeAfter) {
+  void startFrom(ChangeFilter filter, Position resumeAfter, String resumeCursor) {
     this.filter = filter;
     if (resumeAfter != null) {
       frontier = resumeAfter;
+      frontierCursor = resumeCursor;
       queue.sentUpTo(resumeAfter);
     }
     delivery.execute(resumeAfter == null ? this::deliverInitialStateThenCatchUp : this::catchUp);
@@ -105,7 +109,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   boolean sendFrontierIfQuiet(int quietTicksBeforeFrontier) {
     if (session.state == State.LIVE && frontier.compareTo(queue.sent()) > 0
         && ++quietTicks >= quietTicksBeforeFrontier) {
-      session.enqueue(changesMessage(List.of(), frontier, SyncPhase.SYNC_PHASE_LIVE));
+      session.enqueue(changesMessage(List.of(), frontier, frontierCursor, SyncPhase.SYNC_PHASE_LIVE));
       quietTicks = 0;
       return true;
     }
@@ -126,7 +130,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   void deliverInitialStateThenCatchUp() {
     try {
       Position end = whenNotBusy(changeFeed::visible);
-      String endCursor = changeFeed.encodeAt(end);
+      String endCursor = whenNotBusy(() -> changeFeed.encodeAt(end));
       List<ChangeFilter[]> passes = initialStatePasses(filter);
       for (int pass = 0; pass < passes.size(); pass++) {
         ChangeFilter include = passes.get(pass)[0];
@@ -197,6 +201,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
       }
       if (last) {
         frontier = end;
+        frontierCursor = endCursor;
         session.state = State.CATCHING_UP;
       }
       return true;
@@ -225,6 +230,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
         ChangePage page = whenNotBusy(() -> changeFeed.readPage(from, readSize(), filter));
         List<ChangePage.Positioned> changes = new ArrayList<>(page.changes().size());
         Position reached = page.frontier();
+        String reachedCursor = whenNotBusy(() -> changeFeed.encodeAt(page.frontier()));
         boolean more = page.hasMore();
         lock.lock();
         try {
@@ -237,6 +243,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
             if (bytes > settings.maxQueuedBytes() && !changes.isEmpty()) {
               // The byte bound holds in catch-up too: the rest of the page is read again next round.
               reached = changes.getLast().position();
+              reachedCursor = changes.getLast().change().getCursor();
               more = true;
               break;
             }
@@ -245,9 +252,10 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
             }
           }
           if (!changes.isEmpty()) {
-            enqueueChanges(changes, reached, SyncPhase.SYNC_PHASE_CATCH_UP);
+            enqueueChanges(changes, reached, reachedCursor, SyncPhase.SYNC_PHASE_CATCH_UP);
           }
           frontier = reached;
+          frontierCursor = reachedCursor;
         } finally {
           lock.unlock();
         }
@@ -272,7 +280,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
       }
       session.state = State.LIVE;
       // An empty batch marks the switch, and gives the client a cursor to acknowledge.
-      session.enqueue(changesMessage(List.of(), frontier, SyncPhase.SYNC_PHASE_LIVE));
+      session.enqueue(changesMessage(List.of(), frontier, frontierCursor, SyncPhase.SYNC_PHASE_LIVE));
       return true;
     } finally {
       lock.unlock();
@@ -338,9 +346,10 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
           fallBackToCatchUp();
           return;
         }
-        enqueueChanges(changes, page.to(), SyncPhase.SYNC_PHASE_LIVE);
+        enqueueChanges(changes, page.to(), page.toCursor(), SyncPhase.SYNC_PHASE_LIVE);
       }
       frontier = page.to();
+      frontierCursor = page.toCursor();
     } finally {
       lock.unlock();
     }
@@ -351,6 +360,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
     liveFeed.leave(this);
     queue.dropChanges();
     frontier = queue.sent();
+    frontierCursor = null;  // set again by the catch-up read before anything is sent at it
     session.state = State.CATCHING_UP;
     fallbacks++;
     log.debug("Client '{}' reads too slowly for live delivery; catching up from the change log", session.clientId);
@@ -361,13 +371,16 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
    * Under the lock: queues changes as one or more messages, each below the message size clients accept (a page of
    * 50 documents of 256 KiB would not fit 4 MiB). Every message but the last ends at its own last change.
    */
-  private void enqueueChanges(List<ChangePage.Positioned> changes, Position reached, SyncPhase phase) {
+  private void enqueueChanges(List<ChangePage.Positioned> changes, Position reached, String reachedCursor,
+      SyncPhase phase) {
     quietTicks = 0;
     List<List<ChangePage.Positioned>> chunks = bySize(changes, c -> c.change().getSerializedSize());
     for (int i = 0; i < chunks.size(); i++) {
       List<ChangePage.Positioned> chunk = chunks.get(i);
-      Position end = i == chunks.size() - 1 ? reached : chunk.getLast().position();
-      session.enqueue(changesMessage(chunk.stream().map(ChangePage.Positioned::change).toList(), end, phase));
+      boolean last = i == chunks.size() - 1;
+      ChangePage.Positioned end = chunk.getLast();
+      session.enqueue(changesMessage(chunk.stream().map(ChangePage.Positioned::change).toList(),
+          last ? reached : end.position(), last ? reachedCursor : end.change().getCursor(), phase));
     }
   }
 
@@ -375,10 +388,9 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
     return MessageBudget.split(items, sizeOf, MessageBudget.of(settings.limits().getMaxMessageBytes()));
   }
 
-  private Outgoing changesMessage(List<Change> changes, Position reached, SyncPhase phase) {
+  private static Outgoing changesMessage(List<Change> changes, Position reached, String cursor, SyncPhase phase) {
     return new Outgoing(SyncResponse.newBuilder().setChanges(SyncChanges.newBuilder().addAllChanges(changes)
-        .setCursor(changeFeed.encodeAt(reached)).setPhase(phase)).build(), changes.size(),
-        reached);
+        .setCursor(cursor).setPhase(phase)).build(), changes.size(), reached);
   }
 
   /** Pages read for this client never exceed its buffer limit, so the limit holds in every phase. */

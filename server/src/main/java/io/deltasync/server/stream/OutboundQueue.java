@@ -81,6 +81,7 @@ final class OutboundQueue {
 
   /** Sends while the transport is ready. */
   void drain() {
+    boolean wentOut = false;
     while (!closed && !queue.isEmpty() && out.isReady()) {
       if (paused && queue.peek().isChanges()) {
         break;
@@ -89,13 +90,18 @@ final class OutboundQueue {
       changes -= next.changeCount();
       bytes -= next.bytes();
       out.onNext(next.message());
+      wentOut = true;
       if (next.frontier() != null) {
         sent = next.frontier();
       }
     }
-    // A client that stopped reading (it may still answer pings): how long it has held up what is queued.
-    blockedSinceNanos = queue.isEmpty() || out.isReady() ? 0
-        : blockedSinceNanos != 0 ? blockedSinceNanos : System.nanoTime();
+    // A client that stopped reading (it may still answer pings): how long nothing went out although something
+    // waited. A slow reader that takes a message now and then is not stalled.
+    if (queue.isEmpty() || out.isReady()) {
+      blockedSinceNanos = 0;
+    } else if (wentOut || blockedSinceNanos == 0) {
+      blockedSinceNanos = System.nanoTime();
+    }
     onProgress.run();
   }
 

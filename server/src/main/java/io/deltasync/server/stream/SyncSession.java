@@ -271,7 +271,8 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
             .setReason(resyncReason)).build(), 0, null));
       }
       state = cursor == null ? State.INITIAL_STATE : State.CATCHING_UP;
-      changes.startFrom(subscriptions.filter(), cursor == null ? null : cursor.position());
+      changes.startFrom(subscriptions.filter(), cursor == null ? null : cursor.position(),
+          cursor == null ? null : hello.getCursor());
     } finally {
       lock.unlock();
     }

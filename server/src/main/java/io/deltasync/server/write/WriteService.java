@@ -299,8 +299,9 @@ public final class WriteService {
     } catch (RetryLater e) {
       throw new DeltaFailed(e);
     } catch (RuntimeException e) {
-      if (SyncStore.isUnavailable(e) || e instanceof DataAccessException dae && SyncStore.isRetryable(dae)) {
-        throw e;
+      if (SyncStore.isUnavailable(e) || SyncStore.isOverloaded(e)
+          || e instanceof DataAccessException dae && SyncStore.isRetryable(dae)) {
+        throw e;  // not this delta's fault: the batch runs again, or is answered unavailable or busy as a whole
       }
       throw new DeltaFailed(e);
     }
@@ -315,6 +316,12 @@ public final class WriteService {
     } catch (DataAccessException e) {
       if (SyncStore.isRetryable(e) || SyncStore.isUnavailable(e)) {
         throw e;  // the whole batch runs again, or fails as unavailable
+      }
+      if (SyncStore.isOverloaded(e)) {
+        // statement_timeout cancelled this delta's statement (a lock held elsewhere, a slow database): busy, not
+        // the client's data and not ours
+        log.info("Server busy while applying delta {} of client {}: {}", delta.getDeltaId(), clientId, e.toString());
+        return rejected(delta, Errors.busy());
       }
       return refusedByDatabase(delta, clientId, e);
     } catch (RuntimeException e) {
@@ -616,7 +623,9 @@ public final class WriteService {
         .putFields("client_id", Value.newBuilder().setStringValue(clientId).build())
         .putFields("operation", Value.newBuilder().setStringValue(delta.getOperation().name()).build())
         .putFields("base_row_version", Value.newBuilder().setNumberValue(delta.getBaseRowVersion()).build());
-    if (delta.hasData()) {
+    // The client's document one level down must still fit what clients can parse (32 levels); a deeper one stays
+    // in the conflict record only (ListConflicts), or the entity could never be carried again.
+    if (delta.hasData() && Json.depth(delta.getData()) < Json.MAX_DEPTH) {
       data.putFields("client_data", Value.newBuilder().setStructValue(delta.getData()).build());
     }
     return data.build();
