@@ -33,7 +33,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * Property: many clients making random edits (updates of random fields, deletes, creates again) to a few entities,
  * concurrently and from stale copies, with clocks that are slow, right, or far ahead, under an automatic policy;
  * each applies the results of its pushes and the changes it pulls, keeping the higher row_version. At the end every
- * client's copy equals the server's. A failing seed reproduces the same edits (not the same interleaving).
+ * client's copy equals the server's, byte for byte in jsonb — while another service writes the same rows with plain
+ * SQL (integers, exact integers up to 2^53, decimals), under every policy. A failing seed reproduces the same edits
+ * (not the same interleaving).
  */
 class ConvergenceIT {
   @RegisterExtension
@@ -76,7 +78,8 @@ class ConvergenceIT {
   }
 
   @ParameterizedTest(name = "{0}, seed {1}")
-  @CsvSource({"LAST_WRITE_WINS, 1", "LAST_WRITE_WINS, 2", "CLIENT_WINS, 3", "SERVER_WINS, 4"})
+  @CsvSource({"LAST_WRITE_WINS, 1", "LAST_WRITE_WINS, 2", "CLIENT_WINS, 3", "SERVER_WINS, 4",
+      "OPERATIONAL_TRANSFORM, 5", "MANUAL, 6"})
   void everyCopyEndsEqualToTheServer(String policyName, long seed) throws Exception {
     ConflictPolicy policy = ConflictPolicy.valueOf("CONFLICT_POLICY_" + policyName);
     String scope = "converge-" + seed;
@@ -94,8 +97,23 @@ class ConvergenceIT {
       replica.pullAll();
       replicas.add(replica);
     }
-    try (ExecutorService pool = Executors.newFixedThreadPool(CLIENTS)) {
+    try (ExecutorService pool = Executors.newFixedThreadPool(CLIENTS + 1)) {
       List<Future<?>> runs = new ArrayList<>();
+      // Another service writes the same rows with plain SQL meanwhile: integers, large exact integers, decimals.
+      SplittableRandom sqlRandom = new SplittableRandom(seed * 1000 + 999);
+      runs.add(pool.submit(() -> {
+        for (int i = 0; i < EDITS_PER_CLIENT / 2; i++) {
+          server.sql().execute("update entity set data = data || jsonb_build_object('f' || ?::int, ?::numeric) "
+              + "where scope = ? and entity_id = ? and not is_deleted", sqlRandom.nextInt(3),
+              switch (sqlRandom.nextInt(3)) {
+                case 0 -> "9007199254740991";
+                case 1 -> Integer.toString(sqlRandom.nextInt(1000));
+                default -> "1.5";
+              }, scope, "e" + sqlRandom.nextInt(ENTITIES));
+          Thread.sleep(sqlRandom.nextInt(20));
+        }
+        return null;
+      }));
       for (int c = 0; c < CLIENTS; c++) {
         Replica replica = replicas.get(c);
         SplittableRandom random = new SplittableRandom(seed * 1000 + c);
@@ -132,6 +150,12 @@ class ConvergenceIT {
         if (!theirs.getIsDeleted()) {
           assertThat(mine.getData()).as("seed %d, %s, %s", seed, replica.clientId, entry.getKey())
               .isEqualTo(theirs.getData());
+          // Byte for byte in jsonb: the client's copy, written as JSON, is what the database holds.
+          assertThat(server.sql().fetchSingle("select ?::jsonb::text = data::text, data::text from entity "
+              + "where scope = ? and entity_id = ?", io.deltasync.server.store.Json.toJson(mine.getData()), scope,
+              entry.getKey()).get(0, Boolean.class))
+              .as("seed %d, %s, %s: %s", seed, replica.clientId, entry.getKey(),
+                  io.deltasync.server.store.Json.toJson(mine.getData())).isTrue();
         }
       }
     }
@@ -151,8 +175,9 @@ class ConvergenceIT {
         delta.setOperation(Operation.OPERATION_DELETE);
       } else {
         Struct.Builder data = held.getData().toBuilder();
-        data.putFields("f" + random.nextInt(3), Value.newBuilder().setStringValue(replica.clientId + "#" + i)
-            .build());
+        data.putFields("f" + random.nextInt(3), random.nextInt(3) == 0
+            ? Value.newBuilder().setNumberValue(random.nextInt(100)).build()
+            : Value.newBuilder().setStringValue(replica.clientId + "#" + i).build());
         if (random.nextInt(6) == 0) {
           data.removeFields("f" + random.nextInt(3));
         }
