@@ -136,6 +136,21 @@ class ExactNumbersIT {
   }
 
   @Test
+  void anArrayInsertKeepsTheUntouchedBigIntegersAroundItExactly() {
+    long base = plainSqlWrite("list", "{\"ids\": [" + BIG + ", 1, " + BIG + "], \"n\": " + BIG + "}");
+    DeltaResult inserted = push("alice", delta("list", Operation.OPERATION_UPDATE, base)
+        .addAllEdits(edits("[{\"path\": [{\"key\": \"ids\"}], \"arrayInsert\": {\"index\": 1, "
+            + "\"values\": [2]}}]")).build());
+    assertThat(inserted.getStatus()).as(inserted.getError().getMessage()).isEqualTo(DeltaStatus.DELTA_STATUS_APPLIED);
+    assertThat(select("data", "list")).isEqualTo("{\"n\": " + BIG + ", \"ids\": [" + BIG + ", 2, 1, " + BIG + "]}");
+    DeltaResult removed = push("alice", delta("list", Operation.OPERATION_UPDATE, base + 1)
+        .addAllEdits(edits("[{\"path\": [{\"key\": \"ids\"}], \"arrayRemove\": {\"index\": 1, "
+            + "\"count\": 2}}]")).build());
+    assertThat(removed.getStatus()).as(removed.getError().getMessage()).isEqualTo(DeltaStatus.DELTA_STATUS_APPLIED);
+    assertThat(select("data", "list")).isEqualTo("{\"n\": " + BIG + ", \"ids\": [" + BIG + ", " + BIG + "]}");
+  }
+
+  @Test
   void textEditsOfNoteKeepAnUntouchedBigIntegerExactly() {
     long base = plainSqlWrite("ot", "{\"big\": " + BIG + ", \"note\": \"a\"}");
     DeltaResult atBase = push("alice", delta("ot", Operation.OPERATION_UPDATE, base)
