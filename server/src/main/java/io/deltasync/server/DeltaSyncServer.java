@@ -108,7 +108,7 @@ public final class DeltaSyncServer implements AutoCloseable {
         // Requests are parsed leniently: what cannot be parsed is answered, never an UNKNOWN end of the call.
         .addService(RequestParsing.lenient(new SyncServiceImpl(writes, changeFeed, sessions,
             new ManualResolution(store, new ConflictQueue(database.dsl()), config.limits().maxDeltaDataBytes(),
-                config.limits().pageSize(), config.limits().maxMessageBytes()),
+                config.limits().pageSize(), config.limits().maxMessageBytes(), liveFeed::committed),
             sessionSettings, config.limits()).bindService()))
         // Reflection also serves the error catalogue and google.rpc's error details through this service's schema.
         .addService(ReflectedFiles.alongside(RequestParsing.lenient(new AdminServiceImpl().bindService()),

@@ -436,9 +436,24 @@ public final class SyncStore {
       }
       tx.update(SYNC_EPOCH).set(SYNC_EPOCH.EPOCH, epoch).execute();
       recordIdentity(tx, identity);
+      if (moved) {
+        forgetAcks(tx);  // positions of the lost history (a shift of the log moved them with it instead)
+      }
       log.warn("Started change-log epoch {}; clients with older cursors will be told to resync.", epoch);
       return epoch;
     });
+  }
+
+  /**
+   * Acknowledged cursors of a history the database no longer holds mean nothing (and, being "ahead", would keep
+   * newer acks from being recorded): clients' next acks start afresh.
+   */
+  private static void forgetAcks(DSLContext tx) {
+    tx.update(CLIENT_SYNC_STATUS)
+        .setNull(CLIENT_SYNC_STATUS.LAST_ACK_CURSOR)
+        .setNull(CLIENT_SYNC_STATUS.LAST_ACK_TX_ID)
+        .setNull(CLIENT_SYNC_STATUS.LAST_ACK_CHANGE_ID)
+        .execute();
   }
 
   private static void recordIdentity(DSLContext tx, DatabaseIdentity identity) {
@@ -483,6 +498,7 @@ public final class SyncStore {
         return tx.select(SYNC_EPOCH.EPOCH).from(SYNC_EPOCH).fetchSingle().value1();
       }
       recordIdentity(tx, identity);
+      forgetAcks(tx);
       log.warn("The database went back in time (restored or failed over while the server ran): started change-log "
           + "epoch {}; clients with older cursors will be told to resync.", epoch);
       return epoch;

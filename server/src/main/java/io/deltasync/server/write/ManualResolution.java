@@ -45,15 +45,18 @@ public final class ManualResolution {
   private final DeltaValidator validator;
   private final int maxPageSize;
   private final long pageBudget;
+  private final Runnable committed;
 
   /**
    * Creates the service.
    *
    * @param maxPageSize the default and largest number of conflicts in one page
    * @param maxMessageBytes the largest message a client accepts; a page stays below it
+   * @param committed runs after a resolution commits (wakes the live feeds, as after a push)
    */
   public ManualResolution(SyncStore store, ConflictQueue queue, int maxDataBytes, int maxPageSize,
-      int maxMessageBytes) {
+      int maxMessageBytes, Runnable committed) {
+    this.committed = committed;
     this.store = store;
     this.queue = queue;
     this.validator = DeltaValidator.forDocuments(maxDataBytes);
@@ -150,7 +153,7 @@ public final class ManualResolution {
     }
     UUID id = conflictId;
     String chosenData = dataJson;
-    return store.inTransaction(tx -> {
+    Entity result = store.inTransaction(tx -> {
       QueuedConflict conflict = tx.lockConflict(id).orElseThrow(() -> new DeltaSyncException(Code.NOT_FOUND,
           ErrorReason.ERROR_REASON_CONFLICT_NOT_FOUND, "no conflict " + id));
       if (conflict.resolvedAt() != null) {
@@ -192,6 +195,8 @@ public final class ManualResolution {
           syncStatus, conflictData, newData, deleted).orElseThrow(() -> stale(current, current.getRowVersion()));
       return resolved;
     });
+    committed.run();
+    return result;
   }
 
   private static DeltaSyncException stale(Entity current, long base) {

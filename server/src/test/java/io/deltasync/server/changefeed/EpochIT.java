@@ -49,4 +49,21 @@ class EpochIT {
     Cursor afterNew = Cursor.decode(page.changes().getLast().getCursor()).orElseThrow();
     assertThat(feed.resolve(afterNew.encode(), "cursor").position()).isEqualTo(afterNew.position());
   }
+
+  @Test
+  void aReplacedEpochForgetsAcknowledgedCursorsOfTheLostHistory() {
+    TestPostgres.TestDatabase database = TestPostgres.newDatabase();
+    DSLContext sql = DSL.using(database.dataSource(), SQLDialect.POSTGRES);
+    SyncStore store = new SyncStore(sql);
+    long epoch = store.ensureEpoch();
+    sql.execute("insert into client_sync_status (client_id, last_ack_cursor, last_ack_tx_id, last_ack_change_id) "
+        + "values ('phone', 'c', 1000000, 5)");
+
+    long next = store.replaceEpoch(epoch);
+
+    assertThat(next).isNotEqualTo(epoch);
+    assertThat(sql.fetch("select last_ack_cursor, last_ack_tx_id from client_sync_status where client_id = 'phone'")
+        .get(0).intoList()).containsOnlyNulls();
+    assertThat(store.replaceEpoch(epoch)).as("a node that noticed later takes the same new epoch").isEqualTo(next);
+  }
 }
