@@ -72,9 +72,11 @@ public final class ChangeFeed {
    * The database went back in time under this server (restored, or failed over to a replica that had not received
    * everything): positions already handed out may be handed out again for other changes. Starts a new epoch (the
    * same one every node that notices agrees on), so every older cursor is answered with resync.
+   *
+   * @param via the store to write through (the live reader's own connection: it must not wait for the pool)
    */
-  public void historyReset() {
-    epoch = store.replaceEpoch(epoch);
+  public void historyReset(SyncStore via) {
+    epoch = via.replaceEpoch(epoch);
     clearAnchors();
   }
 
@@ -83,17 +85,19 @@ public final class ChangeFeed {
    * takes it), or the database is another one than the epoch was started on (a replica promoted, a backup restored
    * into another cluster or onto another timeline while the server ran; this node then starts a new epoch). True if
    * the epoch changed: positions handed out before are void and streams must end.
+   *
+   * @param via the store to read through (the live reader's own connection: it must not wait for the pool)
    */
-  public boolean checkIdentity() {
-    long stored = store.epoch();
+  public boolean checkIdentity(SyncStore via) {
+    long stored = via.epoch();
     if (stored != epoch) {
       // Another node noticed first and started the new epoch: take it, with the same consequences here.
       epoch = stored;
       clearAnchors();
       return true;
     }
-    if (SyncStore.moved(store.epochIdentity(), store.identity())) {
-      historyReset();
+    if (SyncStore.moved(via.epochIdentity(), via.identity())) {
+      historyReset(via);
       return true;
     }
     return false;

@@ -207,7 +207,7 @@ public final class LiveFeed implements AutoCloseable {
           // backup); and now and then anyway, because another node may have noticed first and started a new epoch.
           recovering = false;
           lastIdentityCheckNanos = System.nanoTime();
-          if (feed.checkIdentity()) {
+          if (feed.checkIdentity(store)) {  // on the feed's own connection, never waiting for the pool
             reset("another epoch: the database is on another timeline or cluster, or another node started one");
             continue;
           }
@@ -222,7 +222,7 @@ public final class LiveFeed implements AutoCloseable {
         if (page.frontier().compareTo(frontier) > 0) {
           dispatch(page);
         } else if (wentBack()) {
-          feed.historyReset();
+          feed.historyReset(store);
           reset("the database's watermark fell below positions already delivered");
           continue;
         }

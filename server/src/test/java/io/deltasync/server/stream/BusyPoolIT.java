@@ -116,6 +116,27 @@ class BusyPoolIT {
   }
 
   @Test
+  void liveDeliveryGoesOnWhileEveryPooledConnectionIsHeld() throws Exception {
+    try (StreamClient live = new StreamClient(server.channel())) {
+      live.hello("live-while-busy", "", scope("busy-live"));
+      live.awaitLive();
+      Connection first = server.server().database().dataSource().getConnection();
+      Connection second = server.server().database().dataSource().getConnection();
+      try {
+        // Longer than a request waits for a connection and than the live reader's periodic epoch check: neither
+        // may make the reader wait for the pool.
+        Thread.sleep(6_000);
+        server.sql().execute("insert into entity (scope, entity_type, entity_id) values ('busy-live', 'note', 'x')");
+        assertThat(live.awaitChanges(1)).extracting(c -> c.getEntity().getEntityId()).containsExactly("x");
+        live.assertOpen();
+      } finally {
+        first.close();
+        second.close();
+      }
+    }
+  }
+
+  @Test
   void pooledConnectionsCarryTheStatementTimeout() {
     assertThat(server.server().database().dsl().resultQuery("show statement_timeout").fetchSingle().get(0))
         .isEqualTo("30s");
