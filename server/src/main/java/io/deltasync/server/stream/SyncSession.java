@@ -325,7 +325,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
 
   private void ack(String wireCursor) {
     requireHello("ack");
-    Cursor cursor = changeFeed.resolve(wireCursor, "ack.cursor");
+    Cursor cursor = changeFeed.acknowledged(wireCursor, "ack.cursor");
     store.recordAck(clientId, wireCursor, cursor.position());
   }
 
