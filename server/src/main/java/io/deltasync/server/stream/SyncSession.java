@@ -204,6 +204,8 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
       case ACK -> ack(request.getAck().getCursor());
       case HEARTBEAT -> heard();
       case CHECKSUM_REQUEST -> checksum(request.getChecksumRequest().getScope());
+      case TOKEN_REFRESH -> throw new DeltaSyncException(Code.UNIMPLEMENTED,
+          ErrorReason.ERROR_REASON_NOT_IMPLEMENTED, "this server does not authenticate: no token to refresh");
       case MESSAGE_NOT_SET -> throw emptyOrUnparseable(request);
     }
   }
