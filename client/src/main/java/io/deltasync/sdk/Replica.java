@@ -1,0 +1,352 @@
+package io.deltasync.sdk;
+
+import com.google.protobuf.Struct;
+import com.google.protobuf.Timestamp;
+import io.deltasync.v1.Change;
+import io.deltasync.v1.ConflictPolicy;
+import io.deltasync.v1.Delta;
+import io.deltasync.v1.DeltaResult;
+import io.deltasync.v1.DeltaStatus;
+import io.deltasync.v1.Entity;
+import io.deltasync.v1.Operation;
+import io.grpc.Status;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.Predicate;
+
+/**
+ * The rules of the local copy, over any {@link LocalStore}: optimistic local writes with their outbox entry, push
+ * results, incoming changes by {@code row_version}, resync. Each public method is one local transaction, so an app
+ * killed at any point finds the copy, the outbox and the cursor consistent with each other.
+ */
+final class Replica {
+  static final String CURSOR = "cursor";
+  static final String CLIENT_ID = "client_id";
+
+  private final LocalStore store;
+
+  Replica(LocalStore store) {
+    this.store = store;
+  }
+
+  /** The stable id of this installation, created on first use and kept in the store. */
+  String clientId(String requested) {
+    return store.inTransaction(tx -> {
+      String stored = tx.setting(CLIENT_ID);
+      if (stored != null) {
+        if (requested != null && !requested.equals(stored)) {
+          throw new IllegalArgumentException("clientId: " + requested + " (expected: " + stored
+              + ", the id this store was created with)");
+        }
+        return stored;
+      }
+      String id = requested != null ? requested : UUID.randomUUID().toString();
+      tx.putSetting(CLIENT_ID, id);
+      return id;
+    });
+  }
+
+  String cursor() {
+    return store.inTransaction(tx -> {
+      String cursor = tx.setting(CURSOR);
+      return cursor == null ? "" : cursor;
+    });
+  }
+
+  Optional<LocalEntity> get(EntityKey key) {
+    return store.inTransaction(tx -> tx.entity(key).map(StoredEntity::visible));
+  }
+
+  /** The live entities the app sees, of a type in a scope (null: any). */
+  List<LocalEntity> query(String entityType, String scope) {
+    return store.inTransaction(tx -> {
+      List<LocalEntity> found = new ArrayList<>();
+      for (StoredEntity row : tx.entities(entityType, scope)) {
+        LocalEntity visible = row.visible();
+        if (!visible.deleted()) {
+          found.add(visible);
+        }
+      }
+      return found;
+    });
+  }
+
+  int pendingCount() {
+    return store.inTransaction(LocalStore.Tx::outboxSize);
+  }
+
+  List<OutboxEntry> outbox() {
+    return store.inTransaction(LocalStore.Tx::outbox);
+  }
+
+  /**
+   * Applies a local write to the local copy at once and appends its delta to the outbox, in one transaction. The
+   * delta's base is the server version the app saw; a write behind another pending write of the same entity is
+   * "chained": its base is fixed from that write's result.
+   */
+  LocalEntity write(EntityKey key, Operation operation, Struct data, ConflictPolicy policy, Instant modifiedAt) {
+    return store.inTransaction(tx -> {
+      Optional<StoredEntity> row = tx.entity(key);
+      boolean visibleLive = row.isPresent() && !row.get().visible().deleted();
+      if (operation == Operation.OPERATION_CREATE && visibleLive) {
+        throw new IllegalStateException("create " + key + ": the entity exists (expected: update)");
+      }
+      if (operation != Operation.OPERATION_CREATE && !visibleLive) {
+        throw new IllegalStateException(operation + " " + key + ": no such entity (expected: create)");
+      }
+      boolean chained = !tx.pendingFor(key).isEmpty();
+      Entity server = row.map(StoredEntity::server).orElse(null);
+      long base = chained || server == null ? 0 : server.getRowVersion();
+      if (operation == Operation.OPERATION_CREATE && server != null && !server.getIsDeleted()) {
+        base = 0;
+      }
+      Delta.Builder delta = Delta.newBuilder()
+          .setDeltaId(UUID.randomUUID().toString())
+          .setScope(key.scope())
+          .setEntityType(key.entityType())
+          .setEntityId(key.entityId())
+          .setOperation(operation)
+          .setBaseRowVersion(base)
+          .setClientModifiedAt(Timestamp.newBuilder()
+              .setSeconds(modifiedAt.getEpochSecond()).setNanos(modifiedAt.getNano() / 1000 * 1000))
+          .setConflictPolicy(policy);
+      if (operation != Operation.OPERATION_DELETE) {
+        delta.setData(data);
+      }
+      tx.append(new OutboxEntry(0, delta.build(), chained, false, 0));
+      boolean deleted = operation == Operation.OPERATION_DELETE;
+      StoredEntity written = new StoredEntity(key, server, deleted ? null : data, deleted, true);
+      tx.putEntity(written);
+      return written.visible();
+    });
+  }
+
+  /**
+   * The next deltas to push: the oldest pending delta of each entity (one in flight per entity, so a later write
+   * of an entity is based on the result of the earlier one), those {@code ready} accepts, at most {@code max}. They
+   * are marked sent before they leave: from then on their content never changes.
+   */
+  List<OutboxEntry> nextBatch(int max, Predicate<OutboxEntry> ready) {
+    return store.inTransaction(tx -> {
+      Set<EntityKey> seen = new HashSet<>();
+      List<OutboxEntry> batch = new ArrayList<>();
+      for (OutboxEntry entry : tx.outbox()) {
+        if (batch.size() >= max) {
+          break;
+        }
+        if (!seen.add(entry.key()) || !ready.test(entry)) {
+          continue;
+        }
+        OutboxEntry head = entry;
+        if (head.chained()) {
+          // The head of an entity's queue is never chained (results unchain the next one); repair defensively.
+          long base = tx.entity(head.key()).map(StoredEntity::serverVersion).orElse(0L);
+          head = new OutboxEntry(head.seq(), head.delta().toBuilder().setBaseRowVersion(base).build(), false,
+              head.sent(), head.attempts());
+        }
+        if (!head.sent() || head != entry) {
+          head = new OutboxEntry(head.seq(), head.delta(), false, true, head.attempts());
+          tx.replace(head);
+        }
+        batch.add(head);
+      }
+      return batch;
+    });
+  }
+
+  /** What a push result did, for the app's listeners. */
+  record Outcome(OutboxEntry entry, DeltaResult result, Kind kind, LocalEntity entity) {
+    enum Kind { APPLIED, CONFLICT, REJECTED, RETRY }
+  }
+
+  /**
+   * Applies the results of one push to the local copy and the outbox, in one transaction: an applied or
+   * conflicting delta leaves the outbox and the server's entity becomes the local copy's base; a rejected one leaves
+   * the outbox with its error (never blocking the deltas behind it); a "not now" answer keeps it, to be sent again
+   * with the same delta id.
+   */
+  List<Outcome> applyResults(List<OutboxEntry> sent, List<DeltaResult> results) {
+    if (sent.size() != results.size()) {
+      throw new IllegalArgumentException("results: " + results.size() + " (expected: " + sent.size() + ")");
+    }
+    return store.inTransaction(tx -> {
+      List<Outcome> outcomes = new ArrayList<>();
+      for (int i = 0; i < sent.size(); i++) {
+        OutboxEntry entry = sent.get(i);
+        DeltaResult result = results.get(i);
+        if (!result.getDeltaId().equals(entry.deltaId())) {
+          throw new IllegalStateException("result " + i + ": delta " + result.getDeltaId() + " (expected: "
+              + entry.deltaId() + ")");
+        }
+        outcomes.add(applyResult(tx, entry, result));
+      }
+      return outcomes;
+    });
+  }
+
+  private static Outcome applyResult(LocalStore.Tx tx, OutboxEntry entry, DeltaResult result) {
+    EntityKey key = entry.key();
+    if (isRetryable(result)) {
+      OutboxEntry again = new OutboxEntry(entry.seq(), entry.delta(), false, true, entry.attempts() + 1);
+      tx.replace(again);
+      return new Outcome(again, result, Outcome.Kind.RETRY, tx.entity(key).map(StoredEntity::visible).orElse(null));
+    }
+    Outcome.Kind kind = switch (result.getStatus()) {
+      case DELTA_STATUS_APPLIED -> Outcome.Kind.APPLIED;
+      case DELTA_STATUS_CONFLICT -> Outcome.Kind.CONFLICT;
+      default -> Outcome.Kind.REJECTED;
+    };
+    tx.remove(entry.deltaId());
+    StoredEntity row = tx.entity(key).orElse(new StoredEntity(key, null, null, false, false));
+    if (result.hasEntity() && result.getEntity().getRowVersion() >= row.serverVersion()) {
+      row = row.withServer(result.getEntity());
+    }
+    List<OutboxEntry> behind = tx.pendingFor(key);
+    if (!behind.isEmpty() && behind.get(0).chained()) {
+      // The next write of the entity was made on top of this one: applied, it is based on the version this one
+      // produced; not applied, on the version this one was based on, so the server sees (and resolves) the conflict.
+      OutboxEntry next = behind.get(0);
+      long base = kind == Outcome.Kind.APPLIED ? result.getEntity().getRowVersion()
+          : entry.delta().getBaseRowVersion();
+      tx.replace(new OutboxEntry(next.seq(), next.delta().toBuilder().setBaseRowVersion(base).build(), false,
+          next.sent(), next.attempts()));
+    }
+    if (behind.isEmpty()) {
+      row = row.withoutLocal();
+    }
+    if (row.server() == null && !row.hasLocal()) {
+      tx.removeEntity(key);
+      return new Outcome(entry, result, kind, null);
+    }
+    tx.putEntity(row);
+    return new Outcome(entry, result, kind, row.visible());
+  }
+
+  /**
+   * A result that only means "not now": the server did not apply the delta and did not record the answer, so the
+   * same delta id is sent again later (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED without a conflict, CANCELLED).
+   */
+  static boolean isRetryable(DeltaResult result) {
+    if (result.getStatus() != DeltaStatus.DELTA_STATUS_REJECTED) {
+      return false;
+    }
+    int code = result.getError().getCode();
+    return code == Status.Code.UNAVAILABLE.value() || code == Status.Code.RESOURCE_EXHAUSTED.value()
+        || code == Status.Code.ABORTED.value() || code == Status.Code.CANCELLED.value()
+        || code == Status.Code.DEADLINE_EXCEEDED.value();
+  }
+
+  /**
+   * Applies changes from the server and stores {@code cursor} (when not empty) in one transaction, idempotent by
+   * {@code row_version}: a change whose version the copy already holds is skipped. Returns what the app now sees of
+   * each entity that changed.
+   */
+  List<LocalEntity> applyChanges(List<Change> changes, String cursor) {
+    return store.inTransaction(tx -> {
+      List<LocalEntity> changed = new ArrayList<>();
+      for (Change change : changes) {
+        Entity incoming = change.getEntity();
+        EntityKey key = EntityKey.of(incoming);
+        StoredEntity row = tx.entity(key).orElse(new StoredEntity(key, null, null, false, false));
+        if (incoming.getRowVersion() <= row.serverVersion()) {
+          continue;
+        }
+        Entity server = incoming;
+        if (change.hasDegraded()) {
+          // No documents came: keep ours, but know the server's version (an update based on an older one meets
+          // its conflict) and apply a delete.
+          Entity.Builder kept = incoming.toBuilder();
+          if (row.server() != null) {
+            kept.setData(row.server().getData()).setConflictData(row.server().getConflictData());
+          }
+          server = kept.build();
+        }
+        StoredEntity updated = row.withServer(server);
+        tx.putEntity(updated);
+        changed.add(updated.visible());
+      }
+      if (!cursor.isEmpty()) {
+        tx.putSetting(CURSOR, cursor);
+      }
+      return changed;
+    });
+  }
+
+  /**
+   * Forgets the server's state (a resync, or an initial state started again): rows without pending writes go, rows
+   * with pending writes keep them, and the outbox stays as it is. The cursor becomes empty.
+   */
+  void resetServerState() {
+    store.inTransaction(tx -> {
+      for (StoredEntity row : tx.entities(null, null)) {
+        if (row.hasLocal()) {
+          tx.putEntity(row.withServer(null));
+        } else {
+          tx.removeEntity(row.key());
+        }
+      }
+      tx.putSetting(CURSOR, "");
+      return null;
+    });
+  }
+
+  /** The checksum of the copy, as docs/protocol.md "Checksums" defines it. */
+  record Checksum(long entityCount, String digest) {}
+
+  /**
+   * The checksum over the server state the copy holds for a scope: every live entity of the scope whose type
+   * {@code types} accepts, sorted by type then id in UTF-8 byte order (the store's order).
+   */
+  Checksum checksum(String scope, Predicate<String> types) {
+    return store.inTransaction(tx -> {
+      MessageDigest sha;
+      try {
+        sha = MessageDigest.getInstance("SHA-256");
+      } catch (NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e);
+      }
+      List<StoredEntity> rows = new ArrayList<>(tx.entities(null, scope));
+      rows.sort((a, b) -> {
+        int byType = compareUtf8(a.key().entityType(), b.key().entityType());
+        return byType != 0 ? byType : compareUtf8(a.key().entityId(), b.key().entityId());
+      });
+      long count = 0;
+      for (StoredEntity row : rows) {
+        Entity server = row.server();
+        if (server == null || server.getIsDeleted() || !types.test(row.key().entityType())) {
+          continue;
+        }
+        count++;
+        String line = row.key().entityType() + '\u001f' + row.key().entityId() + '\u001f' + server.getRowVersion()
+            + "\n";
+        sha.update(line.getBytes(StandardCharsets.UTF_8));
+      }
+      return new Checksum(count, HexFormat.of().formatHex(sha.digest()));
+    });
+  }
+
+  /** Compares by Unicode code point, which is UTF-8 byte order (String.compareTo compares UTF-16 units). */
+  static int compareUtf8(String a, String b) {
+    int i = 0;
+    int j = 0;
+    while (i < a.length() && j < b.length()) {
+      int ca = a.codePointAt(i);
+      int cb = b.codePointAt(j);
+      if (ca != cb) {
+        return Integer.compare(ca, cb);
+      }
+      i += Character.charCount(ca);
+      j += Character.charCount(cb);
+    }
+    return Integer.compare(a.length() - i, b.length() - j);
+  }
+}
