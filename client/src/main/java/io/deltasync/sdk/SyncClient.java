@@ -18,9 +18,11 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executors;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.random.RandomGenerator;
 
@@ -57,17 +59,32 @@ public final class SyncClient implements AutoCloseable {
     b.listeners.forEach(listeners::add);
     this.clock = b.clock;
     this.tokenProvider = b.tokenProvider;
-    this.ownExecutor = Executors.newSingleThreadScheduledExecutor(r -> {
+    ScheduledThreadPoolExecutor executor = new ScheduledThreadPoolExecutor(1, r -> {
       Thread thread = new Thread(r, "deltasync-sync");
       thread.setDaemon(true);
       return thread;
     });
+    // Closing drops pending timers (heartbeats, reconnects) instead of waiting for them.
+    executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    executor.setRemoveOnCancelPolicy(true);
+    this.ownExecutor = executor;
+    Executor serialized = task -> {
+      try {
+        executor.execute(task);
+      } catch (RejectedExecutionException closed) {
+        // gRPC callbacks that arrive after close() have nothing left to do.
+      }
+    };
     Scheduler scheduler = b.scheduler != null ? b.scheduler : (delay, task) -> {
-      ScheduledFuture<?> future = ownExecutor.schedule(task, delay.toNanos(), TimeUnit.NANOSECONDS);
-      return () -> future.cancel(false);
+      try {
+        ScheduledFuture<?> future = executor.schedule(task, delay.toNanos(), TimeUnit.NANOSECONDS);
+        return () -> future.cancel(false);
+      } catch (RejectedExecutionException closed) {
+        return () -> { };
+      }
     };
     this.unary = SyncServiceGrpc.newBlockingStub(b.channel);
-    this.loop = new SyncLoop(ownExecutor, scheduler, b.clock, replica, SyncServiceGrpc.newStub(b.channel),
+    this.loop = new SyncLoop(serialized, scheduler, b.clock, replica, SyncServiceGrpc.newStub(b.channel),
         clientId, b.subscriptions, b.tokenProvider, listeners,
         new Backoff(b.retryPolicy, b.random, b.giveUp), new Backoff(b.retryPolicy, b.random, false),
         b.useServerRetryPolicy);
