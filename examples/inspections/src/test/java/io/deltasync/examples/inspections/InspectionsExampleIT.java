@@ -49,7 +49,8 @@ class InspectionsExampleIT {
     assertThat(run("b.db", "set", id, "failed")).contains("(pending)");
     assertThat(run("a.db", "list")).contains("passed  (pending)");
     run("a.db", "sync");
-    assertThat(run("b.db", "sync")).contains("conflict on " + id);
+    assertThat(run("b.db", "sync")).contains("conflict on " + id
+        + ": RESOLUTION_OUTCOME_CLIENT_WON by CONFLICT_POLICY_LAST_WRITE_WINS");
     run("a.db", "sync");
 
     String a = run("a.db", "list");
