@@ -7,6 +7,7 @@ import io.deltasync.v1.ConflictPolicy;
 import io.deltasync.v1.Delta;
 import io.deltasync.v1.DeltaResult;
 import io.deltasync.v1.DeltaStatus;
+import io.deltasync.v1.EditOperation;
 import io.deltasync.v1.Entity;
 import io.deltasync.v1.Operation;
 import io.grpc.Status;
@@ -94,7 +95,35 @@ final class Replica {
    * "chained": its base is fixed from that write's result.
    */
   LocalEntity write(EntityKey key, Operation operation, Struct data, ConflictPolicy policy, Instant modifiedAt) {
+    return write(key, operation, data, List.of(), policy, modifiedAt);
+  }
+
+  /**
+   * Applies text edits to the document the app sees at once and queues them as one delta with {@code edits}, merged
+   * by operational transform on the server if the entity moved meanwhile (docs/protocol.md, "Operational transform:
+   * edits in flight"). IllegalArgumentException, and nothing written, when they do not fit the document.
+   */
+  LocalEntity edit(EntityKey key, List<EditOperation> edits, Instant modifiedAt) {
+    if (edits.isEmpty()) {
+      throw new IllegalArgumentException("edits: 0 (expected: at least 1)");
+    }
     return store.inTransaction(tx -> {
+      LocalEntity visible = tx.entity(key).map(StoredEntity::visible).filter(e -> !e.deleted())
+          .orElseThrow(() -> new IllegalStateException("edit " + key + ": no such entity (expected: create)"));
+      Struct edited = TextEdits.apply(visible.data(), edits);
+      return write(tx, key, Operation.OPERATION_UPDATE, edited, edits,
+          ConflictPolicy.CONFLICT_POLICY_OPERATIONAL_TRANSFORM, modifiedAt);
+    });
+  }
+
+  private LocalEntity write(EntityKey key, Operation operation, Struct data, List<EditOperation> edits,
+      ConflictPolicy policy, Instant modifiedAt) {
+    return store.inTransaction(tx -> write(tx, key, operation, data, edits, policy, modifiedAt));
+  }
+
+  private static LocalEntity write(LocalStore.Tx tx, EntityKey key, Operation operation, Struct data,
+      List<EditOperation> edits, ConflictPolicy policy, Instant modifiedAt) {
+    {
       Optional<StoredEntity> row = tx.entity(key);
       boolean visibleLive = row.isPresent() && !row.get().visible().deleted();
       if (operation == Operation.OPERATION_CREATE && visibleLive) {
@@ -119,7 +148,9 @@ final class Replica {
           .setClientModifiedAt(Timestamp.newBuilder()
               .setSeconds(modifiedAt.getEpochSecond()).setNanos(modifiedAt.getNano() / 1000 * 1000))
           .setConflictPolicy(policy);
-      if (operation != Operation.OPERATION_DELETE) {
+      if (!edits.isEmpty()) {
+        delta.addAllEdits(edits);
+      } else if (operation != Operation.OPERATION_DELETE) {
         delta.setData(data);
       }
       tx.append(new OutboxEntry(0, delta.build(), chained, false, 0));
@@ -127,7 +158,7 @@ final class Replica {
       StoredEntity written = new StoredEntity(key, server, deleted ? null : data, deleted, true);
       tx.putEntity(written);
       return written.visible();
-    });
+    }
   }
 
   /**
@@ -222,6 +253,8 @@ final class Replica {
     }
     if (behind.isEmpty()) {
       row = row.withoutLocal();
+    } else if (kind == Outcome.Kind.APPLIED && result.getRebaseEditsCount() > 0) {
+      row = rebase(tx, row, behind, result);
     }
     if (row.server() == null && !row.hasLocal()) {
       tx.removeEntity(key);
@@ -229,6 +262,51 @@ final class Replica {
     }
     tx.putEntity(row);
     return new Outcome(entry, result, kind, row.visible());
+  }
+
+  /**
+   * The delta in flight was merged by operational transform: the server's document is ours plus {@code rebase_edits}.
+   * The pending edits behind it were made on our document, so they are transformed past {@code rebase_edits}
+   * (docs/protocol.md, "edits in flight", step 4), and the app sees them on the server's document. When an edit
+   * cannot be transformed here (a structural change over its text), the first such delta becomes a whole-document
+   * update of what the app sees and the ones behind it, already part of that document, are dropped.
+   */
+  private static StoredEntity rebase(LocalStore.Tx tx, StoredEntity row, List<OutboxEntry> behind,
+      DeltaResult result) {
+    List<OutboxEntry> queue = tx.pendingFor(row.key()); // as updated above (the first one unchained)
+    List<OutboxEntry> rewritten = new ArrayList<>();
+    List<String> dropped = new ArrayList<>();
+    List<EditOperation> applied = result.getRebaseEditsList();
+    Struct document = result.getEntity().getData();
+    try {
+      for (int i = 0; i < queue.size(); i++) {
+        OutboxEntry next = queue.get(i);
+        if (next.delta().getEditsCount() == 0) {
+          document = null; // a whole-document write: what follows is based on it, not on the merged document
+          break;
+        }
+        Optional<TextEdits.Transformed> moved = TextEdits.transform(next.delta().getEditsList(), applied);
+        if (moved.isEmpty()) {
+          Delta whole = next.delta().toBuilder().clearEdits().setData(row.localData())
+              .setConflictPolicy(ConflictPolicy.CONFLICT_POLICY_UNSPECIFIED).build();
+          rewritten.add(new OutboxEntry(next.seq(), whole, next.chained(), next.sent(), next.attempts()));
+          queue.subList(i + 1, queue.size()).forEach(later -> dropped.add(later.deltaId()));
+          document = null;
+          break;
+        }
+        rewritten.add(new OutboxEntry(next.seq(), next.delta().toBuilder().clearEdits()
+            .addAllEdits(moved.get().pending()).build(), next.chained(), next.sent(), next.attempts()));
+        applied = moved.get().applied();
+        document = TextEdits.apply(document, moved.get().pending());
+      }
+    } catch (IllegalArgumentException e) {
+      // Our own transform produced an edit that does not fit: leave the queue as it is; the server validates each
+      // delta and reports one that does not fit as rejected, never blocking the others.
+      return row;
+    }
+    rewritten.forEach(tx::replace);
+    dropped.forEach(tx::remove);
+    return document == null ? row : new StoredEntity(row.key(), row.server(), document, false, true);
   }
 
   /**

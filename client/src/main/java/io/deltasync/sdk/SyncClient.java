@@ -4,6 +4,7 @@ import com.google.protobuf.Struct;
 import io.deltasync.client.RetryPolicy;
 import io.deltasync.v1.Change;
 import io.deltasync.v1.ConflictPolicy;
+import io.deltasync.v1.EditOperation;
 import io.deltasync.v1.Entity;
 import io.deltasync.v1.Operation;
 import io.deltasync.v1.ResolutionChoice;
@@ -164,6 +165,21 @@ public final class SyncClient implements AutoCloseable {
   /** Replaces the entity's document, asking the server for {@code policy} if the update meets a conflict. */
   public LocalEntity update(EntityKey key, Struct data, ConflictPolicy policy) {
     return write(key, Operation.OPERATION_UPDATE, Objects.requireNonNull(data, "data"), policy);
+  }
+
+  /**
+   * Edits text in the entity's document: applied to the local copy at once and pushed as {@code edits} with the
+   * operational-transform policy, so concurrent typing into one field by several people converges (build them with
+   * {@link Edits}). Pending edits are rebased on the server's merge result before they are sent. This SDK applies
+   * text edits only; use {@link #update} for other changes.
+   *
+   * @throws IllegalArgumentException when an edit does not fit the document the app sees (nothing is written)
+   */
+  public LocalEntity edit(EntityKey key, List<EditOperation> edits) {
+    LocalEntity written = replica.edit(Objects.requireNonNull(key, "key"), List.copyOf(edits), clock.instant());
+    listeners.onEntityChanged(written);
+    loop.localWrite();
+    return written;
   }
 
   /** Deletes the entity locally at once and queues the delete. */
