@@ -31,7 +31,8 @@ final class TextEdits {
         throw new IllegalArgumentException("path step: " + step + " (expected: String key or Integer index)");
       }
     }
-    return edit.setText(TextEdit.newBuilder().addAllComponents(components)).build();
+    // Canonical form: the server refuses empty components (a retain of 0, for an insert at the start).
+    return edit.setText(TextEdit.newBuilder().addAllComponents(TextAlgebra.normalize(components))).build();
   }
 
   /** Applies text edits in order; IllegalArgumentException when one does not fit or is not a text edit. */
