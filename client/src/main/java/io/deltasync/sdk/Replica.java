@@ -254,7 +254,7 @@ final class Replica {
     if (behind.isEmpty()) {
       row = row.withoutLocal();
     } else if (kind == Outcome.Kind.APPLIED && result.getRebaseEditsCount() > 0) {
-      row = rebase(tx, row, behind, result);
+      row = rebase(tx, row, result);
     }
     if (row.server() == null && !row.hasLocal()) {
       tx.removeEntity(key);
@@ -271,8 +271,7 @@ final class Replica {
    * cannot be transformed here (a structural change over its text), the first such delta becomes a whole-document
    * update of what the app sees and the ones behind it, already part of that document, are dropped.
    */
-  private static StoredEntity rebase(LocalStore.Tx tx, StoredEntity row, List<OutboxEntry> behind,
-      DeltaResult result) {
+  private static StoredEntity rebase(LocalStore.Tx tx, StoredEntity row, DeltaResult result) {
     List<OutboxEntry> queue = tx.pendingFor(row.key()); // as updated above (the first one unchained)
     List<OutboxEntry> rewritten = new ArrayList<>();
     List<String> dropped = new ArrayList<>();

@@ -53,12 +53,12 @@ class OtTypingIT {
     b.kill();
 
     try (Device a2 = device("typist-a", scope); Device b2 = device("typist-b", scope)) {
-      a2.client.edit(key, List.of(Edits.insertText(TEXT, 5, " world")));
-      a2.client.edit(key, List.of(Edits.insertText(TEXT, 11, "!")));
-      b2.client.edit(key, List.of(Edits.insertText(TEXT, 0, "Hey, ")));
-      b2.client.edit(key, List.of(Edits.insertText(TEXT, 10, "?")));
-      assertThat(text(a2, key)).isEqualTo("hello world!");
-      assertThat(text(b2, key)).isEqualTo("Hey, hello?");
+      a2.client.edit(key, List.of(Edits.insertText(TEXT, 0, ">> ")));
+      a2.client.edit(key, List.of(Edits.insertText(TEXT, 8, " world")));
+      b2.client.edit(key, List.of(Edits.insertText(TEXT, 5, "!")));
+      b2.client.edit(key, List.of(Edits.insertText(TEXT, 6, "?")));
+      assertThat(text(a2, key)).isEqualTo(">> hello world");
+      assertThat(text(b2, key)).isEqualTo("hello!?");
 
       a2.client.start();
       a2.awaitSynced();
@@ -68,8 +68,9 @@ class OtTypingIT {
         String expected = serverText(scope, "n");
         return a2.client.pendingCount() == 0 && text(a2, key).equals(expected) && text(b2, key).equals(expected);
       });
+      // B's second edit was made after its first and was rebased on the merge: its "?" still follows its "!".
       String result = serverText(scope, "n");
-      assertThat(result).startsWith("Hey, hello").contains(" world!").contains("?").hasSize(18);
+      assertThat(result).startsWith(">> hello").contains("!?").contains(" world").hasSize(16);
       assertThat(b2.rejected).isEmpty();
       assertThat(b2.conflicts).isNotEmpty().allSatisfy(r -> assertThat(r.getResolution().getPolicy().name())
           .isEqualTo("CONFLICT_POLICY_OPERATIONAL_TRANSFORM"));
@@ -86,9 +87,11 @@ class OtTypingIT {
       a.client.create("note", scope, "n", doc("text", "|"));
       a.awaitSynced();
       await("b has the note", () -> b.client.get(key).map(e -> !e.pending()).orElse(false));
+      String upper = "ABCDEFGHIJKLMNOPQRSTUVWXY";
+      String lower = "abcdefghijklmnopqrstuvwxy";
       for (int i = 0; i < 25; i++) {
-        a.client.edit(key, List.of(Edits.insertText(TEXT, length(text(a, key)), "a")));
-        b.client.edit(key, List.of(Edits.insertText(TEXT, 0, "b")));
+        a.client.edit(key, List.of(Edits.insertText(TEXT, length(text(a, key)), upper.substring(i, i + 1))));
+        b.client.edit(key, List.of(Edits.insertText(TEXT, 0, lower.substring(i, i + 1))));
       }
       await("both show the server's text", () -> {
         String expected = serverText(scope, "n");
@@ -96,7 +99,8 @@ class OtTypingIT {
             && text(a, key).equals(expected) && text(b, key).equals(expected);
       });
       String result = serverText(scope, "n");
-      assertThat(result).isEqualTo("b".repeat(25) + "|" + "a".repeat(25));
+      // Every character where its typist put it: a's appended in order, b's each typed at the start.
+      assertThat(result).isEqualTo(new StringBuilder(lower).reverse() + "|" + upper);
       assertThat(a.rejected).isEmpty();
       assertThat(b.rejected).isEmpty();
     }

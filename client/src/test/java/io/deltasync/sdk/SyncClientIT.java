@@ -13,6 +13,7 @@ import io.deltasync.v1.ResolutionChoice;
 import io.deltasync.v1.ResolutionOutcome;
 import io.grpc.Status;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -198,6 +199,8 @@ class SyncClientIT {
       a.client.start();
       a.client.create("inspection", scope, "c", doc("status", "open"));
       a.client.create("inspection", scope, "m", doc("status", "open"));
+      a.client.create("inspection", scope, "w", doc("status", "open"));
+      a.client.create("inspection", scope, "l", doc("status", "open"));
       a.awaitSynced();
       Device b = device("conflict-b", scope);
       b.client.start();
@@ -206,14 +209,30 @@ class SyncClientIT {
 
       a.client.update(key(scope, "c"), doc("status", "failed"));
       a.client.update(key(scope, "m"), doc("status", "failed"));
+      a.client.update(key(scope, "w"), doc("status", "failed"));
+      a.client.update(key(scope, "l"), doc("status", "failed"));
       a.awaitSynced();
 
       try (Device offline = device("conflict-b", scope)) {
         offline.client.update(key(scope, "c"), doc("status", "passed"), ConflictPolicy.CONFLICT_POLICY_SERVER_WINS);
         offline.client.update(key(scope, "m"), doc("status", "passed"), ConflictPolicy.CONFLICT_POLICY_MANUAL);
+        offline.client.update(key(scope, "w"), doc("status", "passed"), ConflictPolicy.CONFLICT_POLICY_CLIENT_WINS);
+        offline.client.update(key(scope, "l"), doc("status", "passed")); // the server's default: last write wins
         offline.client.start();
         offline.awaitSynced();
-        await("two conflicts", () -> offline.conflicts.size() == 2);
+        await("four conflicts", () -> offline.conflicts.size() == 4);
+
+        // Client wins, and last write wins (the later write is this one): applied over the server's state.
+        assertThat(offline.conflicts.get(2).getStatus()).isEqualTo(DeltaStatus.DELTA_STATUS_APPLIED);
+        assertThat(offline.conflicts.get(2).getResolution().getOutcome())
+            .isEqualTo(ResolutionOutcome.RESOLUTION_OUTCOME_CLIENT_WON);
+        assertThat(offline.conflicts.get(3).getResolution().getPolicy())
+            .isEqualTo(ConflictPolicy.CONFLICT_POLICY_LAST_WRITE_WINS);
+        for (String id : List.of("w", "l")) {
+          assertThat(offline.client.get(key(scope, id)).orElseThrow().data()).isEqualTo(doc("status", "passed"));
+          await("a sees " + id, () -> a.client.get(key(scope, id)).orElseThrow().data()
+              .equals(doc("status", "passed")));
+        }
 
         // Server wins: the local copy shows the server's state.
         assertThat(offline.conflicts.get(0).getStatus()).isEqualTo(DeltaStatus.DELTA_STATUS_CONFLICT);
