@@ -389,6 +389,15 @@ final class SyncLoop {
       }
     } else if (hasField(status, "checksum_request")) {
       failChecksums(status.getMessage());
+    } else if (!welcomed && current != null) {
+      // The hello was refused. Too many streams or a busy server: try again later; a malformed hello (bad client
+      // id, subscription or cursor) would be refused the same way every time: stop and say why.
+      Status.Code code = Status.fromCodeValue(status.getCode()).getCode();
+      boolean later = code == Status.Code.RESOURCE_EXHAUSTED || code == Status.Code.UNAVAILABLE;
+      listeners.onStreamError(status);
+      end(current, Status.fromCodeValue(status.getCode()).withDescription("hello refused: " + status.getMessage()),
+          true, later);
+      return;
     }
     listeners.onStreamError(status);
   }
@@ -466,6 +475,10 @@ final class SyncLoop {
 
   /** The stream ended (or we end it): reconnect with backoff unless retrying cannot help. */
   private void end(Stream stream, Status status, boolean cancel) {
+    end(stream, status, cancel, isRetryable(status));
+  }
+
+  private void end(Stream stream, Status status, boolean cancel, boolean retry) {
     if (stream == null || stream != current) {
       return;
     }
@@ -481,7 +494,7 @@ final class SyncLoop {
       return;
     }
     lastError = status.getCode() + (status.getDescription() == null ? "" : ": " + status.getDescription());
-    if (isRetryable(status)) {
+    if (retry) {
       scheduleReconnect();
     } else {
       LOG.warning("sync stopped: " + lastError);

@@ -250,4 +250,14 @@ class SyncClientIT {
       }
     }
   }
+
+  @Test
+  void aHelloTheServerRefusesStopsWithTheReasonInsteadOfRetrying() throws Exception {
+    try (Device phone = device("refused-phone", "not a scope!")) {
+      phone.client.start();
+      await("stopped", () -> phone.client.state().phase() == SyncState.Phase.STOPPED);
+      assertThat(phone.client.state().lastError()).startsWith("INVALID_ARGUMENT: hello refused: ")
+          .contains("hello.subscriptions[0].scopes[0]");
+    }
+  }
 }
