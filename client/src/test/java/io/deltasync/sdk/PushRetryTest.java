@@ -1,0 +1,155 @@
+package io.deltasync.sdk;
+
+import static io.deltasync.sdk.Device.await;
+import static io.deltasync.sdk.Device.doc;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.deltasync.sdk.sqlite.SqliteLocalStore;
+import io.deltasync.v1.Delta;
+import io.deltasync.v1.DeltaResult;
+import io.deltasync.v1.DeltaStatus;
+import io.deltasync.v1.Entity;
+import io.deltasync.v1.SyncChanges;
+import io.deltasync.v1.SyncPhase;
+import io.deltasync.v1.SyncPush;
+import io.deltasync.v1.SyncPushResults;
+import io.deltasync.v1.SyncRequest;
+import io.deltasync.v1.SyncResponse;
+import io.deltasync.v1.SyncServiceGrpc;
+import io.deltasync.v1.SyncWelcome;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A delta the server answers "not now" (UNAVAILABLE, not recorded) is sent again with the same id after a backoff,
+ * and other entities' deltas do not wait for it. An in-process stand-in plays the server: the answer cannot be
+ * provoked on demand from a real one.
+ */
+class PushRetryTest {
+  @TempDir
+  Path dir;
+
+  /** Answers every push, the first attempt of delta "x" with UNAVAILABLE. */
+  private static final class BusyOnce extends SyncServiceGrpc.SyncServiceImplBase {
+    final List<SyncPush> pushes = new CopyOnWriteArrayList<>();
+    final Set<String> refused = new HashSet<>();
+
+    @Override
+    public StreamObserver<SyncRequest> sync(StreamObserver<SyncResponse> responses) {
+      return new StreamObserver<>() {
+        @Override
+        public void onNext(SyncRequest request) {
+          if (request.hasHello()) {
+            responses.onNext(SyncResponse.newBuilder().setWelcome(SyncWelcome.newBuilder()
+                .setHeartbeatInterval(com.google.protobuf.Duration.newBuilder().setSeconds(3600))).build());
+            responses.onNext(SyncResponse.newBuilder().setChanges(SyncChanges.newBuilder()
+                .setPhase(SyncPhase.SYNC_PHASE_LIVE)).build());
+          } else if (request.hasPush()) {
+            pushes.add(request.getPush());
+            SyncPushResults.Builder results = SyncPushResults.newBuilder().setBatchId(request.getPush().getBatchId());
+            for (Delta delta : request.getPush().getDeltasList()) {
+              if (delta.getEntityId().equals("x") && refused.add(delta.getDeltaId())) {
+                results.addResults(DeltaResult.newBuilder().setDeltaId(delta.getDeltaId())
+                    .setStatus(DeltaStatus.DELTA_STATUS_REJECTED).setError(com.google.rpc.Status.newBuilder()
+                        .setCode(Status.Code.UNAVAILABLE.value()).setMessage("database unavailable")));
+              } else {
+                results.addResults(DeltaResult.newBuilder().setDeltaId(delta.getDeltaId())
+                    .setStatus(DeltaStatus.DELTA_STATUS_APPLIED).setEntity(Entity.newBuilder()
+                        .setScope(delta.getScope()).setEntityType(delta.getEntityType())
+                        .setEntityId(delta.getEntityId()).setData(delta.getData()).setRowVersion(1)));
+              }
+            }
+            responses.onNext(SyncResponse.newBuilder().setPushResults(results).build());
+          }
+        }
+
+        @Override
+        public void onError(Throwable t) { }
+
+        @Override
+        public void onCompleted() {
+          responses.onCompleted();
+        }
+      };
+    }
+  }
+
+  /** A clock the test moves. */
+  private static final class ManualClock extends Clock {
+    private volatile Instant now = Instant.parse("2026-12-01T00:00:00Z");
+
+    void advance(Duration by) {
+      now = now.plus(by);
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+  }
+
+  @Test
+  void aNotNowAnswerIsRetriedWithTheSameIdWhileOtherEntitiesGoOn() throws Exception {
+    BusyOnce service = new BusyOnce();
+    String name = "busy-" + UUID.randomUUID();
+    Server server = InProcessServerBuilder.forName(name).directExecutor().addService(service).build().start();
+    ManagedChannel channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    RecordingScheduler scheduler = new RecordingScheduler();
+    // Time moves only when the test says so: x is not due until its retry task runs.
+    ManualClock clock = new ManualClock();
+    try (SqliteLocalStore store = SqliteLocalStore.open(dir.resolve("p.db"));
+        SyncClient client = SyncClient.builder().channel(channel).store(store).scheduler(scheduler).clock(clock)
+            .build()) {
+      client.create("inspection", "s", "x", doc("v", "x"));
+      client.create("inspection", "s", "y", doc("v", "y"));
+      client.start();
+      await("x waits, y is done", () -> service.pushes.size() == 1 && client.pendingCount() == 1);
+      String xId = service.pushes.get(0).getDeltas(0).getDeltaId();
+      assertThat(client.get(new EntityKey("s", "inspection", "y")).orElseThrow().pending()).isFalse();
+      assertThat(client.get(new EntityKey("s", "inspection", "x")).orElseThrow().pending()).isTrue();
+
+      // A write of another entity goes out at once, without x (still backing off).
+      client.create("inspection", "s", "z", doc("v", "z"));
+      await("z pushed", () -> service.pushes.size() == 2 && client.pendingCount() == 1);
+      assertThat(service.pushes.get(1).getDeltasList()).extracting(Delta::getEntityId).containsExactly("z");
+
+      RecordingScheduler.Task retry = scheduler.next(t -> t.delay().compareTo(Duration.ofHours(1)) < 0);
+      assertThat(retry.delay()).isBetween(Duration.ZERO, Duration.ofSeconds(1));
+      clock.advance(retry.delay());
+      retry.run().run();
+      await("x applied", () -> client.pendingCount() == 0);
+      assertThat(service.pushes.get(service.pushes.size() - 1).getDeltasList()).singleElement()
+          .satisfies(d -> assertThat(d.getDeltaId()).isEqualTo(xId));
+    } finally {
+      channel.shutdownNow();
+      server.shutdownNow();
+    }
+  }
+}
