@@ -180,13 +180,14 @@ class SyncClientIT {
 
     try (Device again = device("resync-phone", scope)) {
       again.client.update(key(scope, "x"), doc("v", "2"));
+      again.client.update(key(scope, "x"), doc("v", "3")); // chained: sent only after the first one's result
       again.client.create("inspection", scope, "z", doc("v", "offline"));
       again.client.start();
       await("resync", () -> !again.resyncs.isEmpty());
       again.awaitSynced();
       await("the copy equals the server's", () -> localState(again, scope).equals(serverState(scope)));
-      assertThat(serverState(scope)).containsOnlyKeys("x", "y", "z").containsEntry("x", 2L);
-      assertThat(again.client.get(key(scope, "x")).orElseThrow().data()).isEqualTo(doc("v", "2"));
+      assertThat(serverState(scope)).containsOnlyKeys("x", "y", "z").containsEntry("x", 3L);
+      assertThat(again.client.get(key(scope, "x")).orElseThrow().data()).isEqualTo(doc("v", "3"));
       assertThat(again.client.get(key(scope, "y")).orElseThrow().data()).isEqualTo(doc("v", "other"));
       assertThat(again.states).anyMatch(s -> s.phase() == SyncState.Phase.INITIAL_SYNC);
     }
