@@ -5,11 +5,16 @@ import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.conflict.ConflictPolicies;
 import io.deltasync.server.changefeed.LiveFeed;
 import io.deltasync.server.database.Database;
+import io.deltasync.server.metrics.ServerMetrics;
+import io.deltasync.server.metrics.SyncMetrics;
+import io.deltasync.server.ops.Cleanup;
+import io.deltasync.server.ops.CleanupSchedule;
 import io.deltasync.server.ops.HealthReporter;
 import io.deltasync.server.ops.ReflectedFiles;
 import io.deltasync.server.rpc.AdminServiceImpl;
 import io.deltasync.server.rpc.RequestParsing;
 import io.deltasync.server.rpc.SyncServiceImpl;
+import io.deltasync.server.store.CleanupStore;
 import io.deltasync.server.store.ConflictQueue;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.stream.SessionSettings;
@@ -49,10 +54,13 @@ public final class DeltaSyncServer implements AutoCloseable {
   private final SyncSessions sessions;
   private final SyncStore store;
   private final Server server;
+  private final ServerMetrics metrics;
+  private final CleanupSchedule cleanupSchedule;
   private boolean closed;
 
   private DeltaSyncServer(ServerConfig config, Database database, HealthReporter health, ExecutorService executor,
-      LiveFeed liveFeed, SyncSessions sessions, SyncStore store, Server server) {
+      LiveFeed liveFeed, SyncSessions sessions, SyncStore store, Server server, ServerMetrics metrics,
+      CleanupSchedule cleanupSchedule) {
     this.config = config;
     this.database = database;
     this.health = health;
@@ -61,6 +69,8 @@ public final class DeltaSyncServer implements AutoCloseable {
     this.sessions = sessions;
     this.store = store;
     this.server = server;
+    this.metrics = metrics;
+    this.cleanupSchedule = cleanupSchedule;
   }
 
   /** Opens the configured database and serves on Netty at the configured host and port. */
@@ -84,6 +94,8 @@ public final class DeltaSyncServer implements AutoCloseable {
     SyncStore store = new SyncStore(database.dsl(), config.limits().maxMessageBytes());
     long epoch = store.ensureEpoch();
     HealthReporter health = new HealthReporter();
+    ServerMetrics metrics = new ServerMetrics();
+    database.bindMetrics(metrics.registry());
     // Blocking JDBC must never run on a Netty event loop: calls run on virtual threads, and the connection pool
     // (its size is DELTASYNC_DB_POOL_SIZE) bounds how many touch the database at once.
     ExecutorService executor = Executors.newThreadPerTaskExecutor(
@@ -99,11 +111,20 @@ public final class DeltaSyncServer implements AutoCloseable {
             config.operationalTransformEnabled()),
         config.conflicts().maxClockSkew(), Clock.systemUTC(), config.limits().maxMessageBytes(),
         liveFeed::committed);
-    SessionSettings sessionSettings = sessionSettings(config);
+    liveFeed.observe(metrics.sync());
+    metrics.sync().functionCounter("deltasync.changes.degraded", "Changes delivered degraded (documents left out)",
+        liveFeed, feed -> store.degradedChanges() + feed.degradedChanges());
+    metrics.sync().gauge("deltasync.changefeed.watermark.age", "Seconds the oldest open transaction (which holds "
+        + "back the change feed's watermark) has been open; 0 when none", store, SyncStore::watermarkAgeSeconds);
+    Cleanup cleanup = new Cleanup(new CleanupStore(database.dsl()), store, database::openDedicatedConnection,
+        Cleanup.Retention.of(config.tombstoneRetention(), config.ops()), config.ops().cleanupBatchSize(),
+        Clock.systemUTC(), metrics.registry());
+    SessionSettings sessionSettings = sessionSettings(config, metrics.sync());
     SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed);
     liveFeed.onHistoryReset(sessions::endAllForHistoryReset);
     Server server = builder
         .executor(executor)
+        .intercept(metrics.grpcInterceptor())
         .maxInboundMessageSize(config.limits().maxMessageBytes())
         // Requests are parsed leniently: what cannot be parsed is answered, never an UNKNOWN end of the call.
         .addService(RequestParsing.lenient(new SyncServiceImpl(writes, changeFeed, sessions,
@@ -111,7 +132,7 @@ public final class DeltaSyncServer implements AutoCloseable {
                 config.limits().pageSize(), config.limits().maxMessageBytes(), liveFeed::committed),
             sessionSettings, config.limits()).bindService()))
         // Reflection also serves the error catalogue and google.rpc's error details through this service's schema.
-        .addService(ReflectedFiles.alongside(RequestParsing.lenient(new AdminServiceImpl().bindService()),
+        .addService(ReflectedFiles.alongside(RequestParsing.lenient(new AdminServiceImpl(metrics, cleanup).bindService()),
             ErrorsProto.getDescriptor(), ErrorDetailsProto.getDescriptor()))
         .addService(health.service())
         .addService(ProtoReflectionServiceV1.newInstance())
@@ -120,7 +141,10 @@ public final class DeltaSyncServer implements AutoCloseable {
         .build();
     try {
       server.start();
+      metrics.serve(config.ops().metricsPort(), config.ops().metricsHost());
     } catch (IOException e) {
+      server.shutdownNow();
+      metrics.close();
       sessions.close();
       liveFeed.close();
       executor.shutdownNow();
@@ -128,14 +152,15 @@ public final class DeltaSyncServer implements AutoCloseable {
       throw e;
     }
     health.startChecking(database, () -> liveFeed.isHealthy(FEED_STALL_LIMIT), HEALTH_CHECK_PERIOD);
-    return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store, server);
+    return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store, server, metrics,
+        new CleanupSchedule(cleanup, config.ops().cleanupInterval()));
   }
 
   /** What the Sync stream tells clients and how it buffers. */
-  static SessionSettings sessionSettings(ServerConfig config) {
+  static SessionSettings sessionSettings(ServerConfig config, SyncMetrics metrics) {
     return new SessionSettings(config.limits().pageSize(), config.stream().maxQueuedChanges(),
         config.stream().heartbeatInterval(), limits(config), retryPolicy(config), config.stream().maxQueuedBytes(),
-        config.stream().stallTimeout(), config.stream().maxStreamsPerClient());
+        config.stream().stallTimeout(), config.stream().maxStreamsPerClient(), metrics);
   }
 
   /** The limits as clients see them. */
@@ -185,6 +210,11 @@ public final class DeltaSyncServer implements AutoCloseable {
   /** The port the server listens on (useful when configured with port 0). */
   public int port() {
     return server.getPort();
+  }
+
+  /** The port of the Prometheus endpoint, if it is served (DELTASYNC_METRICS_PORT). */
+  public java.util.OptionalInt metricsPort() {
+    return metrics.port();
   }
 
   /** The open Sync sessions. */
@@ -246,7 +276,9 @@ public final class DeltaSyncServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     callExecutor.shutdownNow();
+    cleanupSchedule.close();
     liveFeed.close();
+    metrics.close();
     try {
       database.close();
     } catch (IOException e) {

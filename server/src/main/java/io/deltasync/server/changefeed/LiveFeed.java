@@ -105,6 +105,8 @@ public final class LiveFeed implements AutoCloseable {
   private final Semaphore notifyRequests = new Semaphore(0);
   private volatile boolean running = true;
   private volatile Runnable onHistoryReset = () -> { };
+  private volatile io.deltasync.server.metrics.SyncMetrics metrics =
+      io.deltasync.server.metrics.SyncMetrics.disabled();
   private volatile long lastReadNanos = System.nanoTime();
   private long lastIdentityCheckNanos = System.nanoTime();
   private Position frontier;
@@ -188,6 +190,11 @@ public final class LiveFeed implements AutoCloseable {
     } finally {
       dispatchLock.unlock();
     }
+  }
+
+  /** Counts what this reader dispatches (commit-to-dispatch lag) in {@code metrics}. */
+  public void observe(io.deltasync.server.metrics.SyncMetrics metrics) {
+    this.metrics = metrics;
   }
 
   /**
@@ -352,6 +359,7 @@ public final class LiveFeed implements AutoCloseable {
     }
     // Told outside the lock: a subscriber closing itself takes its own lock, which others hold while leaving.
     failed.forEach(LiveFeed::dropped);
+    metrics.dispatched(page.changes().stream().map(ChangePage.Positioned::change).toList());
   }
 
   private static void dropped(Subscriber subscriber, Throwable cause) {

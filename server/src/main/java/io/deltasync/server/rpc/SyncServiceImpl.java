@@ -76,7 +76,8 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
                 + limits.maxDeltasPerPush() + "; split the batch)"))));
       }
       return PushResponse.newBuilder()
-          .addAllResults(writes.push(request.getClientId(), request.getDeltasList()))
+          .addAllResults(advertised.metrics().push("unary", request.getDeltasCount(),
+              () -> writes.push(request.getClientId(), request.getDeltasList())))
           .build();
     });
   }

@@ -1,5 +1,6 @@
 package io.deltasync.server.stream;
 
+import io.deltasync.server.metrics.SyncMetrics;
 import io.deltasync.server.store.Position;
 import io.deltasync.v1.SyncResponse;
 import io.grpc.Status;
@@ -40,10 +41,12 @@ final class OutboundQueue {
   private int mostMessages;
   private long blockedSinceNanos;
   private Position sent;
+  private final SyncMetrics metrics;
 
-  OutboundQueue(ServerCallStreamObserver<SyncResponse> out, Runnable onProgress) {
+  OutboundQueue(ServerCallStreamObserver<SyncResponse> out, Runnable onProgress, SyncMetrics metrics) {
     this.out = out;
     this.onProgress = onProgress;
+    this.metrics = metrics;
   }
 
   /** Queues a message at the end and sends what the transport takes. */
@@ -90,6 +93,7 @@ final class OutboundQueue {
       changes -= next.changeCount();
       bytes -= next.bytes();
       out.onNext(next.message());
+      metrics.sent(next.message());
       wentOut = true;
       if (next.frontier() != null) {
         sent = next.frontier();

@@ -1,0 +1,177 @@
+package io.deltasync.server.metrics;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Timestamp;
+import com.google.rpc.ErrorInfo;
+import io.deltasync.v1.Change;
+import io.deltasync.v1.DeltaResult;
+import io.deltasync.v1.DeltaStatus;
+import io.deltasync.v1.SyncPhase;
+import io.deltasync.v1.SyncResponse;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * The server's own meters, in one place so that every figure has one name and one meaning (docs/operations.md,
+ * "Metrics"). Hooks elsewhere are one call each: the push path hands its results here, the live feed its dispatched
+ * pages, a stream's queue each message it sends.
+ *
+ * <p>Commit times are the change's {@code last_modified_at}, taken in the writing transaction just before it commits:
+ * lags measured from it include the rest of that transaction, which is short.
+ */
+public final class SyncMetrics {
+  private static final Duration[] LATENCY_BUCKETS = {
+      Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50),
+      Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1),
+      Duration.ofMillis(2500), Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(30)};
+
+  private final MeterRegistry registry;
+  private final Counter replayed;
+  private final Counter fallbacks;
+  private final DistributionSummary batchSize;
+  private final Timer dispatchLag;
+  private final Timer fanOut;
+
+  /** Meters registered in {@code registry}. */
+  public SyncMetrics(MeterRegistry registry) {
+    this.registry = registry;
+    this.replayed = Counter.builder("deltasync.deltas.replayed")
+        .description("Deltas answered with the stored result of an earlier attempt (retries)").register(registry);
+    this.fallbacks = Counter.builder("deltasync.stream.fallbacks")
+        .description("Times a stream left live delivery to catch up because its client read too slowly")
+        .register(registry);
+    this.batchSize = DistributionSummary.builder("deltasync.push.batch.deltas")
+        .description("Deltas per push batch").serviceLevelObjectives(1, 10, 50, 100, 500, 1_000)
+        .register(registry);
+    this.dispatchLag = latency("deltasync.changefeed.dispatch.lag",
+        "Commit to dispatch by the live reader, per change");
+    this.fanOut = latency("deltasync.fanout.latency", "Commit to send on a live stream, per change and stream");
+  }
+
+  /** Meters that go nowhere, for parts built without a server (tests). */
+  public static SyncMetrics disabled() {
+    return new SyncMetrics(new CompositeMeterRegistry());
+  }
+
+  /** The registry the meters are in. */
+  public MeterRegistry registry() {
+    return registry;
+  }
+
+  private Timer latency(String name, String description) {
+    return Timer.builder(name).description(description).serviceLevelObjectives(LATENCY_BUCKETS).register(registry);
+  }
+
+  /**
+   * Runs one push batch and counts what its results say. The one place both the unary Push and the stream's push
+   * go through, so each delta is counted once whichever way it came.
+   *
+   * @param transport {@code unary} or {@code stream}
+   */
+  public List<DeltaResult> push(String transport, int deltas, Supplier<List<DeltaResult>> push) {
+    long start = System.nanoTime();
+    List<DeltaResult> results;
+    try {
+      results = push.get();
+    } finally {
+      Timer.builder("deltasync.push.duration").description("Push batches, from receipt to results")
+          .serviceLevelObjectives(LATENCY_BUCKETS).tag("transport", transport).register(registry)
+          .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+      batchSize.record(deltas);
+    }
+    results.forEach(this::count);
+    return results;
+  }
+
+  private void count(DeltaResult result) {
+    if (result.getReplayed()) {
+      replayed.increment();
+      return;
+    }
+    registry.counter("deltasync.deltas", "status", name(result.getStatus().name(), "DELTA_STATUS_")).increment();
+    if (result.getStatus() == DeltaStatus.DELTA_STATUS_REJECTED) {
+      registry.counter("deltasync.deltas.rejected", "reason", reason(result)).increment();
+    }
+    if (result.hasResolution() || result.getStatus() == DeltaStatus.DELTA_STATUS_CONFLICT) {
+      registry.counter("deltasync.conflicts",
+          "policy", name(result.getResolution().getPolicy().name(), "CONFLICT_POLICY_"),
+          "outcome", name(result.getResolution().getOutcome().name(), "RESOLUTION_OUTCOME_")).increment();
+    }
+  }
+
+  private static String reason(DeltaResult result) {
+    for (var detail : result.getError().getDetailsList()) {
+      if (detail.is(ErrorInfo.class)) {
+        try {
+          return detail.unpack(ErrorInfo.class).getReason().toLowerCase(Locale.ROOT);
+        } catch (InvalidProtocolBufferException e) {
+          break;
+        }
+      }
+    }
+    return "unspecified";
+  }
+
+  private static String name(String enumName, String prefix) {
+    return (enumName.startsWith(prefix) ? enumName.substring(prefix.length()) : enumName).toLowerCase(Locale.ROOT);
+  }
+
+  /** The live reader dispatched these changes to the node's streams. */
+  public void dispatched(List<Change> changes) {
+    long now = nowMicros();
+    for (Change change : changes) {
+      dispatchLag.record(Math.max(0, now - micros(change.getEntity().getLastModifiedAt())), TimeUnit.MICROSECONDS);
+    }
+  }
+
+  /** A stream sent this message to its client. */
+  public void sent(SyncResponse message) {
+    if (!message.hasChanges() || message.getChanges().getChangesCount() == 0) {
+      return;
+    }
+    SyncPhase phase = message.getChanges().getPhase();
+    registry.counter("deltasync.stream.changes.sent", "phase", name(phase.name(), "SYNC_PHASE_"))
+        .increment(message.getChanges().getChangesCount());
+    if (phase == SyncPhase.SYNC_PHASE_LIVE) {
+      long now = nowMicros();
+      for (Change change : message.getChanges().getChangesList()) {
+        fanOut.record(Math.max(0, now - micros(change.getEntity().getLastModifiedAt())), TimeUnit.MICROSECONDS);
+      }
+    }
+  }
+
+  /** A stream fell back from live delivery to catch-up. */
+  public void fellBack() {
+    fallbacks.increment();
+  }
+
+  /** Registers a gauge read at each scrape. */
+  public <T> void gauge(String name, String description, T source, ToDoubleFunction<T> value, String... tags) {
+    Gauge.builder(name, source, value).description(description).tags(tags).strongReference(true).register(registry);
+  }
+
+  /** Registers a counter whose value is kept elsewhere (monotonic). */
+  public <T> void functionCounter(String name, String description, T source, ToDoubleFunction<T> value) {
+    FunctionCounter.builder(name, source, value).description(description).register(registry);
+  }
+
+  private static long nowMicros() {
+    java.time.Instant now = java.time.Instant.now();
+    return now.getEpochSecond() * 1_000_000 + now.getNano() / 1_000;
+  }
+
+  private static long micros(Timestamp at) {
+    return at.getSeconds() * 1_000_000 + at.getNanos() / 1_000;
+  }
+}
