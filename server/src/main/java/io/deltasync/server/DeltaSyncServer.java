@@ -114,7 +114,7 @@ public final class DeltaSyncServer implements AutoCloseable {
     liveFeed.observe(metrics.sync());
     metrics.sync().functionCounter("deltasync.changes.degraded", "Changes delivered degraded (documents left out)",
         liveFeed, feed -> store.degradedChanges() + feed.degradedChanges());
-    metrics.sync().gauge("deltasync.changefeed.watermark.age", "Seconds the oldest open transaction (which holds "
+    metrics.sync().gauge("deltasync.changefeed.watermark.age.seconds", "Seconds the oldest open transaction (which holds "
         + "back the change feed's watermark) has been open; 0 when none", store, SyncStore::watermarkAgeSeconds);
     Cleanup cleanup = new Cleanup(new CleanupStore(database.dsl()), store, database::openDedicatedConnection,
         Cleanup.Retention.of(config.tombstoneRetention(), config.ops()), config.ops().cleanupBatchSize(),
