@@ -10,6 +10,10 @@ import com.google.rpc.BadRequest;
 import com.google.rpc.Code;
 import com.google.rpc.ErrorInfo;
 import io.deltasync.server.OpsConfig;
+import io.deltasync.server.changefeed.ChangeFeed;
+import io.deltasync.server.error.DeltaSyncException;
+import io.deltasync.server.store.ChangeFilter;
+import io.deltasync.server.store.Position;
 import io.deltasync.server.store.CleanupStore;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.testing.DeltaSyncServerExtension;
@@ -41,7 +45,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * Clean-up end to end: a deleted entity is purged past its retention (a clock moved forward), an old client resumes
  * and is told to resync, a fresh client never sees the entity, and its id created again continues above every
- * version a client held. Then: the lock lets one runner at a time, and bad input is refused.
+ * version a client held.
  */
 class CleanupIT {
   private static final String SCOPE = "purge";
@@ -138,69 +142,4 @@ class CleanupIT {
     }
   }
 
-  @Test
-  void oneRunnerAtATimeAnotherNodeSkipsAndTheRpcSaysSo() throws Exception {
-    push(create("locked-1", doc("v", "1")));
-    CompletableFuture<Cleanup.Report> first;
-    try (Connection rowLock = server.database().dataSource().getConnection()) {
-      // Hold the history floor's row: the first runner stops inside its change-log purge, holding the lock.
-      rowLock.setAutoCommit(false);
-      rowLock.createStatement().execute("select * from sync_epoch for update");
-      first = CompletableFuture.supplyAsync(() -> cleanup(Duration.ofDays(31), 1_000).run(false));
-      awaitLockHeld();
-
-      Cleanup.Report second = cleanup(Duration.ofDays(31), 1_000).run(false);
-      assertThat(second.ran()).isFalse();
-      assertThatThrownBy(() -> server.admin().cleanupTombstones(CleanupTombstonesRequest.getDefaultInstance()))
-          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-            com.google.rpc.Status status = StatusProto.fromThrowable(e);
-            assertThat(status.getCode()).isEqualTo(Code.ABORTED_VALUE);
-            assertThat(reason(status)).isEqualTo("CLEANUP_RUNNING");
-          });
-      assertThat(first).isNotDone();
-      rowLock.rollback();
-    }
-    assertThat(first.get(60, TimeUnit.SECONDS).ran()).isTrue();
-    CleanupTombstonesResponse after = server.admin().cleanupTombstones(CleanupTombstonesRequest.newBuilder()
-        .setDryRun(true).build());
-    assertThat(after.getPurgedCount()).isZero();
-    assertThat(after.hasCutoff()).isTrue();
-  }
-
-  private static void awaitLockHeld() throws InterruptedException {
-    while (count("select count(*) from pg_locks where locktype = 'advisory' and granted") == 0) {
-      Thread.sleep(20);
-    }
-  }
-
-  @Test
-  void aNegativeOrHugeRetentionIsRefusedWithTheField() {
-    for (int days : new int[] {-1, 36_501}) {
-      assertThatThrownBy(() -> server.admin().cleanupTombstones(CleanupTombstonesRequest.newBuilder()
-          .setOlderThanDays(days).build()))
-          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-            com.google.rpc.Status status = StatusProto.fromThrowable(e);
-            assertThat(status.getCode()).isEqualTo(Code.INVALID_ARGUMENT_VALUE);
-            List<String> fields = new ArrayList<>();
-            status.getDetailsList().stream().filter(d -> d.is(BadRequest.class)).forEach(d -> {
-              try {
-                d.unpack(BadRequest.class).getFieldViolationsList().forEach(v -> fields.add(v.getField()));
-              } catch (com.google.protobuf.InvalidProtocolBufferException x) {
-                throw new AssertionError(x);
-              }
-            });
-            assertThat(fields).containsExactly("older_than_days");
-          });
-    }
-  }
-
-  private static String reason(com.google.rpc.Status status) {
-    return status.getDetailsList().stream().filter(d -> d.is(ErrorInfo.class)).map(d -> {
-      try {
-        return d.unpack(ErrorInfo.class).getReason();
-      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-        throw new AssertionError(e);
-      }
-    }).findFirst().orElse("");
-  }
 }
