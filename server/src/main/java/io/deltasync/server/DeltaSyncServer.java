@@ -10,12 +10,14 @@ import io.deltasync.server.metrics.SyncMetrics;
 import io.deltasync.server.ops.Cleanup;
 import io.deltasync.server.ops.CleanupSchedule;
 import io.deltasync.server.ops.HealthReporter;
+import io.deltasync.server.ops.StatusReport;
 import io.deltasync.server.ops.ReflectedFiles;
 import io.deltasync.server.rpc.AdminServiceImpl;
 import io.deltasync.server.rpc.RequestParsing;
 import io.deltasync.server.rpc.SyncServiceImpl;
 import io.deltasync.server.store.CleanupStore;
 import io.deltasync.server.store.ConflictQueue;
+import io.deltasync.server.store.StatusQueries;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.stream.SessionSettings;
 import io.deltasync.server.stream.SyncSessions;
@@ -130,7 +132,8 @@ public final class DeltaSyncServer implements AutoCloseable {
         .addService(RequestParsing.lenient(new SyncServiceImpl(writes, changeFeed, sessions,
             new ManualResolution(store, new ConflictQueue(database.dsl()), config.limits().maxDeltaDataBytes(),
                 config.limits().pageSize(), config.limits().maxMessageBytes(), liveFeed::committed),
-            sessionSettings, config.limits()).bindService()))
+            sessionSettings, config.limits(), new StatusReport(changeFeed, sessions, sessionSettings,
+                new StatusQueries(database.dsl()))).bindService()))
         // Reflection also serves the error catalogue and google.rpc's error details through this service's schema.
         .addService(ReflectedFiles.alongside(RequestParsing.lenient(new AdminServiceImpl(metrics, cleanup).bindService()),
             ErrorsProto.getDescriptor(), ErrorDetailsProto.getDescriptor()))
