@@ -105,8 +105,8 @@ public final class LiveFeed implements AutoCloseable {
   private final Semaphore notifyRequests = new Semaphore(0);
   private volatile boolean running = true;
   private volatile Runnable onHistoryReset = () -> { };
-  private volatile io.deltasync.server.metrics.SyncMetrics metrics =
-      io.deltasync.server.metrics.SyncMetrics.disabled();
+  private volatile io.deltasync.server.telemetry.SyncTelemetry metrics =
+      io.deltasync.server.telemetry.SyncTelemetry.disabled();
   private volatile long lastReadNanos = System.nanoTime();
   private long lastIdentityCheckNanos = System.nanoTime();
   private Position frontier;
@@ -193,7 +193,7 @@ public final class LiveFeed implements AutoCloseable {
   }
 
   /** Counts what this reader dispatches (commit-to-dispatch lag) in {@code metrics}. */
-  public void observe(io.deltasync.server.metrics.SyncMetrics metrics) {
+  public void observe(io.deltasync.server.telemetry.SyncTelemetry metrics) {
     this.metrics = metrics;
   }
 

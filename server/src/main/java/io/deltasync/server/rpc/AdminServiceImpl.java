@@ -4,7 +4,7 @@ import com.google.protobuf.Timestamp;
 import com.google.rpc.Code;
 import io.deltasync.server.error.DeltaSyncException;
 import io.deltasync.server.error.Errors;
-import io.deltasync.server.metrics.ServerMetrics;
+import io.deltasync.server.telemetry.ServerTelemetry;
 import io.deltasync.server.ops.Cleanup;
 import io.deltasync.v1.AdminServiceGrpc;
 import io.deltasync.v1.CleanupTombstonesRequest;
@@ -21,18 +21,18 @@ import java.util.List;
 public final class AdminServiceImpl extends AdminServiceGrpc.AdminServiceImplBase {
   private static final int MAX_DAYS = 36_500;
 
-  private final ServerMetrics metrics;
+  private final ServerTelemetry telemetry;
   private final Cleanup cleanup;
 
   /** The service over the server's metrics and clean-up. */
-  public AdminServiceImpl(ServerMetrics metrics, Cleanup cleanup) {
-    this.metrics = metrics;
+  public AdminServiceImpl(ServerTelemetry telemetry, Cleanup cleanup) {
+    this.telemetry = telemetry;
     this.cleanup = cleanup;
   }
 
   @Override
   public void getMetrics(GetMetricsRequest request, StreamObserver<GetMetricsResponse> responseObserver) {
-    UnaryCalls.answer("GetMetrics", responseObserver, metrics::view);
+    UnaryCalls.answer("GetMetrics", responseObserver, telemetry::view);
   }
 
   @Override

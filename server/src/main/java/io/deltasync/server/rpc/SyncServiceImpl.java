@@ -71,7 +71,7 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
                 + limits.maxDeltasPerPush() + "; split the batch)"))));
       }
       return PushResponse.newBuilder()
-          .addAllResults(advertised.metrics().push("unary", request.getDeltasCount(),
+          .addAllResults(advertised.telemetry().push("unary", request.getClientId(), request.getDeltasCount(),
               () -> writes.push(request.getClientId(), request.getDeltasList())))
           .build();
     });

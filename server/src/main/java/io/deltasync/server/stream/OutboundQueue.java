@@ -1,6 +1,6 @@
 package io.deltasync.server.stream;
 
-import io.deltasync.server.metrics.SyncMetrics;
+import io.deltasync.server.telemetry.SyncTelemetry;
 import io.deltasync.server.store.Position;
 import io.deltasync.v1.SyncResponse;
 import io.grpc.Status;
@@ -41,9 +41,9 @@ final class OutboundQueue {
   private int mostMessages;
   private long blockedSinceNanos;
   private Position sent;
-  private final SyncMetrics metrics;
+  private final SyncTelemetry metrics;
 
-  OutboundQueue(ServerCallStreamObserver<SyncResponse> out, Runnable onProgress, SyncMetrics metrics) {
+  OutboundQueue(ServerCallStreamObserver<SyncResponse> out, Runnable onProgress, SyncTelemetry metrics) {
     this.out = out;
     this.onProgress = onProgress;
     this.metrics = metrics;

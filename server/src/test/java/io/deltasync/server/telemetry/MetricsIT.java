@@ -1,4 +1,4 @@
-package io.deltasync.server.metrics;
+package io.deltasync.server.telemetry;
 
 import static io.deltasync.server.testing.Deltas.create;
 import static io.deltasync.server.testing.Deltas.doc;

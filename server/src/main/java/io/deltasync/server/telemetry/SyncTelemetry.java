@@ -1,4 +1,4 @@
-package io.deltasync.server.metrics;
+package io.deltasync.server.telemetry;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Timestamp;
@@ -15,6 +15,12 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Scope;
+import org.slf4j.MDC;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
@@ -23,29 +29,31 @@ import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
 /**
- * The server's own meters, in one place so that every figure has one name and one meaning (docs/operations.md,
- * "Metrics"). Hooks elsewhere are one call each: the push path hands its results here, the live feed its dispatched
- * pages, a stream's queue each message it sends.
+ * The server's own meters and spans, in one place so that every figure has one name and one meaning
+ * (docs/operations.md, "Metrics" and "Tracing"). Hooks elsewhere are one call each: the push path hands its results
+ * here, the live feed its dispatched pages, a stream's queue each message it sends, the sessions their start and end.
  *
  * <p>Commit times are the change's {@code last_modified_at}, taken in the writing transaction just before it commits:
  * lags measured from it include the rest of that transaction, which is short.
  */
-public final class SyncMetrics {
+public final class SyncTelemetry {
   private static final Duration[] LATENCY_BUCKETS = {
       Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50),
       Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1),
       Duration.ofMillis(2500), Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(30)};
 
   private final MeterRegistry registry;
+  private final Tracer tracer;
   private final Counter replayed;
   private final Counter fallbacks;
   private final DistributionSummary batchSize;
   private final Timer dispatchLag;
   private final Timer fanOut;
 
-  /** Meters registered in {@code registry}. */
-  public SyncMetrics(MeterRegistry registry) {
+  /** Meters registered in {@code registry}, spans started with {@code tracer}. */
+  public SyncTelemetry(MeterRegistry registry, Tracer tracer) {
     this.registry = registry;
+    this.tracer = tracer;
     this.replayed = Counter.builder("deltasync.deltas.replayed")
         .description("Deltas answered with the stored result of an earlier attempt (retries)").register(registry);
     this.fallbacks = Counter.builder("deltasync.stream.fallbacks")
@@ -59,9 +67,9 @@ public final class SyncMetrics {
     this.fanOut = latency("deltasync.fanout.latency", "Commit to send on a live stream, per change and stream");
   }
 
-  /** Meters that go nowhere, for parts built without a server (tests). */
-  public static SyncMetrics disabled() {
-    return new SyncMetrics(new CompositeMeterRegistry());
+  /** Meters and spans that go nowhere, for parts built without a server (tests). */
+  public static SyncTelemetry disabled() {
+    return new SyncTelemetry(new CompositeMeterRegistry(), OpenTelemetry.noop().getTracer("deltasync"));
   }
 
   /** The registry the meters are in. */
@@ -74,17 +82,33 @@ public final class SyncMetrics {
   }
 
   /**
-   * Runs one push batch and counts what its results say. The one place both the unary Push and the stream's push
-   * go through, so each delta is counted once whichever way it came.
+   * Runs one push batch in a span ({@code deltasync.push}) and counts what its results say. The one place both the
+   * unary Push and the stream's push go through, so each delta is counted once whichever way it came. While it runs,
+   * the span's trace and span ids are in the logging MDC ({@code trace_id}, {@code span_id}).
    *
    * @param transport {@code unary} or {@code stream}
    */
-  public List<DeltaResult> push(String transport, int deltas, Supplier<List<DeltaResult>> push) {
+  public List<DeltaResult> push(String transport, String clientId, int deltas, Supplier<List<DeltaResult>> push) {
     long start = System.nanoTime();
+    Span span = tracer.spanBuilder("deltasync.push")
+        .setAttribute("deltasync.transport", transport)
+        .setAttribute("deltasync.client_id", clientId)
+        .setAttribute("deltasync.push.deltas", deltas)
+        .startSpan();
     List<DeltaResult> results;
-    try {
+    try (Scope scope = span.makeCurrent(); MdcTrace trace = MdcTrace.of(span)) {
       results = push.get();
+      long applied = results.stream().filter(r -> r.getStatus() == DeltaStatus.DELTA_STATUS_APPLIED).count();
+      long conflicts = results.stream().filter(r -> r.getStatus() == DeltaStatus.DELTA_STATUS_CONFLICT).count();
+      span.setAttribute("deltasync.push.applied", applied);
+      span.setAttribute("deltasync.push.conflicts", conflicts);
+      span.setAttribute("deltasync.push.rejected", results.size() - applied - conflicts);
+    } catch (RuntimeException | Error e) {
+      span.recordException(e);
+      span.setStatus(StatusCode.ERROR);
+      throw e;
     } finally {
+      span.end();
       Timer.builder("deltasync.push.duration").description("Push batches, from receipt to results")
           .serviceLevelObjectives(LATENCY_BUCKETS).tag("transport", transport).register(registry)
           .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
@@ -92,6 +116,39 @@ public final class SyncMetrics {
     }
     results.forEach(this::count);
     return results;
+  }
+
+  /** A Sync stream opened: its span ({@code deltasync.sync}) lasts until {@link #sessionEnded}. */
+  public Span sessionStarted() {
+    return tracer.spanBuilder("deltasync.sync").startSpan();
+  }
+
+  /** A Sync stream ended: closes its span with what it did. */
+  public void sessionEnded(Span span, String clientId, String lastPhase, long fallbacks) {
+    span.setAttribute("deltasync.client_id", clientId);
+    span.setAttribute("deltasync.sync.last_phase", lastPhase);
+    span.setAttribute("deltasync.sync.fallbacks", fallbacks);
+    span.end();
+  }
+
+  /** The span's ids in the logging MDC, for as long as it is open (nothing when tracing is off). */
+  private record MdcTrace(boolean set) implements AutoCloseable {
+    static MdcTrace of(Span span) {
+      if (!span.getSpanContext().isValid()) {
+        return new MdcTrace(false);
+      }
+      MDC.put("trace_id", span.getSpanContext().getTraceId());
+      MDC.put("span_id", span.getSpanContext().getSpanId());
+      return new MdcTrace(true);
+    }
+
+    @Override
+    public void close() {
+      if (set) {
+        MDC.remove("trace_id");
+        MDC.remove("span_id");
+      }
+    }
   }
 
   private void count(DeltaResult result) {

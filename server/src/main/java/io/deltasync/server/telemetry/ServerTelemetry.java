@@ -1,4 +1,4 @@
-package io.deltasync.server.metrics;
+package io.deltasync.server.telemetry;
 
 import io.deltasync.v1.GetMetricsResponse;
 import io.grpc.ServerInterceptor;
@@ -15,19 +15,21 @@ import java.io.IOException;
 import java.util.OptionalInt;
 
 /**
- * One server's metrics: a Prometheus registry (one per server, so that several servers in one JVM, as in tests,
- * never mix figures), the deltasync meters, the JVM's, gRPC's, and the optional scrape endpoint.
+ * One server's telemetry: a Prometheus registry (one per server, so that several servers in one JVM, as in tests,
+ * never mix figures) with the deltasync meters, the JVM's and gRPC's, the optional scrape endpoint, and tracing.
  */
-public final class ServerMetrics implements AutoCloseable {
+public final class ServerTelemetry implements AutoCloseable {
   private final PrometheusMeterRegistry registry;
-  private final SyncMetrics sync;
+  private final Tracing tracing;
+  private final SyncTelemetry sync;
   private final JvmGcMetrics gc;
   private PrometheusEndpoint endpoint;
 
-  /** Creates the registry with the JVM's meters bound. */
-  public ServerMetrics() {
+  /** Creates the registry with the JVM's meters bound, and spans going to {@code tracing}. */
+  public ServerTelemetry(Tracing tracing) {
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    this.sync = new SyncMetrics(registry);
+    this.tracing = tracing;
+    this.sync = new SyncTelemetry(registry, tracing.tracer());
     new JvmMemoryMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
     new ClassLoaderMetrics().bindTo(registry);
@@ -38,7 +40,7 @@ public final class ServerMetrics implements AutoCloseable {
   }
 
   /** The deltasync meters. */
-  public SyncMetrics sync() {
+  public SyncTelemetry sync() {
     return sync;
   }
 
@@ -78,5 +80,6 @@ public final class ServerMetrics implements AutoCloseable {
     }
     gc.close();
     registry.close();
+    tracing.close();
   }
 }

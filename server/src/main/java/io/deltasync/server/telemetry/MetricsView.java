@@ -1,4 +1,4 @@
-package io.deltasync.server.metrics;
+package io.deltasync.server.telemetry;
 
 import io.deltasync.v1.GetMetricsResponse;
 import io.deltasync.v1.Metric;

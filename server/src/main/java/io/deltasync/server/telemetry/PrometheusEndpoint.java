@@ -1,4 +1,4 @@
-package io.deltasync.server.metrics;
+package io.deltasync.server.telemetry;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;

@@ -1,4 +1,4 @@
-package io.deltasync.server.metrics;
+package io.deltasync.server.telemetry;
 
 import java.util.Map;
 import java.util.TreeMap;
