@@ -218,7 +218,8 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, url, user, password, poolSize, statementTimeout,
         new Limits(maxDeltas, maxDataBytes, batchSize, maxMessageBytes, maxEdits),
         new RetryPolicy(maxRetries, baseDelay, maxDelay, multiplier),
-        policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, OpsConfig.from(env));
+        policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts,
+        OpsConfig.from(env));
   }
 
   /** Returns a copy listening on another port (tests use 0). */
