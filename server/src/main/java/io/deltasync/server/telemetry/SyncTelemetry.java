@@ -65,6 +65,20 @@ public final class SyncTelemetry {
     this.dispatchLag = latency("deltasync.changefeed.dispatch.lag",
         "Commit to dispatch by the live reader, per change");
     this.fanOut = latency("deltasync.fanout.latency", "Commit to send on a live stream, per change and stream");
+    // Registered up front, so that the first push pays no registration between its commit and its results (a stream
+    // suppresses its own change only once it holds the result), and the series exist from the first scrape.
+    for (String transport : List.of("unary", "stream")) {
+      pushTimer(transport);
+    }
+    for (DeltaStatus status : List.of(DeltaStatus.DELTA_STATUS_APPLIED, DeltaStatus.DELTA_STATUS_CONFLICT,
+        DeltaStatus.DELTA_STATUS_REJECTED)) {
+      registry.counter("deltasync.deltas", "status", name(status.name(), "DELTA_STATUS_"));
+    }
+  }
+
+  private Timer pushTimer(String transport) {
+    return Timer.builder("deltasync.push.duration").description("Push batches, from receipt to results")
+        .serviceLevelObjectives(LATENCY_BUCKETS).tag("transport", transport).register(registry);
   }
 
   /** Meters and spans that go nowhere, for parts built without a server (tests). */
@@ -109,9 +123,7 @@ public final class SyncTelemetry {
       throw e;
     } finally {
       span.end();
-      Timer.builder("deltasync.push.duration").description("Push batches, from receipt to results")
-          .serviceLevelObjectives(LATENCY_BUCKETS).tag("transport", transport).register(registry)
-          .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+      pushTimer(transport).record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
       batchSize.record(deltas);
     }
     results.forEach(this::count);
