@@ -4,6 +4,7 @@ import io.deltasync.server.store.ChangeFilter;
 import io.deltasync.server.store.ChangePage;
 import io.deltasync.server.store.Position;
 import io.deltasync.server.store.SyncStore;
+import io.deltasync.server.telemetry.SyncTelemetry;
 import io.deltasync.v1.Change;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -105,8 +106,7 @@ public final class LiveFeed implements AutoCloseable {
   private final Semaphore notifyRequests = new Semaphore(0);
   private volatile boolean running = true;
   private volatile Runnable onHistoryReset = () -> { };
-  private volatile io.deltasync.server.telemetry.SyncTelemetry metrics =
-      io.deltasync.server.telemetry.SyncTelemetry.disabled();
+  private volatile SyncTelemetry telemetry = SyncTelemetry.disabled();
   private volatile long lastReadNanos = System.nanoTime();
   private long lastIdentityCheckNanos = System.nanoTime();
   private Position frontier;
@@ -192,9 +192,9 @@ public final class LiveFeed implements AutoCloseable {
     }
   }
 
-  /** Counts what this reader dispatches (commit-to-dispatch lag) in {@code metrics}. */
-  public void observe(io.deltasync.server.telemetry.SyncTelemetry metrics) {
-    this.metrics = metrics;
+  /** Counts what this reader dispatches (commit-to-dispatch lag) in {@code telemetry}. */
+  public void observe(SyncTelemetry telemetry) {
+    this.telemetry = telemetry;
   }
 
   /**
@@ -359,7 +359,7 @@ public final class LiveFeed implements AutoCloseable {
     }
     // Told outside the lock: a subscriber closing itself takes its own lock, which others hold while leaving.
     failed.forEach(LiveFeed::dropped);
-    metrics.dispatched(page.changes().stream().map(ChangePage.Positioned::change).toList());
+    telemetry.dispatched(page.changes().stream().map(ChangePage.Positioned::change).toList());
   }
 
   private static void dropped(Subscriber subscriber, Throwable cause) {
