@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
 class OperationsDocsIT {
   private static final Path ROOT = Path.of(System.getProperty("deltasync.projectRoot", "..")).toAbsolutePath()
       .normalize();
-  private static final Pattern SETTING = Pattern.compile("\\b(DELTASYNC_[A-Z_]+|CLEANUP_[A-Z_]+|OTEL_[A-Z_]+)\\b");
+  private static final Pattern SETTING =
+      Pattern.compile("\\b(DELTASYNC_[A-Z_]+|CLEANUP_[A-Z_]+_DAYS|OTEL_[A-Z_]+)\\b");
 
   @Test
   void theDocsNameOnlySettingsTheServerReads() throws IOException {
