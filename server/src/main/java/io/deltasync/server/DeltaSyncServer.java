@@ -5,12 +5,21 @@ import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.conflict.ConflictPolicies;
 import io.deltasync.server.changefeed.LiveFeed;
 import io.deltasync.server.database.Database;
+import io.deltasync.server.telemetry.ServerTelemetry;
+import io.deltasync.server.telemetry.SyncTelemetry;
+import io.deltasync.server.telemetry.LogContextInterceptor;
+import io.deltasync.server.telemetry.Tracing;
+import io.deltasync.server.ops.Cleanup;
+import io.deltasync.server.ops.CleanupSchedule;
 import io.deltasync.server.ops.HealthReporter;
+import io.deltasync.server.ops.StatusReport;
 import io.deltasync.server.ops.ReflectedFiles;
 import io.deltasync.server.rpc.AdminServiceImpl;
 import io.deltasync.server.rpc.RequestParsing;
 import io.deltasync.server.rpc.SyncServiceImpl;
+import io.deltasync.server.store.CleanupStore;
 import io.deltasync.server.store.ConflictQueue;
+import io.deltasync.server.store.StatusQueries;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.stream.SessionSettings;
 import io.deltasync.server.stream.SyncSessions;
@@ -27,6 +36,7 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -49,10 +59,13 @@ public final class DeltaSyncServer implements AutoCloseable {
   private final SyncSessions sessions;
   private final SyncStore store;
   private final Server server;
+  private final ServerTelemetry telemetry;
+  private final CleanupSchedule cleanupSchedule;
   private boolean closed;
 
   private DeltaSyncServer(ServerConfig config, Database database, HealthReporter health, ExecutorService executor,
-      LiveFeed liveFeed, SyncSessions sessions, SyncStore store, Server server) {
+      LiveFeed liveFeed, SyncSessions sessions, SyncStore store, Server server, ServerTelemetry telemetry,
+      CleanupSchedule cleanupSchedule) {
     this.config = config;
     this.database = database;
     this.health = health;
@@ -61,6 +74,8 @@ public final class DeltaSyncServer implements AutoCloseable {
     this.sessions = sessions;
     this.store = store;
     this.server = server;
+    this.telemetry = telemetry;
+    this.cleanupSchedule = cleanupSchedule;
   }
 
   /** Opens the configured database and serves on Netty at the configured host and port. */
@@ -81,9 +96,18 @@ public final class DeltaSyncServer implements AutoCloseable {
    */
   public static DeltaSyncServer start(ServerConfig config, Database database, ServerBuilder<?> builder)
       throws IOException {
+    return start(config, database, builder, Optional.empty());
+  }
+
+  /** As {@link #start(ServerConfig, Database, ServerBuilder)}, with spans going to {@code tracing} (tests). */
+  public static DeltaSyncServer start(ServerConfig config, Database database, ServerBuilder<?> builder,
+      Optional<Tracing> tracing) throws IOException {
     SyncStore store = new SyncStore(database.dsl(), config.limits().maxMessageBytes());
     long epoch = store.ensureEpoch();
     HealthReporter health = new HealthReporter();
+    ServerTelemetry telemetry = new ServerTelemetry(tracing.orElseGet(() -> Tracing.of(
+        config.ops().otlpEndpoint(), config.ops().serviceName())));
+    database.bindMetrics(telemetry.registry());
     // Blocking JDBC must never run on a Netty event loop: calls run on virtual threads, and the connection pool
     // (its size is DELTASYNC_DB_POOL_SIZE) bounds how many touch the database at once.
     ExecutorService executor = Executors.newThreadPerTaskExecutor(
@@ -99,19 +123,32 @@ public final class DeltaSyncServer implements AutoCloseable {
             config.operationalTransformEnabled()),
         config.conflicts().maxClockSkew(), Clock.systemUTC(), config.limits().maxMessageBytes(),
         liveFeed::committed);
-    SessionSettings sessionSettings = sessionSettings(config);
+    liveFeed.observe(telemetry.sync());
+    telemetry.sync().functionCounter("deltasync.changes.degraded",
+        "Changes delivered degraded (documents left out)", liveFeed,
+        feed -> store.degradedChanges() + feed.degradedChanges());
+    telemetry.sync().gauge("deltasync.changefeed.watermark.age.seconds", "Seconds the oldest open transaction (which "
+        + "holds back the change feed's watermark) has been open; 0 when none", store, SyncStore::watermarkAgeSeconds);
+    Cleanup cleanup = new Cleanup(new CleanupStore(database.dsl()), store, database::openDedicatedConnection,
+        Cleanup.Retention.of(config.tombstoneRetention(), config.ops()), config.ops().cleanupBatchSize(),
+        Clock.systemUTC(), telemetry.registry());
+    SessionSettings sessionSettings = sessionSettings(config, telemetry.sync());
     SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed);
     liveFeed.onHistoryReset(sessions::endAllForHistoryReset);
     Server server = builder
         .executor(executor)
+        .intercept(telemetry.grpcInterceptor())
+        .intercept(new LogContextInterceptor())
         .maxInboundMessageSize(config.limits().maxMessageBytes())
         // Requests are parsed leniently: what cannot be parsed is answered, never an UNKNOWN end of the call.
         .addService(RequestParsing.lenient(new SyncServiceImpl(writes, changeFeed, sessions,
             new ManualResolution(store, new ConflictQueue(database.dsl()), config.limits().maxDeltaDataBytes(),
                 config.limits().pageSize(), config.limits().maxMessageBytes(), liveFeed::committed),
-            sessionSettings, config.limits()).bindService()))
+            sessionSettings, config.limits(), new StatusReport(changeFeed, sessions, sessionSettings,
+                new StatusQueries(database.dsl()))).bindService()))
         // Reflection also serves the error catalogue and google.rpc's error details through this service's schema.
-        .addService(ReflectedFiles.alongside(RequestParsing.lenient(new AdminServiceImpl().bindService()),
+        .addService(ReflectedFiles.alongside(
+            RequestParsing.lenient(new AdminServiceImpl(telemetry, cleanup).bindService()),
             ErrorsProto.getDescriptor(), ErrorDetailsProto.getDescriptor()))
         .addService(health.service())
         .addService(ProtoReflectionServiceV1.newInstance())
@@ -120,7 +157,10 @@ public final class DeltaSyncServer implements AutoCloseable {
         .build();
     try {
       server.start();
+      telemetry.serve(config.ops().metricsPort(), config.ops().metricsHost());
     } catch (IOException e) {
+      server.shutdownNow();
+      telemetry.close();
       sessions.close();
       liveFeed.close();
       executor.shutdownNow();
@@ -128,14 +168,15 @@ public final class DeltaSyncServer implements AutoCloseable {
       throw e;
     }
     health.startChecking(database, () -> liveFeed.isHealthy(FEED_STALL_LIMIT), HEALTH_CHECK_PERIOD);
-    return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store, server);
+    return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store, server, telemetry,
+        new CleanupSchedule(cleanup, config.ops().cleanupInterval()));
   }
 
   /** What the Sync stream tells clients and how it buffers. */
-  static SessionSettings sessionSettings(ServerConfig config) {
+  static SessionSettings sessionSettings(ServerConfig config, SyncTelemetry telemetry) {
     return new SessionSettings(config.limits().pageSize(), config.stream().maxQueuedChanges(),
         config.stream().heartbeatInterval(), limits(config), retryPolicy(config), config.stream().maxQueuedBytes(),
-        config.stream().stallTimeout(), config.stream().maxStreamsPerClient());
+        config.stream().stallTimeout(), config.stream().maxStreamsPerClient(), telemetry);
   }
 
   /** The limits as clients see them. */
@@ -187,6 +228,11 @@ public final class DeltaSyncServer implements AutoCloseable {
     return server.getPort();
   }
 
+  /** The port of the Prometheus endpoint, if it is served (DELTASYNC_METRICS_PORT). */
+  public java.util.OptionalInt metricsPort() {
+    return telemetry.port();
+  }
+
   /** The open Sync sessions. */
   public SyncSessions sessions() {
     return sessions;
@@ -194,7 +240,7 @@ public final class DeltaSyncServer implements AutoCloseable {
 
   /**
    * How many changes this server delivered degraded (documents left out because the row could not be converted or
-   * did not fit in one message) since it started; each delivery counts. A stand-in until metrics arrive.
+   * did not fit in one message) since it started; each delivery counts (also deltasync_changes_degraded_total).
    */
   public long degradedChanges() {
     return store.degradedChanges() + liveFeed.degradedChanges();
@@ -246,7 +292,9 @@ public final class DeltaSyncServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     callExecutor.shutdownNow();
+    cleanupSchedule.close();
     liveFeed.close();
+    telemetry.close();
     try {
       database.close();
     } catch (IOException e) {

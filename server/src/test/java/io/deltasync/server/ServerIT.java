@@ -1,13 +1,8 @@
 package io.deltasync.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.deltasync.server.testing.DeltaSyncServerExtension;
-import io.deltasync.v1.CleanupTombstonesRequest;
-import io.deltasync.v1.GetMetricsRequest;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
@@ -21,7 +16,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.function.Executable;
 
 /** The server's operational surface: health, reflection, and honest UNIMPLEMENTED answers. */
 class ServerIT {
@@ -109,19 +103,5 @@ class ServerIT {
     // The services are still described as before.
     assertThat(filesContaining("deltasync.v1.AdminService")).contains("deltasync/v1/admin_service.proto");
     assertThat(filesContaining("deltasync.v1.SyncService.Push")).contains("deltasync/v1/sync_service.proto");
-  }
-
-  private static void assertNotImplemented(Executable call, String method) {
-    assertThatThrownBy(call::execute).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED);
-      assertThat(e.getStatus().getDescription()).startsWith(method + " is not implemented in this version");
-    });
-  }
-
-  @Test
-  void rpcsOfLaterVersionsSaySoInsteadOfAnsweringWithMadeUpValues() {
-    assertNotImplemented(() -> server.admin().getMetrics(GetMetricsRequest.getDefaultInstance()), "GetMetrics");
-    assertNotImplemented(() -> server.admin().cleanupTombstones(CleanupTombstonesRequest.getDefaultInstance()),
-        "CleanupTombstones");
   }
 }

@@ -188,7 +188,20 @@ public final class ChangeFeed {
    * set: see {@link #withCursor}); the page's frontier tells where to read next.
    */
   public ChangePage readPage(Position after, int limit, ChangeFilter filter) {
-    return store.readChanges(after, limit, filter);
+    ChangePage page = store.readChanges(after, limit, filter);
+    requireKeptAfter(after);
+    return page;
+  }
+
+  /**
+   * Clean-up raises the history floor (committed) before it deletes anything below it. Checked after a read: if the
+   * floor is still below {@code after} now, it was when the read ran, so the read saw every entry; if it is above,
+   * entries after {@code after} may have gone mid-catch-up, and the client must resync.
+   */
+  private void requireKeptAfter(Position after) {
+    if (after.compareTo(store.historyFloor()) < 0) {
+      throw resyncRequired("the change history after the cursor was cleaned up while it was being read", Map.of());
+    }
   }
 
   /**
@@ -213,6 +226,7 @@ public final class ChangeFeed {
   /** Reads up to {@code limit} changes after {@code after} that pass the filter. */
   public Page read(Cursor after, int limit, ChangeFilter filter) {
     ChangePage page = store.readChanges(after.position(), limit, filter);
+    requireKeptAfter(after.position());
     List<Change> changes = new ArrayList<>(page.changes().size());
     for (ChangePage.Positioned positioned : page.changes()) {
       changes.add(withCursor(positioned));

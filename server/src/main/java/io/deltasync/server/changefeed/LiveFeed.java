@@ -4,6 +4,7 @@ import io.deltasync.server.store.ChangeFilter;
 import io.deltasync.server.store.ChangePage;
 import io.deltasync.server.store.Position;
 import io.deltasync.server.store.SyncStore;
+import io.deltasync.server.telemetry.SyncTelemetry;
 import io.deltasync.v1.Change;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -105,6 +106,7 @@ public final class LiveFeed implements AutoCloseable {
   private final Semaphore notifyRequests = new Semaphore(0);
   private volatile boolean running = true;
   private volatile Runnable onHistoryReset = () -> { };
+  private volatile SyncTelemetry telemetry = SyncTelemetry.disabled();
   private volatile long lastReadNanos = System.nanoTime();
   private long lastIdentityCheckNanos = System.nanoTime();
   private Position frontier;
@@ -188,6 +190,11 @@ public final class LiveFeed implements AutoCloseable {
     } finally {
       dispatchLock.unlock();
     }
+  }
+
+  /** Counts what this reader dispatches (commit-to-dispatch lag) in {@code telemetry}. */
+  public void observe(SyncTelemetry telemetry) {
+    this.telemetry = telemetry;
   }
 
   /**
@@ -352,6 +359,7 @@ public final class LiveFeed implements AutoCloseable {
     }
     // Told outside the lock: a subscriber closing itself takes its own lock, which others hold while leaving.
     failed.forEach(LiveFeed::dropped);
+    telemetry.dispatched(page.changes().stream().map(ChangePage.Positioned::change).toList());
   }
 
   private static void dropped(Subscriber subscriber, Throwable cause) {

@@ -176,6 +176,17 @@ public final class Database implements AutoCloseable {
     }
   }
 
+  /**
+   * Publishes the pools' usage, waits and timeouts to {@code registry} through HikariCP's own Micrometer tracker
+   * ({@code hikaricp_connections_*}, tagged by pool: deltasync, deltasync-feed, deltasync-health). Once per database.
+   */
+  public void bindMetrics(io.micrometer.core.instrument.MeterRegistry registry) {
+    var factory = new com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory(registry);
+    pool.setMetricsTrackerFactory(factory);
+    feedPool.setMetricsTrackerFactory(factory);
+    healthPool.setMetricsTrackerFactory(factory);
+  }
+
   /** Closes the pools, then stops the embedded PostgreSQL (if it is ours). */
   @Override
   public void close() throws IOException {

@@ -2,23 +2,20 @@ package io.deltasync.server.rpc;
 
 import com.google.rpc.BadRequest.FieldViolation;
 import com.google.rpc.Code;
-import com.google.protobuf.Timestamp;
 import io.deltasync.server.ServerConfig;
 import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.changefeed.Cursor;
 import io.deltasync.server.changefeed.Subscriptions;
 import io.deltasync.server.error.DeltaSyncException;
 import io.deltasync.server.error.Errors;
+import io.deltasync.server.ops.StatusReport;
 import io.deltasync.server.store.ChangeFilter;
 import io.deltasync.server.wire.MessageBudget;
-import io.deltasync.server.store.Position;
-import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.stream.SessionSettings;
 import io.deltasync.server.stream.SyncSessions;
 import io.deltasync.server.write.ManualResolution;
 import io.deltasync.server.write.WriteService;
 import io.deltasync.v1.Change;
-import io.deltasync.v1.ClientStatus;
 import io.deltasync.v1.ErrorReason;
 import io.deltasync.v1.GetStatusRequest;
 import io.deltasync.v1.GetStatusResponse;
@@ -37,23 +34,21 @@ import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 
 /** The SyncService RPCs: request-level checks here, the work in {@code write} and {@code changefeed}. */
 public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
-  private static final String SERVER_VERSION = Optional.ofNullable(
-      SyncServiceImpl.class.getPackage().getImplementationVersion()).orElse("development");
-
   private final WriteService writes;
   private final ChangeFeed changeFeed;
   private final SyncSessions sessions;
   private final ManualResolution manual;
   private final SessionSettings advertised;
   private final ServerConfig.Limits limits;
+  private final StatusReport status;
 
   /** Creates the service over the write path, the change feed and the stream sessions. */
   public SyncServiceImpl(WriteService writes, ChangeFeed changeFeed, SyncSessions sessions,
-      ManualResolution manual, SessionSettings advertised, ServerConfig.Limits limits) {
+      ManualResolution manual, SessionSettings advertised, ServerConfig.Limits limits, StatusReport status) {
+    this.status = status;
     this.writes = writes;
     this.manual = manual;
     this.changeFeed = changeFeed;
@@ -76,7 +71,8 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
                 + limits.maxDeltasPerPush() + "; split the batch)"))));
       }
       return PushResponse.newBuilder()
-          .addAllResults(writes.push(request.getClientId(), request.getDeltasList()))
+          .addAllResults(advertised.telemetry().push("unary", request.getClientId(), request.getDeltasCount(),
+              () -> writes.push(request.getClientId(), request.getDeltasList())))
           .build();
     });
   }
@@ -133,32 +129,7 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
 
   @Override
   public void getStatus(GetStatusRequest request, StreamObserver<GetStatusResponse> responseObserver) {
-    UnaryCalls.answer("GetStatus", responseObserver, () -> {
-      SyncStore store = changeFeed.store();
-      GetStatusResponse.Builder response = GetStatusResponse.newBuilder()
-          .setServerCursor(changeFeed.encodeAt(store.visiblePosition()))
-          .setLimits(advertised.limits())
-          .setRetryPolicy(advertised.retryPolicy())
-          .setServerVersion(SERVER_VERSION);
-      if (!request.getClientId().isEmpty()) {
-        List<FieldViolation> violations = WriteService.checkClientId("client_id", request.getClientId());
-        if (!violations.isEmpty()) {
-          throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT,
-              violations));
-        }
-        SyncStore.ClientStatusRow row = store.clientStatus(request.getClientId()).orElseThrow(() ->
-            new DeltaSyncException(Code.NOT_FOUND, ErrorReason.ERROR_REASON_UNKNOWN_CLIENT,
-                "client_id: no client '" + request.getClientId() + "' has opened a Sync stream"));
-        Position acked = row.lastAck() == null ? Position.START : row.lastAck();
-        response.setClient(ClientStatus.newBuilder()
-            .setClientId(request.getClientId())
-            .setLastAckCursor(row.lastAckCursor())
-            .setLastSeenAt(Timestamp.newBuilder().setSeconds(row.lastSeenAt().toEpochSecond())
-                .setNanos(row.lastSeenAt().getNano()))
-            .setPendingChanges(store.countChangesAfter(acked)));
-      }
-      return response.build();
-    });
+    UnaryCalls.answer("GetStatus", responseObserver, () -> status.report(request));
   }
 
   static io.grpc.StatusRuntimeException notYet(String method, String comesWith) {

@@ -179,6 +179,20 @@ public final class SyncStore {
     return dsl.select(SNAPSHOT_XMIN).fetchSingle().value1();
   }
 
+  /**
+   * How long the oldest transaction holding back the watermark (any transaction with an id, in any database of the
+   * cluster) has been open, in seconds; 0 when there is none. Other roles' sessions are visible to a role with
+   * pg_read_all_stats (pg_monitor); without it only the server's own transactions count.
+   */
+  public double watermarkAgeSeconds() {
+    try {
+      return dsl.resultQuery("SELECT coalesce(extract(epoch FROM clock_timestamp() - min(xact_start)), 0)::float8 "
+          + "FROM pg_stat_activity WHERE backend_xid IS NOT NULL").fetchSingle().get(0, Double.class);
+    } catch (DataAccessException e) {
+      return Double.NaN;  // a scrape must not fail because the database is busy or gone: health says so
+    }
+  }
+
   /** The position after everything every reader can see now. */
   public Position visiblePosition() {
     return Position.below(watermark());

@@ -363,6 +363,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
     frontierCursor = null;  // set again by the catch-up read before anything is sent at it
     session.state = State.CATCHING_UP;
     fallbacks++;
+    settings.telemetry().fellBack();
     log.debug("Client '{}' reads too slowly for live delivery; catching up from the change log", session.clientId);
     delivery.execute(this::catchUp);
   }

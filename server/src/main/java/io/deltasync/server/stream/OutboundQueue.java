@@ -1,6 +1,7 @@
 package io.deltasync.server.stream;
 
 import io.deltasync.server.store.Position;
+import io.deltasync.server.telemetry.SyncTelemetry;
 import io.deltasync.v1.SyncResponse;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -40,10 +41,12 @@ final class OutboundQueue {
   private int mostMessages;
   private long blockedSinceNanos;
   private Position sent;
+  private final SyncTelemetry telemetry;
 
-  OutboundQueue(ServerCallStreamObserver<SyncResponse> out, Runnable onProgress) {
+  OutboundQueue(ServerCallStreamObserver<SyncResponse> out, Runnable onProgress, SyncTelemetry telemetry) {
     this.out = out;
     this.onProgress = onProgress;
+    this.telemetry = telemetry;
   }
 
   /** Queues a message at the end and sends what the transport takes. */
@@ -90,6 +93,7 @@ final class OutboundQueue {
       changes -= next.changeCount();
       bytes -= next.bytes();
       out.onNext(next.message());
+      telemetry.sent(next.message());
       wentOut = true;
       if (next.frontier() != null) {
         sent = next.frontier();

@@ -18,6 +18,8 @@ import java.time.Duration;
  * @param stallTimeout how long a session's transport may stay not ready with something to send before the stream
  *     is ended with RECONNECT
  * @param maxStreamsPerClient the most streams open at once for one client id
+ * @param telemetry where sessions count what they send, their fallbacks and their pushes
  */
 public record SessionSettings(int pageSize, int maxQueuedChanges, Duration heartbeatInterval, Limits limits,
-    RetryPolicy retryPolicy, long maxQueuedBytes, Duration stallTimeout, int maxStreamsPerClient) {}
+    RetryPolicy retryPolicy, long maxQueuedBytes, Duration stallTimeout, int maxStreamsPerClient,
+    io.deltasync.server.telemetry.SyncTelemetry telemetry) {}

@@ -112,7 +112,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
     this.liveFeed = liveFeed;
     this.store = changeFeed.store();
     this.onClose = onClose;
-    this.queue = new OutboundQueue(out, progress::signalAll);
+    this.queue = new OutboundQueue(out, progress::signalAll, settings.telemetry());
     this.changes = new ChangeDelivery(this, settings, changeFeed, liveFeed, queue, lock, progress);
     out.disableAutoRequest();
     out.setOnReadyHandler(this::onReady);
@@ -191,7 +191,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
 
   private void runInbound(Runnable work) {
     try {
-      inbound.execute(work);
+      inbound.execute(io.deltasync.server.telemetry.LogContextInterceptor.carrying(work));
     } catch (java.util.concurrent.RejectedExecutionException closed) {
       // the session is closed; gRPC may still deliver a message that was in flight
     }
@@ -289,7 +289,8 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
           List.of(Errors.violation("push.deltas", "count: " + push.getDeltasCount() + " (expected: <= "
               + settings.limits().getMaxDeltasPerPush() + "; split the batch)"))));
     }
-    var results = writes.push(clientId, push.getDeltasList());
+    var results = settings.telemetry().push("stream", clientId, push.getDeltasCount(),
+        () -> writes.push(clientId, push.getDeltasList()));
     lock.lock();
     try {
       // Remembered in the same step that queues the results, so that a change is suppressed only once this stream

@@ -34,6 +34,17 @@ public final class SyncSessions implements AutoCloseable {
     this.changeFeed = changeFeed;
     this.liveFeed = liveFeed;
     this.clientStreams = new ClientStreams(settings.maxStreamsPerClient());
+    for (SyncSession.State state : SyncSession.State.values()) {
+      if (state != SyncSession.State.CLOSED) {
+        settings.telemetry().gauge("deltasync.sessions", "Open Sync streams on this node, by phase", this,
+            s -> s.stats().stream().filter(one -> one.state() == state).count(),
+            "phase", state.name().toLowerCase(java.util.Locale.ROOT));
+      }
+    }
+    settings.telemetry().gauge("deltasync.stream.queued.changes", "Changes buffered for clients, all streams", this,
+        s -> s.stats().stream().mapToLong(SyncSession.Stats::queuedChanges).sum());
+    settings.telemetry().gauge("deltasync.stream.queued.changes.max", "The most changes buffered for one stream now",
+        this, s -> s.stats().stream().mapToLong(SyncSession.Stats::queuedChanges).max().orElse(0));
     long period = settings.heartbeatInterval().toMillis();
     // A periodic task that throws is never run again: one session's failure must not stop every heartbeat.
     heartbeats.scheduleAtFixedRate(() -> sessions.forEach(SyncSessions::tickSafely), period, period,
@@ -53,8 +64,12 @@ public final class SyncSessions implements AutoCloseable {
   public StreamObserver<SyncRequest> open(StreamObserver<SyncResponse> responses) {
     ServerCallStreamObserver<SyncResponse> out = (ServerCallStreamObserver<SyncResponse>) responses;
     SyncSession[] self = new SyncSession[1];
-    SyncSession session = new SyncSession(out, settings, writes, changeFeed, liveFeed, clientStreams,
-        () -> sessions.remove(self[0]));
+    var span = settings.telemetry().sessionStarted();
+    SyncSession session = new SyncSession(out, settings, writes, changeFeed, liveFeed, clientStreams, () -> {
+      sessions.remove(self[0]);
+      SyncSession.Stats stats = self[0].stats();
+      settings.telemetry().sessionEnded(span, stats.clientId(), stats.state().name(), stats.fallbacks());
+    });
     self[0] = session;
     sessions.add(session);
     if (!accepting) {
