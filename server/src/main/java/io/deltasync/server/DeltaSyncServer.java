@@ -1,6 +1,9 @@
 package io.deltasync.server;
 
 import com.google.rpc.ErrorDetailsProto;
+import io.deltasync.server.auth.AuthInterceptor;
+import io.deltasync.server.auth.AuthSettings;
+import io.deltasync.server.auth.Authenticator;
 import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.conflict.ConflictPolicies;
 import io.deltasync.server.changefeed.LiveFeed;
@@ -65,6 +68,7 @@ public final class DeltaSyncServer implements AutoCloseable {
 
   /** Opens the configured database and serves on Netty at the configured host and port. */
   public static DeltaSyncServer start(ServerConfig config) throws IOException {
+    checkExposure(config);
     Database database = Database.open(new Database.Settings(config.databaseUrl(), config.databaseUser(),
         config.databasePassword(), config.dataDirectory(), config.poolSize(), config.statementTimeout()));
     try {
@@ -81,6 +85,7 @@ public final class DeltaSyncServer implements AutoCloseable {
    */
   public static DeltaSyncServer start(ServerConfig config, Database database, ServerBuilder<?> builder)
       throws IOException {
+    Authenticator authenticator = Authenticator.create(config.auth(), Clock.systemUTC());
     SyncStore store = new SyncStore(database.dsl(), config.limits().maxMessageBytes());
     long epoch = store.ensureEpoch();
     HealthReporter health = new HealthReporter();
@@ -102,8 +107,10 @@ public final class DeltaSyncServer implements AutoCloseable {
     SessionSettings sessionSettings = sessionSettings(config);
     SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed);
     liveFeed.onHistoryReset(sessions::endAllForHistoryReset);
-    Server server = builder
+    builder
         .executor(executor)
+        // Every call but health checks is authenticated and checked for its permission (docs/security.md).
+        .intercept(new AuthInterceptor(authenticator))
         .maxInboundMessageSize(config.limits().maxMessageBytes())
         // Requests are parsed leniently: what cannot be parsed is answered, never an UNKNOWN end of the call.
         .addService(RequestParsing.lenient(new SyncServiceImpl(writes, changeFeed, sessions,
@@ -113,11 +120,13 @@ public final class DeltaSyncServer implements AutoCloseable {
         // Reflection also serves the error catalogue and google.rpc's error details through this service's schema.
         .addService(ReflectedFiles.alongside(RequestParsing.lenient(new AdminServiceImpl().bindService()),
             ErrorsProto.getDescriptor(), ErrorDetailsProto.getDescriptor()))
-        .addService(health.service())
-        .addService(ProtoReflectionServiceV1.newInstance())
-        // v1alpha too: grpcurl and many tools still ask for it first.
-        .addService(ProtoReflectionService.newInstance())
-        .build();
+        .addService(health.service());
+    if (config.auth().reflection() != AuthSettings.Reflection.OFF) {
+      builder.addService(ProtoReflectionServiceV1.newInstance())
+          // v1alpha too: grpcurl and many tools still ask for it first.
+          .addService(ProtoReflectionService.newInstance());
+    }
+    Server server = builder.build();
     try {
       server.start();
     } catch (IOException e) {
@@ -129,6 +138,28 @@ public final class DeltaSyncServer implements AutoCloseable {
     }
     health.startChecking(database, () -> liveFeed.isHealthy(FEED_STALL_LIMIT), HEALTH_CHECK_PERIOD);
     return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store, server);
+  }
+
+  /**
+   * Refuses to serve anonymous access anywhere but on loopback, and says in the log how calls are authenticated.
+   */
+  private static void checkExposure(ServerConfig config) {
+    boolean loopback;
+    try {
+      loopback = java.net.InetAddress.getByName(config.host()).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      throw new ConfigException("DELTASYNC_HOST: '" + config.host() + "' (expected: an address of this machine)");
+    }
+    if (config.auth().mode() == AuthSettings.Mode.NONE) {
+      if (!loopback) {
+        throw new ConfigException("DELTASYNC_AUTH: 'none' (expected: token when listening on " + config.host()
+            + "; anonymous access is only allowed on loopback, see docs/security.md)");
+      }
+      log.warn("DELTASYNC_AUTH=none: every caller on this machine is anonymous with every permission and scope; "
+          + "for local development only");
+    } else {
+      log.info("Authentication: {}", config.auth());
+    }
   }
 
   /** What the Sync stream tells clients and how it buffers. */

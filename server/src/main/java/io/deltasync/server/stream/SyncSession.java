@@ -78,6 +78,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
   private final SyncStore store;
   private final Runnable onClose;
   private final ClientStreams clientStreams;
+  private final StreamCredential credential;
   private final ExecutorService inbound = Executors.newSingleThreadExecutor(
       Thread.ofVirtual().name("deltasync-sync-in-", 0).factory());
 
@@ -103,8 +104,10 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
   private long lastSeenRecordedNanos;
 
   SyncSession(ServerCallStreamObserver<SyncResponse> out, SessionSettings settings, WriteService writes,
-      ChangeFeed changeFeed, LiveFeed liveFeed, ClientStreams clientStreams, Runnable onClose) {
+      ChangeFeed changeFeed, LiveFeed liveFeed, ClientStreams clientStreams, StreamCredential credential,
+      Runnable onClose) {
     this.out = out;
+    this.credential = credential;
     this.clientStreams = clientStreams;
     this.settings = settings;
     this.writes = writes;
@@ -231,6 +234,8 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
     if (!violations.isEmpty()) {
       throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, violations));
     }
+    // Scopes named but not readable are refused; what remains is narrowed to the credential's readable scopes.
+    String helloClientId = credential.checkHello(hello);
     String resyncReason = null;
     Cursor cursor = null;
     if (!hello.getCursor().isEmpty()) {
@@ -243,10 +248,10 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
         resyncReason = e.status().getMessage();
       }
     }
-    store.recordSeen(hello.getClientId());
+    store.recordSeen(helloClientId);
     // A hello waits for a free connection rather than being refused: a client would only send it again.
     String serverCursor = changes.whenNotBusy(() -> changeFeed.encodeAt(changeFeed.visible()));
-    if (!clientStreams.tryOpen(hello.getClientId())) {
+    if (!clientStreams.tryOpen(helloClientId)) {
       throw new DeltaSyncException(Errors.status(Code.RESOURCE_EXHAUSTED, ErrorReason.ERROR_REASON_LIMIT_EXCEEDED,
           "hello.client_id: " + settings.maxStreamsPerClient() + " Sync streams are already open for client '"
               + hello.getClientId() + "' (DELTASYNC_MAX_STREAMS_PER_CLIENT); close one, then send hello again"));
@@ -254,11 +259,11 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
     lock.lock();
     try {
       if (state == State.CLOSED) {
-        clientStreams.release(hello.getClientId());
+        clientStreams.release(helloClientId);
         return;
       }
       holdsClientSlot = true;
-      clientId = hello.getClientId();
+      clientId = helloClientId;
       this.subscriptions = subscriptions;
       enqueue(new Outgoing(SyncResponse.newBuilder().setWelcome(SyncWelcome.newBuilder()
           .setServerCursor(serverCursor)
@@ -273,7 +278,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
             .setReason(resyncReason)).build(), 0, null));
       }
       state = cursor == null ? State.INITIAL_STATE : State.CATCHING_UP;
-      changes.startFrom(subscriptions.filter(), cursor == null ? null : cursor.position(),
+      changes.startFrom(credential.narrow(subscriptions.filter()), cursor == null ? null : cursor.position(),
           cursor == null ? null : hello.getCursor());
     } finally {
       lock.unlock();
@@ -289,7 +294,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
           List.of(Errors.violation("push.deltas", "count: " + push.getDeltasCount() + " (expected: <= "
               + settings.limits().getMaxDeltasPerPush() + "; split the batch)"))));
     }
-    var results = writes.push(clientId, push.getDeltasList());
+    var results = ScopedPush.push(writes, credential.mayPush(), clientId, push.getDeltasList(), "push.deltas");
     lock.lock();
     try {
       // Remembered in the same step that queues the results, so that a change is suppressed only once this stream
@@ -349,6 +354,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
    */
   private void checksum(String scope) {
     requireHello("checksum_request");
+    credential.checkReadable("checksum_request.scope", scope);
     if (!EntityKey.isScope(scope) || !subscriptions.covers(scope)) {
       throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, List.of(
           Errors.violation("checksum_request.scope", "'" + scope + "' is not one of the subscribed scopes"))));

@@ -50,11 +50,13 @@ public final class SyncSessions implements AutoCloseable {
   }
 
   /** Opens a session on a new stream; the returned observer receives the client's messages. */
-  public StreamObserver<SyncRequest> open(StreamObserver<SyncResponse> responses) {
+  /** Opens a session for {@code principal} on a new stream; the returned observer receives its messages. */
+  public StreamObserver<SyncRequest> open(StreamObserver<SyncResponse> responses,
+      io.deltasync.server.auth.Principal principal) {
     ServerCallStreamObserver<SyncResponse> out = (ServerCallStreamObserver<SyncResponse>) responses;
     SyncSession[] self = new SyncSession[1];
     SyncSession session = new SyncSession(out, settings, writes, changeFeed, liveFeed, clientStreams,
-        () -> sessions.remove(self[0]));
+        new StreamCredential(principal), () -> sessions.remove(self[0]));
     self[0] = session;
     sessions.add(session);
     if (!accepting) {
