@@ -105,7 +105,7 @@ public final class DeltaSyncServer implements AutoCloseable {
         config.conflicts().maxClockSkew(), Clock.systemUTC(), config.limits().maxMessageBytes(),
         liveFeed::committed);
     SessionSettings sessionSettings = sessionSettings(config);
-    SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed);
+    SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed, authenticator);
     liveFeed.onHistoryReset(sessions::endAllForHistoryReset);
     builder
         .executor(executor)

@@ -207,8 +207,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
       case ACK -> ack(request.getAck().getCursor());
       case HEARTBEAT -> heard();
       case CHECKSUM_REQUEST -> checksum(request.getChecksumRequest().getScope());
-      case TOKEN_REFRESH -> throw new DeltaSyncException(Code.UNIMPLEMENTED,
-          ErrorReason.ERROR_REASON_NOT_IMPLEMENTED, "this server does not authenticate: no token to refresh");
+      case TOKEN_REFRESH -> refresh(request.getTokenRefresh().getToken());
       case MESSAGE_NOT_SET -> throw emptyOrUnparseable(request);
     }
   }
@@ -285,6 +284,22 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
     }
     log.debug("Client '{}' said hello ({}{})", clientId, cursor == null ? "initial state" : "resume",
         resyncReason != null ? " after resync" : "");
+  }
+
+  /**
+   * Switches the stream to a fresh token: from the acknowledgement on, only the new credential's scopes are
+   * delivered, and changes already queued for scopes it lost are dropped, not sent.
+   */
+  private void refresh(String token) {
+    var refreshed = credential.verifyRefresh(token);
+    lock.lock();
+    try {
+      SyncResponse accepted = credential.use(refreshed);
+      queue.rewriteChanges(credential::readableOnly);
+      enqueue(new Outgoing(accepted, 0, null));
+    } finally {
+      lock.unlock();
+    }
   }
 
   private void push(SyncPush push) {
@@ -420,7 +435,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
   /** Under the lock. */
   void enqueue(Outgoing outgoing) {
     if (state != State.CLOSED) {
-      queue.add(outgoing);
+      queue.add(credential.readableOnly(outgoing));
     }
   }
 
@@ -444,10 +459,15 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
   void tick() {
     boolean silent;
     boolean stalled;
+    StreamCredential.Expiry expiry;
     lock.lock();
     try {
       if (state == State.CLOSED) {
         return;
+      }
+      expiry = credential.checkExpiry();
+      if (expiry instanceof StreamCredential.Warn warn) {
+        enqueue(new Outgoing(warn.message(), 0, null));
       }
       silent = awaitingClient
           && System.nanoTime() - lastHeardNanos > settings.heartbeatInterval().multipliedBy(3).toNanos();
@@ -461,6 +481,11 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
       }
     } finally {
       lock.unlock();
+    }
+    if (expiry instanceof StreamCredential.Expired expired) {
+      log.info("Client '{}': the stream's token expired; ending it", clientId);
+      close(expired.status(), expired.trailers());
+      return;
     }
     if (stalled) {
       log.info("Client '{}' read nothing for {} s; closing its stream", clientId, settings.stallTimeout().toSeconds());
@@ -499,6 +524,10 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
    * its own lock before a session's, so taking them the other way round could deadlock.
    */
   void close(Status status) {
+    close(status, null);
+  }
+
+  private void close(Status status, io.grpc.Metadata trailers) {
     lock.lock();
     try {
       if (state == State.CLOSED) {
@@ -506,7 +535,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
       }
       state = State.CLOSED;
       // Control messages (push results, errors) still go out; changes not yet sent are left for the resume.
-      queue.close(status);
+      queue.close(status, trailers);
     } finally {
       lock.unlock();
     }

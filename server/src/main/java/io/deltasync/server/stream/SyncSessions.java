@@ -27,8 +27,12 @@ public final class SyncSessions implements AutoCloseable {
   private final ClientStreams clientStreams;
   private volatile boolean accepting = true;
 
-  /** Creates the registry and starts the heartbeat timer. */
-  public SyncSessions(SessionSettings settings, WriteService writes, ChangeFeed changeFeed, LiveFeed liveFeed) {
+  private final io.deltasync.server.auth.Authenticator authenticator;
+
+  /** Creates the registry and starts the heartbeat timer; {@code authenticator} verifies refreshed tokens. */
+  public SyncSessions(SessionSettings settings, WriteService writes, ChangeFeed changeFeed, LiveFeed liveFeed,
+      io.deltasync.server.auth.Authenticator authenticator) {
+    this.authenticator = authenticator;
     this.settings = settings;
     this.writes = writes;
     this.changeFeed = changeFeed;
@@ -56,7 +60,8 @@ public final class SyncSessions implements AutoCloseable {
     ServerCallStreamObserver<SyncResponse> out = (ServerCallStreamObserver<SyncResponse>) responses;
     SyncSession[] self = new SyncSession[1];
     SyncSession session = new SyncSession(out, settings, writes, changeFeed, liveFeed, clientStreams,
-        new StreamCredential(principal), () -> sessions.remove(self[0]));
+        new StreamCredential(principal, authenticator, authenticator.settings().expiryWarning(),
+            java.time.Clock.systemUTC()), () -> sessions.remove(self[0]));
     self[0] = session;
     sessions.add(session);
     if (!accepting) {
