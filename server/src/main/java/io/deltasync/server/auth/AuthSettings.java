@@ -13,7 +13,7 @@ import java.util.Optional;
  *
  * @param mode whether calls must carry a credential
  * @param hs256Secret the HS256 secret (at least 32 bytes), if tokens signed with one are accepted
- * @param publicKeyFile a PEM file of public keys (RSA, EC, Ed25519) tokens may be signed with
+ * @param publicKeyFile a PEM file of public keys (RSA, EC) tokens may be signed with
  * @param jwksFile a JWKS file of such keys
  * @param jwksUrl an HTTPS URL of a JWKS (an identity provider's), fetched, cached and refreshed on rotation
  * @param jwksCaFile a PEM file of the certificate authorities trusted for {@code jwksUrl} (else the JDK's)

@@ -4,9 +4,7 @@ import com.nimbusds.jose.jwk.Curve;
 import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.KeyUse;
-import com.nimbusds.jose.jwk.OctetKeyPair;
 import com.nimbusds.jose.jwk.RSAKey;
-import com.nimbusds.jose.util.Base64URL;
 import java.io.ByteArrayInputStream;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
@@ -16,21 +14,18 @@ import java.security.interfaces.ECPublicKey;
 import java.security.interfaces.RSAPublicKey;
 import java.security.spec.X509EncodedKeySpec;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Reads the public keys of a PEM file (PUBLIC KEY or CERTIFICATE blocks; RSA, EC P-256/P-384/P-521 or Ed25519) as
+ * Reads the public keys of a PEM file (PUBLIC KEY or CERTIFICATE blocks; RSA or EC P-256/P-384/P-521) as
  * JWKs. Read with the JDK rather than nimbus's PEM support, which needs BouncyCastle on the class path.
  */
 final class PublicKeys {
   private static final Pattern BLOCK = Pattern.compile(
       "-----BEGIN (PUBLIC KEY|CERTIFICATE)-----([A-Za-z0-9+/=\\s]+)-----END \\1-----");
-  // DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the raw 32-byte key follows.
-  private static final int ED25519_SPKI_LENGTH = 44;
 
   private PublicKeys() {}
 
@@ -51,14 +46,14 @@ final class PublicKeys {
   }
 
   private static PublicKey publicKey(byte[] der) throws GeneralSecurityException {
-    for (String algorithm : List.of("RSA", "EC", "Ed25519")) {
+    for (String algorithm : List.of("RSA", "EC")) {
       try {
         return KeyFactory.getInstance(algorithm).generatePublic(new X509EncodedKeySpec(der));
       } catch (GeneralSecurityException notThisOne) {
         // try the next algorithm
       }
     }
-    throw new GeneralSecurityException("a PUBLIC KEY that is neither RSA, EC nor Ed25519");
+    throw new GeneralSecurityException("a PUBLIC KEY that is neither RSA nor EC (EdDSA is not supported)");
   }
 
   private static JWK jwk(PublicKey key, int index) throws GeneralSecurityException {
@@ -74,12 +69,7 @@ final class PublicKeys {
       return new ECKey.Builder(Curve.forECParameterSpec(ec.getParams()), ec).keyUse(KeyUse.SIGNATURE).keyID(kid)
           .build();
     }
-    byte[] der = key.getEncoded();
-    if (key.getAlgorithm().equals("Ed25519") || key.getAlgorithm().equals("EdDSA") && der.length
-        == ED25519_SPKI_LENGTH) {
-      return new OctetKeyPair.Builder(Curve.Ed25519, Base64URL.encode(Arrays.copyOfRange(der, der.length - 32,
-          der.length))).keyUse(KeyUse.SIGNATURE).keyID(kid).build();
-    }
-    throw new GeneralSecurityException("a " + key.getAlgorithm() + " key (expected: RSA, EC or Ed25519)");
+    throw new GeneralSecurityException("a " + key.getAlgorithm()
+        + " key (expected: RSA or EC; EdDSA is not supported)");
   }
 }
