@@ -4,6 +4,7 @@ import com.google.rpc.ErrorDetailsProto;
 import io.deltasync.server.auth.AuthInterceptor;
 import io.deltasync.server.auth.AuthSettings;
 import io.deltasync.server.auth.Authenticator;
+import io.deltasync.server.auth.DevelopmentKey;
 import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.conflict.ConflictPolicies;
 import io.deltasync.server.changefeed.LiveFeed;
@@ -72,6 +73,15 @@ public final class DeltaSyncServer implements AutoCloseable {
     Database database = Database.open(new Database.Settings(config.databaseUrl(), config.databaseUser(),
         config.databasePassword(), config.dataDirectory(), config.poolSize(), config.statementTimeout()));
     try {
+      boolean embedded = config.databaseUrl().isEmpty();
+      AuthSettings auth = config.auth().withMode(config.auth().effectiveMode(embedded));
+      if (config.auth().usesDevelopmentKey(embedded)) {
+        // Created once the data directory exists (initdb wants it empty); kept with the data.
+        auth = auth.withHs256Secret(DevelopmentKey.loadOrCreate(config.dataDirectory()));
+        log.warn("Tokens are verified with the development key {} (./deltasync token signs them); configure "
+            + "DELTASYNC_JWT_* for production (docs/security.md)", DevelopmentKey.file(config.dataDirectory()));
+      }
+      config = config.withAuth(auth);
       return start(config, database, netty(config));
     } catch (IOException | RuntimeException e) {
       database.close();
@@ -85,6 +95,10 @@ public final class DeltaSyncServer implements AutoCloseable {
    */
   public static DeltaSyncServer start(ServerConfig config, Database database, ServerBuilder<?> builder)
       throws IOException {
+    if (config.auth().mode() == AuthSettings.Mode.AUTO) {
+      // Not resolved by start(ServerConfig): no development key here, so AUTO is TOKEN only if configured.
+      config = config.withAuth(config.auth().withMode(config.auth().effectiveMode(false)));
+    }
     Authenticator authenticator = Authenticator.create(config.auth(), Clock.systemUTC());
     SyncStore store = new SyncStore(database.dsl(), config.limits().maxMessageBytes());
     long epoch = store.ensureEpoch();
@@ -150,7 +164,7 @@ public final class DeltaSyncServer implements AutoCloseable {
     } catch (java.net.UnknownHostException e) {
       throw new ConfigException("DELTASYNC_HOST: '" + config.host() + "' (expected: an address of this machine)");
     }
-    if (config.auth().mode() == AuthSettings.Mode.NONE) {
+    if (config.auth().effectiveMode(config.databaseUrl().isEmpty()) == AuthSettings.Mode.NONE) {
       if (!loopback) {
         throw new ConfigException("DELTASYNC_AUTH: 'none' (expected: token when listening on " + config.host()
             + "; anonymous access is only allowed on loopback, see docs/security.md)");

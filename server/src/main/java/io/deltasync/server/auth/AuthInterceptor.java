@@ -81,6 +81,7 @@ public final class AuthInterceptor implements ServerInterceptor {
       return next.startCall(call, headers);
     }
     Principal principal;
+    // AUTO is resolved before the server starts; were it not, calls would be authenticated (fail closed).
     if (settings.mode() == AuthSettings.Mode.NONE) {
       principal = Principal.ANONYMOUS;
     } else {

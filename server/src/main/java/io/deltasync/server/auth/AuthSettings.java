@@ -36,6 +36,12 @@ public record AuthSettings(Mode mode, Optional<byte[]> hs256Secret, Optional<Pat
 
   /** Whether calls must authenticate. */
   public enum Mode {
+    /**
+     * DELTASYNC_AUTH unset: TOKEN when a way to verify credentials is configured or the database is the embedded one
+     * (then with the development key); otherwise (an external database and nothing configured) NONE, which only
+     * starts on loopback.
+     */
+    AUTO,
     /** Anonymous access with every permission; only allowed when listening on loopback. */
     NONE,
     /** Every call (but health) carries a token or an API key. */
@@ -67,6 +73,28 @@ public record AuthSettings(Mode mode, Optional<byte[]> hs256Secret, Optional<Pat
         maxPushesPerPrincipal);
   }
 
+  /** Whether a way to verify credentials is configured (a secret, keys, a JWKS, API keys). */
+  public boolean verifiesCredentials() {
+    return hs256Secret.isPresent() || publicKeyFile.isPresent() || jwksFile.isPresent() || jwksUrl.isPresent()
+        || apiKeysFile.isPresent();
+  }
+
+  /**
+   * The mode the server runs in, DELTASYNC_AUTH=auto resolved: {@code embedded} says whether the database is the
+   * embedded one (whose data directory holds the development key).
+   */
+  public Mode effectiveMode(boolean embedded) {
+    if (mode != Mode.AUTO) {
+      return mode;
+    }
+    return verifiesCredentials() || embedded ? Mode.TOKEN : Mode.NONE;
+  }
+
+  /** Whether the server signs and accepts development tokens with the key in its data directory. */
+  public boolean usesDevelopmentKey(boolean embedded) {
+    return effectiveMode(embedded) == Mode.TOKEN && !verifiesCredentials() && embedded;
+  }
+
   /** A copy accepting HS256 tokens signed with {@code secret}. */
   public AuthSettings withHs256Secret(byte[] secret) {
     return new AuthSettings(mode, Optional.of(secret.clone()), publicKeyFile, jwksFile, jwksUrl, jwksCaFile, issuer,
@@ -80,11 +108,12 @@ public record AuthSettings(Mode mode, Optional<byte[]> hs256Secret, Optional<Pat
    * @throws IllegalArgumentException naming the variable, its value and what is expected
    */
   public static AuthSettings from(Map<String, String> env) {
-    Mode mode = switch (value(env, "DELTASYNC_AUTH").orElse("none").toLowerCase(Locale.ROOT)) {
+    Mode mode = switch (value(env, "DELTASYNC_AUTH").orElse("auto").toLowerCase(Locale.ROOT)) {
+      case "auto" -> Mode.AUTO;
       case "none" -> Mode.NONE;
       case "token" -> Mode.TOKEN;
       default -> throw new IllegalArgumentException("DELTASYNC_AUTH: '" + env.get("DELTASYNC_AUTH")
-          + "' (expected: token or none)");
+          + "' (expected: token, none or auto)");
     };
     Optional<byte[]> secret = value(env, "DELTASYNC_JWT_HS256_SECRET")
         .map(s -> s.getBytes(java.nio.charset.StandardCharsets.UTF_8));

@@ -49,6 +49,7 @@ public final class Authenticator {
       Optional<ApiKeys> keys = settings.apiKeysFile().isPresent()
           ? Optional.of(new ApiKeys(settings.apiKeysFile().get())) : Optional.empty();
       if (settings.mode() == AuthSettings.Mode.TOKEN && !tokens.configured() && keys.isEmpty()) {
+        // DELTASYNC_AUTH=token with an external database and nothing to verify credentials with.
         throw new IOException("DELTASYNC_AUTH=token, but nothing can verify a credential: set "
             + "DELTASYNC_JWT_HS256_SECRET, DELTASYNC_JWT_PUBLIC_KEY_FILE, DELTASYNC_JWT_JWKS_FILE, "
             + "DELTASYNC_JWT_JWKS_URL or DELTASYNC_API_KEYS_FILE (docs/security.md)");
