@@ -164,6 +164,20 @@ public final class DeltaSyncServer implements AutoCloseable {
     } catch (java.net.UnknownHostException e) {
       throw new ConfigException("DELTASYNC_HOST: '" + config.host() + "' (expected: an address of this machine)");
     }
+    AuthSettings.Tls tls = config.auth().tls();
+    if (tls.enabled()) {
+      log.info("Serving TLS with {}{}", tls.certFile().get(), tls.clientCaFile()
+          .map(ca -> "; clients must present a certificate from " + ca).orElse(""));
+    } else if (loopback) {
+      log.info("Serving plaintext on loopback ({})", config.host());
+    } else if (tls.allowPlaintext()) {
+      log.warn("Serving plaintext on {} (DELTASYNC_ALLOW_PLAINTEXT=true): credentials cross the network in the clear "
+          + "unless a proxy in front terminates TLS", config.host());
+    } else {
+      throw new ConfigException("DELTASYNC_HOST: '" + config.host() + "' without TLS (expected: "
+          + "DELTASYNC_TLS_CERT_FILE and DELTASYNC_TLS_KEY_FILE, or DELTASYNC_ALLOW_PLAINTEXT=true behind a proxy "
+          + "that terminates TLS; plaintext is only served on loopback by default)");
+    }
     if (config.auth().effectiveMode(config.databaseUrl().isEmpty()) == AuthSettings.Mode.NONE) {
       if (!loopback) {
         throw new ConfigException("DELTASYNC_AUTH: 'none' (expected: token when listening on " + config.host()
@@ -210,8 +224,9 @@ public final class DeltaSyncServer implements AutoCloseable {
         .setNanos(duration.getNano()).build();
   }
 
-  private static ServerBuilder<?> netty(ServerConfig config) {
-    NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+  private static ServerBuilder<?> netty(ServerConfig config) throws IOException {
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()),
+            credentials(config.auth().tls()))
         // Detect dead mobile clients behind NATs well before the 2-hour default.
         .keepAliveTime(config.keepAliveTime().toSeconds(), TimeUnit.SECONDS)
         .keepAliveTimeout(config.keepAliveTimeout().toSeconds(), TimeUnit.SECONDS)
@@ -225,6 +240,20 @@ public final class DeltaSyncServer implements AutoCloseable {
           .maxConnectionAgeGrace(config.stream().maxConnectionAgeGrace().toSeconds(), TimeUnit.SECONDS);
     }
     return builder;
+  }
+
+  /** Plaintext, or TLS from the configured files (and client certificates required when a client CA is set). */
+  private static io.grpc.ServerCredentials credentials(AuthSettings.Tls tls) throws IOException {
+    if (!tls.enabled()) {
+      return io.grpc.InsecureServerCredentials.create();
+    }
+    io.grpc.TlsServerCredentials.Builder builder = io.grpc.TlsServerCredentials.newBuilder()
+        .keyManager(tls.certFile().get().toFile(), tls.keyFile().get().toFile());
+    if (tls.clientCaFile().isPresent()) {
+      builder.trustManager(tls.clientCaFile().get().toFile())
+          .clientAuth(io.grpc.TlsServerCredentials.ClientAuth.REQUIRE);
+    }
+    return builder.build();
   }
 
   /** The port the server listens on (useful when configured with port 0). */

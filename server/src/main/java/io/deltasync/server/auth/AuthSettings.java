@@ -26,13 +26,30 @@ import java.util.Optional;
  * @param reflection who may use server reflection
  * @param expiryWarning how long before a stream's credential expires the stream is warned (SyncTokenExpiring)
  * @param maxStreamsPerPrincipal the most Sync streams one principal may have open at once on a node
- * @param maxPushesPerPrincipal the most Push calls (and pushes on streams) one principal may run at once on a node
+ * @param maxPushesPerPrincipal the most Push calls one principal may run at once on a node
+ * @param tls the TLS settings of the listening socket
  */
 public record AuthSettings(Mode mode, Optional<byte[]> hs256Secret, Optional<Path> publicKeyFile,
     Optional<Path> jwksFile, Optional<URI> jwksUrl, Optional<Path> jwksCaFile, Optional<String> issuer,
     Optional<String> audience, Duration leeway, String rolesClaim, Optional<Path> rulesFile,
     Optional<Path> apiKeysFile, Reflection reflection, Duration expiryWarning, int maxStreamsPerPrincipal,
-    int maxPushesPerPrincipal) {
+    int maxPushesPerPrincipal, Tls tls) {
+
+  /**
+   * TLS of the listening socket.
+   *
+   * @param certFile the server's certificate chain (PEM), if TLS is served
+   * @param keyFile the server's private key (PEM, PKCS#8), with {@code certFile}
+   * @param clientCaFile the CAs (PEM) client certificates must chain to; when set, clients must present one
+   * @param allowPlaintext whether plaintext may be served on an address other than loopback
+   */
+  public record Tls(Optional<java.nio.file.Path> certFile, Optional<java.nio.file.Path> keyFile,
+      Optional<java.nio.file.Path> clientCaFile, boolean allowPlaintext) {
+    /** Whether TLS is served. */
+    public boolean enabled() {
+      return certFile.isPresent();
+    }
+  }
 
   /** Whether calls must authenticate. */
   public enum Mode {
@@ -70,7 +87,7 @@ public record AuthSettings(Mode mode, Optional<byte[]> hs256Secret, Optional<Pat
   public AuthSettings withMode(Mode newMode) {
     return new AuthSettings(newMode, hs256Secret, publicKeyFile, jwksFile, jwksUrl, jwksCaFile, issuer, audience,
         leeway, rolesClaim, rulesFile, apiKeysFile, reflection, expiryWarning, maxStreamsPerPrincipal,
-        maxPushesPerPrincipal);
+        maxPushesPerPrincipal, tls);
   }
 
   /** Whether a way to verify credentials is configured (a secret, keys, a JWKS, API keys). */
@@ -99,7 +116,7 @@ public record AuthSettings(Mode mode, Optional<byte[]> hs256Secret, Optional<Pat
   public AuthSettings withHs256Secret(byte[] secret) {
     return new AuthSettings(mode, Optional.of(secret.clone()), publicKeyFile, jwksFile, jwksUrl, jwksCaFile, issuer,
         audience, leeway, rolesClaim, rulesFile, apiKeysFile, reflection, expiryWarning, maxStreamsPerPrincipal,
-        maxPushesPerPrincipal);
+        maxPushesPerPrincipal, tls);
   }
 
   /**
@@ -154,7 +171,27 @@ public record AuthSettings(Mode mode, Optional<byte[]> hs256Secret, Optional<Pat
         reflection,
         Duration.ofSeconds(integer(env, "DELTASYNC_TOKEN_EXPIRY_WARNING_SECONDS", 60, 1, 3_600)),
         integer(env, "DELTASYNC_MAX_STREAMS_PER_PRINCIPAL", 64, 1, 100_000),
-        integer(env, "DELTASYNC_MAX_PUSHES_PER_PRINCIPAL", 16, 1, 100_000));
+        integer(env, "DELTASYNC_MAX_PUSHES_PER_PRINCIPAL", 16, 1, 100_000),
+        tls(env));
+  }
+
+  private static Tls tls(Map<String, String> env) {
+    Optional<Path> cert = value(env, "DELTASYNC_TLS_CERT_FILE").map(Path::of);
+    Optional<Path> key = value(env, "DELTASYNC_TLS_KEY_FILE").map(Path::of);
+    Optional<Path> clientCa = value(env, "DELTASYNC_TLS_CLIENT_CA_FILE").map(Path::of);
+    if (cert.isPresent() != key.isPresent()) {
+      throw new IllegalArgumentException("DELTASYNC_TLS_CERT_FILE and DELTASYNC_TLS_KEY_FILE: only one is set "
+          + "(expected: both, or neither)");
+    }
+    if (clientCa.isPresent() && cert.isEmpty()) {
+      throw new IllegalArgumentException("DELTASYNC_TLS_CLIENT_CA_FILE: set without DELTASYNC_TLS_CERT_FILE "
+          + "(expected: client certificates only with TLS)");
+    }
+    String plaintext = value(env, "DELTASYNC_ALLOW_PLAINTEXT").orElse("false").toLowerCase(Locale.ROOT);
+    if (!plaintext.equals("true") && !plaintext.equals("false")) {
+      throw new IllegalArgumentException("DELTASYNC_ALLOW_PLAINTEXT: '" + plaintext + "' (expected: true or false)");
+    }
+    return new Tls(cert, key, clientCa, plaintext.equals("true"));
   }
 
   private static Optional<String> value(Map<String, String> env, String name) {
