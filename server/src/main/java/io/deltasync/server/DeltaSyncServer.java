@@ -183,8 +183,9 @@ public final class DeltaSyncServer implements AutoCloseable {
         throw new ConfigException("DELTASYNC_AUTH: 'none' (expected: token when listening on " + config.host()
             + "; anonymous access is only allowed on loopback, see docs/security.md)");
       }
-      log.warn("DELTASYNC_AUTH=none: every caller on this machine is anonymous with every permission and scope; "
-          + "for local development only");
+      log.warn("Authentication is off (DELTASYNC_AUTH={}): every caller on this machine is anonymous with every "
+          + "permission and scope; for local development only", config.auth().mode().name().toLowerCase(
+              java.util.Locale.ROOT));
     } else {
       log.info("Authentication: {}", config.auth());
     }
