@@ -5,7 +5,10 @@ import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Command line: {@code deltasync serve}. Configuration comes from environment variables (see README). */
+/**
+ * Command line: {@code deltasync serve}, and {@code deltasync token} (a development token signed with the key in the
+ * data directory). Configuration comes from environment variables (see README).
+ */
 public final class DeltaSyncMain {
   private static final Logger log = LoggerFactory.getLogger(DeltaSyncMain.class);
 
@@ -13,8 +16,12 @@ public final class DeltaSyncMain {
 
   public static void main(String[] args) throws InterruptedException {
     String command = args.length == 0 ? "serve" : args[0];
+    if (command.equals("token")) {
+      System.exit(DevelopmentTokens.print(java.util.Arrays.copyOfRange(args, 1, args.length)));
+    }
     if (!command.equals("serve")) {
-      System.err.println("usage: deltasync serve   (configuration: environment variables, see README.md)");
+      System.err.println("usage: deltasync serve | deltasync token --sub NAME [--scope S]... [--role R]... "
+          + "[--valid-minutes N]   (configuration: environment variables, see README.md)");
       System.exit(2);
     }
     ServerConfig config;

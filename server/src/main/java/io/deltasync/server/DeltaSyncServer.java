@@ -1,6 +1,10 @@
 package io.deltasync.server;
 
 import com.google.rpc.ErrorDetailsProto;
+import io.deltasync.server.auth.AuthInterceptor;
+import io.deltasync.server.auth.AuthSettings;
+import io.deltasync.server.auth.Authenticator;
+import io.deltasync.server.auth.DevelopmentKey;
 import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.conflict.ConflictPolicies;
 import io.deltasync.server.changefeed.LiveFeed;
@@ -80,9 +84,19 @@ public final class DeltaSyncServer implements AutoCloseable {
 
   /** Opens the configured database and serves on Netty at the configured host and port. */
   public static DeltaSyncServer start(ServerConfig config) throws IOException {
+    checkExposure(config);
     Database database = Database.open(new Database.Settings(config.databaseUrl(), config.databaseUser(),
         config.databasePassword(), config.dataDirectory(), config.poolSize(), config.statementTimeout()));
     try {
+      boolean embedded = config.databaseUrl().isEmpty();
+      AuthSettings auth = config.auth().withMode(config.auth().effectiveMode(embedded));
+      if (config.auth().usesDevelopmentKey(embedded)) {
+        // Created once the data directory exists (initdb wants it empty); kept with the data.
+        auth = auth.withHs256Secret(DevelopmentKey.loadOrCreate(config.dataDirectory()));
+        log.warn("Tokens are verified with the development key {} (./deltasync token signs them); configure "
+            + "DELTASYNC_JWT_* for production (docs/security.md)", DevelopmentKey.file(config.dataDirectory()));
+      }
+      config = config.withAuth(auth);
       return start(config, database, netty(config));
     } catch (IOException | RuntimeException e) {
       database.close();
@@ -102,11 +116,17 @@ public final class DeltaSyncServer implements AutoCloseable {
   /** As {@link #start(ServerConfig, Database, ServerBuilder)}, with spans going to {@code tracing} (tests). */
   public static DeltaSyncServer start(ServerConfig config, Database database, ServerBuilder<?> builder,
       Optional<Tracing> tracing) throws IOException {
+    if (config.auth().mode() == AuthSettings.Mode.AUTO) {
+      // Not resolved by start(ServerConfig): no development key here, so AUTO is TOKEN only if configured.
+      config = config.withAuth(config.auth().withMode(config.auth().effectiveMode(false)));
+    }
+    Authenticator authenticator = Authenticator.create(config.auth(), Clock.systemUTC());
     SyncStore store = new SyncStore(database.dsl(), config.limits().maxMessageBytes());
     long epoch = store.ensureEpoch();
     HealthReporter health = new HealthReporter();
+    OpsConfig ops = config.ops();
     ServerTelemetry telemetry = new ServerTelemetry(tracing.orElseGet(() -> Tracing.of(
-        config.ops().otlpEndpoint(), config.ops().serviceName())));
+        ops.otlpEndpoint(), ops.serviceName())));
     database.bindMetrics(telemetry.registry());
     // Blocking JDBC must never run on a Netty event loop: calls run on virtual threads, and the connection pool
     // (its size is DELTASYNC_DB_POOL_SIZE) bounds how many touch the database at once.
@@ -133,10 +153,13 @@ public final class DeltaSyncServer implements AutoCloseable {
         Cleanup.Retention.of(config.tombstoneRetention(), config.ops()), config.ops().cleanupBatchSize(),
         Clock.systemUTC(), telemetry.registry());
     SessionSettings sessionSettings = sessionSettings(config, telemetry.sync());
-    SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed);
+    SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed, authenticator);
     liveFeed.onHistoryReset(sessions::endAllForHistoryReset);
-    Server server = builder
+    builder
         .executor(executor)
+        // Interceptors run in the reverse order of adding: the logging context first, then metrics (every call,
+        // refused ones too), then authentication and the method's permission (docs/security.md).
+        .intercept(new AuthInterceptor(authenticator))
         .intercept(telemetry.grpcInterceptor())
         .intercept(new LogContextInterceptor())
         .maxInboundMessageSize(config.limits().maxMessageBytes())
@@ -150,11 +173,13 @@ public final class DeltaSyncServer implements AutoCloseable {
         .addService(ReflectedFiles.alongside(
             RequestParsing.lenient(new AdminServiceImpl(telemetry, cleanup).bindService()),
             ErrorsProto.getDescriptor(), ErrorDetailsProto.getDescriptor()))
-        .addService(health.service())
-        .addService(ProtoReflectionServiceV1.newInstance())
-        // v1alpha too: grpcurl and many tools still ask for it first.
-        .addService(ProtoReflectionService.newInstance())
-        .build();
+        .addService(health.service());
+    if (config.auth().reflection() != AuthSettings.Reflection.OFF) {
+      builder.addService(ProtoReflectionServiceV1.newInstance())
+          // v1alpha too: grpcurl and many tools still ask for it first.
+          .addService(ProtoReflectionService.newInstance());
+    }
+    Server server = builder.build();
     try {
       server.start();
       telemetry.serve(config.ops().metricsPort(), config.ops().metricsHost());
@@ -170,6 +195,43 @@ public final class DeltaSyncServer implements AutoCloseable {
     health.startChecking(database, () -> liveFeed.isHealthy(FEED_STALL_LIMIT), HEALTH_CHECK_PERIOD);
     return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store, server, telemetry,
         new CleanupSchedule(cleanup, config.ops().cleanupInterval()));
+  }
+
+  /**
+   * Refuses to serve anonymous access anywhere but on loopback, and says in the log how calls are authenticated.
+   */
+  private static void checkExposure(ServerConfig config) {
+    boolean loopback;
+    try {
+      loopback = java.net.InetAddress.getByName(config.host()).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      throw new ConfigException("DELTASYNC_HOST: '" + config.host() + "' (expected: an address of this machine)");
+    }
+    AuthSettings.Tls tls = config.auth().tls();
+    if (tls.enabled()) {
+      log.info("Serving TLS with {}{}", tls.certFile().get(), tls.clientCaFile()
+          .map(ca -> "; clients must present a certificate from " + ca).orElse(""));
+    } else if (loopback) {
+      log.info("Serving plaintext on loopback ({})", config.host());
+    } else if (tls.allowPlaintext()) {
+      log.warn("Serving plaintext on {} (DELTASYNC_ALLOW_PLAINTEXT=true): credentials cross the network in the clear "
+          + "unless a proxy in front terminates TLS", config.host());
+    } else {
+      throw new ConfigException("DELTASYNC_HOST: '" + config.host() + "' without TLS (expected: "
+          + "DELTASYNC_TLS_CERT_FILE and DELTASYNC_TLS_KEY_FILE, or DELTASYNC_ALLOW_PLAINTEXT=true behind a proxy "
+          + "that terminates TLS; plaintext is only served on loopback by default)");
+    }
+    if (config.auth().effectiveMode(config.databaseUrl().isEmpty()) == AuthSettings.Mode.NONE) {
+      if (!loopback) {
+        throw new ConfigException("DELTASYNC_AUTH: 'none' (expected: token when listening on " + config.host()
+            + "; anonymous access is only allowed on loopback, see docs/security.md)");
+      }
+      log.warn("Authentication is off (DELTASYNC_AUTH={}): every caller on this machine is anonymous with every "
+          + "permission and scope; for local development only", config.auth().mode().name().toLowerCase(
+              java.util.Locale.ROOT));
+    } else {
+      log.info("Authentication: {}", config.auth());
+    }
   }
 
   /** What the Sync stream tells clients and how it buffers. */
@@ -206,8 +268,9 @@ public final class DeltaSyncServer implements AutoCloseable {
         .setNanos(duration.getNano()).build();
   }
 
-  private static ServerBuilder<?> netty(ServerConfig config) {
-    NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+  private static ServerBuilder<?> netty(ServerConfig config) throws IOException {
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()),
+            credentials(config.auth().tls()))
         // Detect dead mobile clients behind NATs well before the 2-hour default.
         .keepAliveTime(config.keepAliveTime().toSeconds(), TimeUnit.SECONDS)
         .keepAliveTimeout(config.keepAliveTimeout().toSeconds(), TimeUnit.SECONDS)
@@ -221,6 +284,20 @@ public final class DeltaSyncServer implements AutoCloseable {
           .maxConnectionAgeGrace(config.stream().maxConnectionAgeGrace().toSeconds(), TimeUnit.SECONDS);
     }
     return builder;
+  }
+
+  /** Plaintext, or TLS from the configured files (and client certificates required when a client CA is set). */
+  private static io.grpc.ServerCredentials credentials(AuthSettings.Tls tls) throws IOException {
+    if (!tls.enabled()) {
+      return io.grpc.InsecureServerCredentials.create();
+    }
+    io.grpc.TlsServerCredentials.Builder builder = io.grpc.TlsServerCredentials.newBuilder()
+        .keyManager(tls.certFile().get().toFile(), tls.keyFile().get().toFile());
+    if (tls.clientCaFile().isPresent()) {
+      builder.trustManager(tls.clientCaFile().get().toFile())
+          .clientAuth(io.grpc.TlsServerCredentials.ClientAuth.REQUIRE);
+    }
+    return builder.build();
   }
 
   /** The port the server listens on (useful when configured with port 0). */

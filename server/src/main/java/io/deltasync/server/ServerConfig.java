@@ -32,6 +32,7 @@ import java.util.Optional;
  * @param stream settings of the Sync stream
  * @param conflicts per-entity-type policies and the clock-skew bound of last-write-wins
  * @param ops operations: metrics endpoint, clean-up retentions and schedule, log format ({@link OpsConfig})
+ * @param auth authentication, permissions, sync rules and per-principal limits (docs/security.md)
  */
 public record ServerConfig(
     String host,
@@ -52,7 +53,8 @@ public record ServerConfig(
     Duration shutdownGrace,
     Stream stream,
     Conflicts conflicts,
-    OpsConfig ops) {
+    OpsConfig ops,
+    io.deltasync.server.auth.AuthSettings auth) {
 
   /**
    * Conflict settings beyond the default policy.
@@ -219,56 +221,71 @@ public record ServerConfig(
         new Limits(maxDeltas, maxDataBytes, batchSize, maxMessageBytes, maxEdits),
         new RetryPolicy(maxRetries, baseDelay, maxDelay, multiplier),
         policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts,
-        OpsConfig.from(env));
+        OpsConfig.from(env), auth(env));
   }
 
   /** Returns a copy listening on another port (tests use 0). */
   public ServerConfig withPort(int newPort) {
     return new ServerConfig(host, newPort, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
-        keepAliveTimeout, shutdownGrace, stream, conflicts, ops);
+        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth);
   }
 
   /** Returns a copy on an external database. */
   public ServerConfig withDatabase(String url, String user, String password) {
     return new ServerConfig(host, port, dataDirectory, Optional.of(url), user, password, poolSize, statementTimeout, limits,
         retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
-        keepAliveTimeout, shutdownGrace, stream, conflicts, ops);
+        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth);
   }
 
   /** Returns a copy with other limits. */
   public ServerConfig withLimits(Limits newLimits) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         newLimits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth);
   }
 
   /** Returns a copy with other conflict settings. */
   public ServerConfig withConflicts(ConflictPolicy newDefault, Conflicts newConflicts) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, newDefault, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, newConflicts, ops);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, newConflicts, ops, auth);
   }
 
   /** A copy with operational transform enabled or disabled (ENABLE_OPERATIONAL_TRANSFORM). */
   public ServerConfig withOperationalTransform(boolean enabled) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, enabled, tombstoneRetention, keepAliveTime, keepAliveTimeout,
-        shutdownGrace, stream, conflicts, ops);
+        shutdownGrace, stream, conflicts, ops, auth);
   }
 
   /** Returns a copy with other stream settings. */
   public ServerConfig withStream(Stream newStream) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, newStream, conflicts, ops);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, newStream, conflicts, ops, auth);
   }
 
   /** Returns a copy with other operations settings. */
   public ServerConfig withOps(OpsConfig newOps) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, newOps);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, newOps, auth);
+  }
+
+  /** Returns a copy with other security settings. */
+  public ServerConfig withAuth(io.deltasync.server.auth.AuthSettings newAuth) {
+    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+        statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, newAuth);
+  }
+
+  private static io.deltasync.server.auth.AuthSettings auth(Map<String, String> env) {
+    try {
+      return io.deltasync.server.auth.AuthSettings.from(env);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(e.getMessage());
+    }
   }
 
   // XDG base directory convention: user data outside the source tree, kept across runs and rebuilds.

@@ -3,6 +3,7 @@ package io.deltasync.server.ops;
 import com.google.protobuf.Timestamp;
 import com.google.rpc.BadRequest.FieldViolation;
 import com.google.rpc.Code;
+import io.deltasync.server.auth.Principal;
 import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.error.DeltaSyncException;
 import io.deltasync.server.error.Errors;
@@ -46,8 +47,11 @@ public final class StatusReport {
     this.queries = queries;
   }
 
-  /** Answers one GetStatus request. */
-  public GetStatusResponse report(GetStatusRequest request) {
+  /**
+   * Answers one GetStatus request of {@code principal}: its client id is looked up as bound to the principal, and
+   * pending changes are counted in the scopes it may read only.
+   */
+  public GetStatusResponse report(GetStatusRequest request, Principal principal) {
     if (!request.getClientId().isEmpty()) {
       List<FieldViolation> violations = WriteService.checkClientId("client_id", request.getClientId());
       if (!violations.isEmpty()) {
@@ -88,17 +92,18 @@ public final class StatusReport {
       response.setWatermarkAge(duration(Duration.ofNanos(Math.round(age * 1e9))));
     }
     if (!request.getClientId().isEmpty()) {
-      response.setClient(client(store, request.getClientId()));
+      response.setClient(client(store, request.getClientId(), principal));
     }
     return response.build();
   }
 
-  private ClientStatus client(SyncStore store, String clientId) {
-    SyncStore.ClientStatusRow row = store.clientStatus(clientId).orElseThrow(() ->
+  private ClientStatus client(SyncStore store, String clientId, Principal principal) {
+    String clientKey = principal.clientKey(clientId);
+    SyncStore.ClientStatusRow row = store.clientStatus(clientKey).orElseThrow(() ->
         new DeltaSyncException(Code.NOT_FOUND, ErrorReason.ERROR_REASON_UNKNOWN_CLIENT,
             "client_id: no client '" + clientId + "' has opened a Sync stream"));
     Position acked = row.lastAck() == null ? Position.START : row.lastAck();
-    StatusQueries.Pending pending = queries.pendingAfter(acked);
+    StatusQueries.Pending pending = queries.pendingAfter(acked, principal.readable());
     return ClientStatus.newBuilder()
         .setClientId(clientId)
         .setLastAckCursor(row.lastAckCursor())
@@ -106,7 +111,7 @@ public final class StatusReport {
             .setNanos(row.lastSeenAt().getNano()))
         .setPendingChanges(pending.count())
         .setPendingChangesEstimated(pending.estimated())
-        .setOpenConflicts(queries.openConflicts(clientId))
+        .setOpenConflicts(queries.openConflicts(clientKey))
         .build();
   }
 

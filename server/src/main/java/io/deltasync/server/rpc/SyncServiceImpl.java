@@ -3,6 +3,9 @@ package io.deltasync.server.rpc;
 import com.google.rpc.BadRequest.FieldViolation;
 import com.google.rpc.Code;
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.auth.Access;
+import io.deltasync.server.auth.Audit;
+import io.deltasync.server.auth.Principal;
 import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.changefeed.Cursor;
 import io.deltasync.server.changefeed.Subscriptions;
@@ -10,6 +13,10 @@ import io.deltasync.server.error.DeltaSyncException;
 import io.deltasync.server.error.Errors;
 import io.deltasync.server.ops.StatusReport;
 import io.deltasync.server.store.ChangeFilter;
+import io.deltasync.server.store.EntityKey;
+import io.deltasync.server.store.Position;
+import io.deltasync.server.store.SyncStore;
+import io.deltasync.server.stream.ScopedPush;
 import io.deltasync.server.wire.MessageBudget;
 import io.deltasync.server.stream.SessionSettings;
 import io.deltasync.server.stream.SyncSessions;
@@ -70,9 +77,11 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
             Errors.violation("deltas", "count: " + request.getDeltasCount() + " (expected: <= "
                 + limits.maxDeltasPerPush() + "; split the batch)"))));
       }
+      Principal principal = Principal.current();
       return PushResponse.newBuilder()
           .addAllResults(advertised.telemetry().push("unary", request.getClientId(), request.getDeltasCount(),
-              () -> writes.push(request.getClientId(), request.getDeltasList())))
+              () -> ScopedPush.push(writes, principal, principal.clientKey(request.getClientId()),
+                  request.getDeltasList(), "deltas")))
           .build();
     });
   }
@@ -89,10 +98,16 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
       if (!violations.isEmpty()) {
         throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, violations));
       }
+      // A scope named but not readable is refused; no scopes means every scope the credential may read.
+      Principal principal = Principal.current();
+      for (int i = 0; i < request.getScopesCount(); i++) {
+        Access.requireReadable(principal, "scopes[" + i + "]", request.getScopes(i));
+      }
       Cursor after = changeFeed.resolve(request.getCursor(), "cursor");
       int pageSize = request.getPageSize() == 0 ? limits.pageSize() : Math.min(request.getPageSize(),
           limits.pageSize());
-      ChangeFeed.Page page = changeFeed.read(after, pageSize, subscriptions.filter());
+      ChangeFeed.Page page = changeFeed.read(after, pageSize,
+          subscriptions.filter().restrictedTo(principal.readable()));
       // Pages are counted in changes, but a response must also stay below the message size clients accept.
       long budget = MessageBudget.of(limits.maxMessageBytes());
       PullResponse.Builder response = PullResponse.newBuilder();
@@ -112,24 +127,36 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
 
   @Override
   public StreamObserver<SyncRequest> sync(StreamObserver<SyncResponse> responseObserver) {
-    return sessions.open(responseObserver);
+    return sessions.open(responseObserver, Principal.current());
   }
 
   @Override
   public void listConflicts(ListConflictsRequest request, StreamObserver<ListConflictsResponse> responseObserver) {
-    UnaryCalls.answer("ListConflicts", responseObserver, () -> manual.list(request));
+    UnaryCalls.answer("ListConflicts", responseObserver, () -> {
+      Principal principal = Principal.current();
+      if (!request.getScope().isEmpty() && EntityKey.isScope(request.getScope())) {
+        Access.requireReadable(principal, "scope", request.getScope());
+      }
+      return manual.list(request, principal.readable(),
+          request.getClientId().isEmpty() ? "" : principal.clientKey(request.getClientId()));
+    });
   }
 
   @Override
   public void resolveConflict(ResolveConflictRequest request,
       StreamObserver<ResolveConflictResponse> responseObserver) {
-    UnaryCalls.answer("ResolveConflict", responseObserver, () -> ResolveConflictResponse.newBuilder()
-        .setEntity(manual.resolve(request)).build());
+    UnaryCalls.answer("ResolveConflict", responseObserver, () -> {
+      Principal principal = Principal.current();
+      var entity = manual.resolve(request, principal.readable(),
+          scope -> Access.requireWritable(principal, "conflict_id", scope));
+      Audit.conflictResolved(principal, request.getConflictId(), entity.getScope(), request.getChoice().name());
+      return ResolveConflictResponse.newBuilder().setEntity(entity).build();
+    });
   }
 
   @Override
   public void getStatus(GetStatusRequest request, StreamObserver<GetStatusResponse> responseObserver) {
-    UnaryCalls.answer("GetStatus", responseObserver, () -> status.report(request));
+    UnaryCalls.answer("GetStatus", responseObserver, () -> status.report(request, Principal.current()));
   }
 
   static io.grpc.StatusRuntimeException notYet(String method, String comesWith) {

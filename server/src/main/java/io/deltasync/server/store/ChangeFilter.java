@@ -8,9 +8,13 @@ import java.util.Set;
  * Which entities a reader wants: a union of selectors, each an entity type (or all types) within a set of scopes
  * (or all scopes). No selector at all means everything.
  *
+ * <p>On top of the selectors, {@code readable} restricts every match to the scopes the reader may read (its
+ * credential's sync rules): a filter with no selectors then means "everything the reader may read".
+ *
  * @param selectors the selectors; empty = everything
+ * @param readable the scopes the reader may read ({@link ScopeSet#ALL} when unrestricted)
  */
-public record ChangeFilter(List<Selector> selectors) {
+public record ChangeFilter(List<Selector> selectors, ScopeSet readable) {
   /**
    * The most selectors in one filter: subscriptions in one hello, entity types in one Pull. Each selector costs the
    * query at most two bind values (its type, and its scopes as one array), far below the 32,767 the driver can send.
@@ -38,6 +42,22 @@ public record ChangeFilter(List<Selector> selectors) {
   /** Compact copy. */
   public ChangeFilter {
     selectors = List.copyOf(selectors);
+    java.util.Objects.requireNonNull(readable, "readable");
+  }
+
+  /** A filter of selectors with no restriction on scopes. */
+  public ChangeFilter(List<Selector> selectors) {
+    this(selectors, ScopeSet.ALL);
+  }
+
+  /** This filter, further restricted to the scopes in {@code allowed}. */
+  public ChangeFilter restrictedTo(ScopeSet allowed) {
+    return new ChangeFilter(selectors, allowed);
+  }
+
+  /** Whether this filter only passes the scopes of a credential (not every scope). */
+  public boolean isRestricted() {
+    return !readable.all();
   }
 
   /** Everything. */
@@ -57,6 +77,7 @@ public record ChangeFilter(List<Selector> selectors) {
 
   /** Whether a change to an entity of this scope and type passes the filter. */
   public boolean matches(String scope, String entityType) {
-    return selectors.isEmpty() || selectors.stream().anyMatch(s -> s.matches(scope, entityType));
+    return readable.contains(scope)
+        && (selectors.isEmpty() || selectors.stream().anyMatch(s -> s.matches(scope, entityType)));
   }
 }

@@ -41,7 +41,13 @@ public final class ConflictQueue {
 
   /** Open conflicts, oldest first, filtered (empty strings = no filter), after {@code after} (null = start). */
   public List<Listed> listOpen(String scope, String entityType, String clientId, After after, int limit) {
-    Condition condition = CONFLICT.RESOLVED_AT.isNull();
+    return listOpen(scope, entityType, clientId, after, limit, ScopeSet.ALL);
+  }
+
+  /** As {@link #listOpen(String, String, String, After, int)}, only in the {@code readable} scopes. */
+  public List<Listed> listOpen(String scope, String entityType, String clientId, After after, int limit,
+      ScopeSet readable) {
+    Condition condition = CONFLICT.RESOLVED_AT.isNull().and(ScopeSet.condition(readable, CONFLICT.SCOPE));
     if (!scope.isEmpty()) {
       condition = condition.and(CONFLICT.SCOPE.eq(scope));
     }

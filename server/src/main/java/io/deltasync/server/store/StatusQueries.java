@@ -27,17 +27,24 @@ public final class StatusQueries {
    * How many changes are visible after {@code after}: counted exactly through the position index, reading at most
    * {@link #EXACT_PENDING_LIMIT} + 1 entries; past that, estimated from the change log's identity column (the newest
    * change_id less the position's), which may count inserts of transactions that rolled back or are still running.
+   * Only changes in {@code readable} scopes count; for a caller restricted to some scopes the estimate over the whole
+   * log would reveal other scopes' activity, so past the limit it gets the lower bound (limit + 1), marked estimated.
    */
-  public Pending pendingAfter(Position after) {
+  public Pending pendingAfter(Position after, ScopeSet readable) {
     long exact = dsl.resultQuery("""
         SELECT count(*) FROM (
           SELECT 1 FROM change_log
           WHERE (tx_id, change_id) > ({0}, {1}) AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+            AND {3}
           LIMIT {2}) pending
-        """, DSL.val(after.txId()), DSL.val(after.changeId()), DSL.val(EXACT_PENDING_LIMIT + 1))
+        """, DSL.val(after.txId()), DSL.val(after.changeId()), DSL.val(EXACT_PENDING_LIMIT + 1),
+        ScopeSet.condition(readable, DSL.field(DSL.name("change_log", "scope"), String.class)))
         .fetchSingle().get(0, Long.class);
     if (exact <= EXACT_PENDING_LIMIT) {
       return new Pending(exact, false);
+    }
+    if (!readable.all()) {
+      return new Pending(exact, true);
     }
     Long newest = dsl.resultQuery("SELECT max(change_id) FROM change_log").fetchSingle().get(0, Long.class);
     return new Pending(Math.max(exact, newest == null ? 0 : newest - after.changeId()), true);

@@ -332,13 +332,27 @@ public final class SyncStore {
    * count too: a stream resumed from that cursor delivers them (suppression is per stream, not per client id).
    */
   public long countChangesAfter(Position after) {
+    return countChangesAfter(after, ScopeSet.ALL);
+  }
+
+  /** As {@link #countChangesAfter(Position)}, counting only changes in {@code readable} scopes. */
+  public long countChangesAfter(Position after, ScopeSet readable) {
     long xmin = watermark();
     return dsl.fetchCount(dsl.selectOne().from(CHANGE_LOG)
         .where(DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).gt(after.txId(), after.changeId()))
-        .and(CHANGE_LOG.TX_ID.lt(xmin)));
+        .and(CHANGE_LOG.TX_ID.lt(xmin))
+        .and(readable(readable, CHANGE_LOG.SCOPE)));
   }
 
   private static Condition condition(ChangeFilter filter, Field<String> scope, Field<String> type) {
+    return selected(filter, scope, type).and(readable(filter.readable(), scope));
+  }
+
+  private static Condition readable(ScopeSet readable, Field<String> scope) {
+    return ScopeSet.condition(readable, scope);
+  }
+
+  private static Condition selected(ChangeFilter filter, Field<String> scope, Field<String> type) {
     if (filter.selectors().isEmpty()) {
       return DSL.noCondition();
     }

@@ -172,7 +172,8 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
       return passes;
     }
     for (int i = 0; i < filter.selectors().size(); i++) {
-      passes.add(new ChangeFilter[] {new ChangeFilter(List.of(filter.selectors().get(i))),
+      // Each pass keeps the credential's restriction to the scopes it may read.
+      passes.add(new ChangeFilter[] {new ChangeFilter(List.of(filter.selectors().get(i)), filter.readable()),
           new ChangeFilter(filter.selectors().subList(0, i))});
     }
     return passes;

@@ -120,12 +120,32 @@ final class OutboundQueue {
     bytes = 0;
   }
 
+  /** Rewrites every queued change batch with {@code rewrite} (a credential narrowed: its lost scopes' changes go). */
+  void rewriteChanges(java.util.function.UnaryOperator<Outgoing> rewrite) {
+    ArrayDeque<Outgoing> rewritten = new ArrayDeque<>();
+    changes = 0;
+    bytes = 0;
+    for (Outgoing outgoing : queue) {
+      Outgoing next = outgoing.isChanges() ? rewrite.apply(outgoing) : outgoing;
+      changes += next.changeCount();
+      bytes += next.bytes();
+      rewritten.add(next);
+    }
+    queue.clear();
+    queue.addAll(rewritten);
+  }
+
   /**
    * Ends the stream: with {@code status} OK it completes, with another it fails after the queued control messages
    * (push results, errors) went out; with null (the client went away) nothing more is sent. Queued changes are
    * dropped: the client resumes from its cursor.
    */
   void close(Status status) {
+    close(status, null);
+  }
+
+  /** As {@link #close(Status)}, with trailers (an ErrorInfo) for a failing status. */
+  void close(Status status, io.grpc.Metadata trailers) {
     if (closed) {
       return;
     }
@@ -141,7 +161,7 @@ final class OutboundQueue {
       if (status != null && status.isOk()) {
         out.onCompleted();
       } else if (status != null) {
-        out.onError(status.asRuntimeException());
+        out.onError(trailers == null ? status.asRuntimeException() : status.asRuntimeException(trailers));
       }
     } catch (IllegalStateException alreadyClosed) {
       // the call was cancelled concurrently: nothing to tell

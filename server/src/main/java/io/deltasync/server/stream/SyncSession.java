@@ -78,6 +78,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
   private final SyncStore store;
   private final Runnable onClose;
   private final ClientStreams clientStreams;
+  private final StreamCredential credential;
   private final ExecutorService inbound = Executors.newSingleThreadExecutor(
       Thread.ofVirtual().name("deltasync-sync-in-", 0).factory());
 
@@ -103,8 +104,10 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
   private long lastSeenRecordedNanos;
 
   SyncSession(ServerCallStreamObserver<SyncResponse> out, SessionSettings settings, WriteService writes,
-      ChangeFeed changeFeed, LiveFeed liveFeed, ClientStreams clientStreams, Runnable onClose) {
+      ChangeFeed changeFeed, LiveFeed liveFeed, ClientStreams clientStreams, StreamCredential credential,
+      Runnable onClose) {
     this.out = out;
+    this.credential = credential;
     this.clientStreams = clientStreams;
     this.settings = settings;
     this.writes = writes;
@@ -204,8 +207,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
       case ACK -> ack(request.getAck().getCursor());
       case HEARTBEAT -> heard();
       case CHECKSUM_REQUEST -> checksum(request.getChecksumRequest().getScope());
-      case TOKEN_REFRESH -> throw new DeltaSyncException(Code.UNIMPLEMENTED,
-          ErrorReason.ERROR_REASON_NOT_IMPLEMENTED, "this server does not authenticate: no token to refresh");
+      case TOKEN_REFRESH -> refresh(request.getTokenRefresh().getToken());
       case MESSAGE_NOT_SET -> throw emptyOrUnparseable(request);
     }
   }
@@ -231,6 +233,8 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
     if (!violations.isEmpty()) {
       throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, violations));
     }
+    // Scopes named but not readable are refused; what remains is narrowed to the credential's readable scopes.
+    String helloClientId = credential.checkHello(hello);
     String resyncReason = null;
     Cursor cursor = null;
     if (!hello.getCursor().isEmpty()) {
@@ -243,10 +247,10 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
         resyncReason = e.status().getMessage();
       }
     }
-    store.recordSeen(hello.getClientId());
+    store.recordSeen(helloClientId);
     // A hello waits for a free connection rather than being refused: a client would only send it again.
     String serverCursor = changes.whenNotBusy(() -> changeFeed.encodeAt(changeFeed.visible()));
-    if (!clientStreams.tryOpen(hello.getClientId())) {
+    if (!clientStreams.tryOpen(helloClientId)) {
       throw new DeltaSyncException(Errors.status(Code.RESOURCE_EXHAUSTED, ErrorReason.ERROR_REASON_LIMIT_EXCEEDED,
           "hello.client_id: " + settings.maxStreamsPerClient() + " Sync streams are already open for client '"
               + hello.getClientId() + "' (DELTASYNC_MAX_STREAMS_PER_CLIENT); close one, then send hello again"));
@@ -254,11 +258,11 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
     lock.lock();
     try {
       if (state == State.CLOSED) {
-        clientStreams.release(hello.getClientId());
+        clientStreams.release(helloClientId);
         return;
       }
       holdsClientSlot = true;
-      clientId = hello.getClientId();
+      clientId = helloClientId;
       this.subscriptions = subscriptions;
       enqueue(new Outgoing(SyncResponse.newBuilder().setWelcome(SyncWelcome.newBuilder()
           .setServerCursor(serverCursor)
@@ -273,13 +277,29 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
             .setReason(resyncReason)).build(), 0, null));
       }
       state = cursor == null ? State.INITIAL_STATE : State.CATCHING_UP;
-      changes.startFrom(subscriptions.filter(), cursor == null ? null : cursor.position(),
+      changes.startFrom(credential.narrow(subscriptions.filter()), cursor == null ? null : cursor.position(),
           cursor == null ? null : hello.getCursor());
     } finally {
       lock.unlock();
     }
     log.debug("Client '{}' said hello ({}{})", clientId, cursor == null ? "initial state" : "resume",
         resyncReason != null ? " after resync" : "");
+  }
+
+  /**
+   * Switches the stream to a fresh token: from the acknowledgement on, only the new credential's scopes are
+   * delivered, and changes already queued for scopes it lost are dropped, not sent.
+   */
+  private void refresh(String token) {
+    var refreshed = credential.verifyRefresh(token);
+    lock.lock();
+    try {
+      SyncResponse accepted = credential.use(refreshed);
+      queue.rewriteChanges(credential::readableOnly);
+      enqueue(new Outgoing(accepted, 0, null));
+    } finally {
+      lock.unlock();
+    }
   }
 
   private void push(SyncPush push) {
@@ -290,7 +310,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
               + settings.limits().getMaxDeltasPerPush() + "; split the batch)"))));
     }
     var results = settings.telemetry().push("stream", clientId, push.getDeltasCount(),
-        () -> writes.push(clientId, push.getDeltasList()));
+        () -> ScopedPush.push(writes, credential.mayPush(), clientId, push.getDeltasList(), "push.deltas"));
     lock.lock();
     try {
       // Remembered in the same step that queues the results, so that a change is suppressed only once this stream
@@ -350,6 +370,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
    */
   private void checksum(String scope) {
     requireHello("checksum_request");
+    credential.checkReadable("checksum_request.scope", scope);
     if (!EntityKey.isScope(scope) || !subscriptions.covers(scope)) {
       throw new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_ARGUMENT, List.of(
           Errors.violation("checksum_request.scope", "'" + scope + "' is not one of the subscribed scopes"))));
@@ -415,7 +436,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
   /** Under the lock. */
   void enqueue(Outgoing outgoing) {
     if (state != State.CLOSED) {
-      queue.add(outgoing);
+      queue.add(credential.readableOnly(outgoing));
     }
   }
 
@@ -439,10 +460,15 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
   void tick() {
     boolean silent;
     boolean stalled;
+    StreamCredential.Expiry expiry;
     lock.lock();
     try {
       if (state == State.CLOSED) {
         return;
+      }
+      expiry = credential.checkExpiry();
+      if (expiry instanceof StreamCredential.Warn warn) {
+        enqueue(new Outgoing(warn.message(), 0, null));
       }
       silent = awaitingClient
           && System.nanoTime() - lastHeardNanos > settings.heartbeatInterval().multipliedBy(3).toNanos();
@@ -456,6 +482,11 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
       }
     } finally {
       lock.unlock();
+    }
+    if (expiry instanceof StreamCredential.Expired expired) {
+      log.info("Client '{}': the stream's token expired; ending it", clientId);
+      close(expired.status(), expired.trailers());
+      return;
     }
     if (stalled) {
       log.info("Client '{}' read nothing for {} s; closing its stream", clientId, settings.stallTimeout().toSeconds());
@@ -494,6 +525,10 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
    * its own lock before a session's, so taking them the other way round could deadlock.
    */
   void close(Status status) {
+    close(status, null);
+  }
+
+  private void close(Status status, io.grpc.Metadata trailers) {
     lock.lock();
     try {
       if (state == State.CLOSED) {
@@ -501,7 +536,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
       }
       state = State.CLOSED;
       // Control messages (push results, errors) still go out; changes not yet sent are left for the resume.
-      queue.close(status);
+      queue.close(status, trailers);
     } finally {
       lock.unlock();
     }

@@ -27,8 +27,12 @@ public final class SyncSessions implements AutoCloseable {
   private final ClientStreams clientStreams;
   private volatile boolean accepting = true;
 
-  /** Creates the registry and starts the heartbeat timer. */
-  public SyncSessions(SessionSettings settings, WriteService writes, ChangeFeed changeFeed, LiveFeed liveFeed) {
+  private final io.deltasync.server.auth.Authenticator authenticator;
+
+  /** Creates the registry and starts the heartbeat timer; {@code authenticator} verifies refreshed tokens. */
+  public SyncSessions(SessionSettings settings, WriteService writes, ChangeFeed changeFeed, LiveFeed liveFeed,
+      io.deltasync.server.auth.Authenticator authenticator) {
+    this.authenticator = authenticator;
     this.settings = settings;
     this.writes = writes;
     this.changeFeed = changeFeed;
@@ -61,15 +65,19 @@ public final class SyncSessions implements AutoCloseable {
   }
 
   /** Opens a session on a new stream; the returned observer receives the client's messages. */
-  public StreamObserver<SyncRequest> open(StreamObserver<SyncResponse> responses) {
+  /** Opens a session for {@code principal} on a new stream; the returned observer receives its messages. */
+  public StreamObserver<SyncRequest> open(StreamObserver<SyncResponse> responses,
+      io.deltasync.server.auth.Principal principal) {
     ServerCallStreamObserver<SyncResponse> out = (ServerCallStreamObserver<SyncResponse>) responses;
     SyncSession[] self = new SyncSession[1];
     var span = settings.telemetry().sessionStarted();
-    SyncSession session = new SyncSession(out, settings, writes, changeFeed, liveFeed, clientStreams, () -> {
-      sessions.remove(self[0]);
-      SyncSession.Stats stats = self[0].stats();
-      settings.telemetry().sessionEnded(span, stats.clientId(), stats.state().name(), stats.fallbacks());
-    });
+    SyncSession session = new SyncSession(out, settings, writes, changeFeed, liveFeed, clientStreams,
+        new StreamCredential(principal, authenticator, authenticator.settings().expiryWarning(),
+            java.time.Clock.systemUTC()), () -> {
+          sessions.remove(self[0]);
+          SyncSession.Stats stats = self[0].stats();
+          settings.telemetry().sessionEnded(span, stats.clientId(), stats.state().name(), stats.fallbacks());
+        });
     self[0] = session;
     sessions.add(session);
     if (!accepting) {

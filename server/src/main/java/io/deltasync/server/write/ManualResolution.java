@@ -67,6 +67,15 @@ public final class ManualResolution {
 
   /** A page of open conflicts, oldest first. */
   public ListConflictsResponse list(ListConflictsRequest request) {
+    return list(request, io.deltasync.server.store.ScopeSet.ALL, request.getClientId());
+  }
+
+  /**
+   * A page of open conflicts in the {@code readable} scopes, oldest first; {@code clientId} is the request's client
+   * filter as the server stores client ids (empty = all).
+   */
+  public ListConflictsResponse list(ListConflictsRequest request, io.deltasync.server.store.ScopeSet readable,
+      String clientId) {
     List<FieldViolation> violations = new ArrayList<>();
     if (request.getPageSize() < 0) {
       violations.add(Errors.violation("page_size", request.getPageSize() + " (expected: >= 0)"));
@@ -89,7 +98,7 @@ public final class ManualResolution {
     }
     int pageSize = request.getPageSize() == 0 ? maxPageSize : Math.min(request.getPageSize(), maxPageSize);
     List<ConflictQueue.Listed> page = queue.listOpen(request.getScope(), request.getEntityType(),
-        request.getClientId(), after, pageSize + 1);
+        clientId, after, pageSize + 1, readable);
     ListConflictsResponse.Builder response = ListConflictsResponse.newBuilder();
     long bytes = 0;
     for (int i = 0; i < Math.min(pageSize, page.size()); i++) {
@@ -116,6 +125,15 @@ public final class ManualResolution {
 
   /** Resolves one conflict and returns the entity after the resolution. */
   public Entity resolve(ResolveConflictRequest request) {
+    return resolve(request, io.deltasync.server.store.ScopeSet.ALL, scope -> { });
+  }
+
+  /**
+   * Resolves one conflict of a {@code readable} scope (others are CONFLICT_NOT_FOUND, as if absent) after
+   * {@code requireWritable} accepted its scope (it throws to refuse), and returns the entity after the resolution.
+   */
+  public Entity resolve(ResolveConflictRequest request, io.deltasync.server.store.ScopeSet readable,
+      java.util.function.Consumer<String> requireWritable) {
     List<FieldViolation> violations = new ArrayList<>();
     UUID conflictId = null;
     try {
@@ -154,8 +172,10 @@ public final class ManualResolution {
     UUID id = conflictId;
     String chosenData = dataJson;
     Entity result = store.inTransaction(tx -> {
-      QueuedConflict conflict = tx.lockConflict(id).orElseThrow(() -> new DeltaSyncException(Code.NOT_FOUND,
-          ErrorReason.ERROR_REASON_CONFLICT_NOT_FOUND, "no conflict " + id));
+      QueuedConflict conflict = tx.lockConflict(id).filter(c -> readable.contains(c.key().scope()))
+          .orElseThrow(() -> new DeltaSyncException(Code.NOT_FOUND, ErrorReason.ERROR_REASON_CONFLICT_NOT_FOUND,
+              "no conflict " + id));
+      requireWritable.accept(conflict.key().scope());
       if (conflict.resolvedAt() != null) {
         throw new DeltaSyncException(Code.FAILED_PRECONDITION, ErrorReason.ERROR_REASON_CONFLICT_ALREADY_RESOLVED,
             "conflict " + id + " was already resolved at " + conflict.resolvedAt());

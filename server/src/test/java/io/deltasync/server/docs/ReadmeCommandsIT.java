@@ -92,9 +92,15 @@ class ReadmeCommandsIT {
     return new Started(server, Integer.parseInt(listening.group(1)));
   }
 
-  private static Result run(String commandLine) throws Exception {
-    ProcessBuilder builder = new ProcessBuilder("bash", "-c", commandLine).redirectErrorStream(true);
+  private Result run(String commandLine) throws Exception {
+    // From the repository's root, as a developer runs them; ./deltasync token reads the key the server created in
+    // its data directory, and uses the build this test runs in.
+    ProcessBuilder builder = new ProcessBuilder("bash", "-c", commandLine).redirectErrorStream(true)
+        .directory(ROOT.toFile());
     builder.environment().put("PATH", BUF_BIN + ":" + System.getenv("PATH"));
+    builder.environment().keySet().removeIf(name -> name.startsWith("DELTASYNC_") || name.startsWith("SYNC_"));
+    builder.environment().put("DELTASYNC_DATA_DIR", dataDirectory.toString());
+    builder.environment().put("DELTASYNC_SKIP_BUILD", "1");
     Process process = builder.start();
     String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
@@ -120,6 +126,13 @@ class ReadmeCommandsIT {
     assertThat(push.exitCode()).as(push.output()).isZero();
     assertThat(push.output()).contains("\"status\": \"DELTA_STATUS_APPLIED\"", "\"rowVersion\": \"1\"",
         "\"etag\": \"1-").doesNotContain("replayed");
+
+    // Authentication is on: the same Push without its token is refused.
+    String withoutToken = first.address(lines.get(2)).replaceFirst("-H \"Authorization: Bearer [^\"]*\" ", "");
+    assertThat(withoutToken).doesNotContain("Authorization");
+    Result refused = run(withoutToken);
+    assertThat(refused.exitCode()).as(refused.output()).isNotZero();
+    assertThat(refused.output()).containsIgnoringCase("unauthenticated");
 
     Result pull = run(first.address(lines.get(3)));
     assertThat(pull.exitCode()).as(pull.output()).isZero();
