@@ -163,7 +163,8 @@ BEGIN
                      AND n.writer_delta_id IS NOT DISTINCT FROM setting_delta THEN setting_edits END
         FROM written n
         JOIN previous o ON o.scope = n.scope AND o.entity_type = n.entity_type AND o.entity_id = n.entity_id
-        WHERE o.row_version IS DISTINCT FROM n.row_version;
+        WHERE o.row_version IS DISTINCT FROM n.row_version
+        ORDER BY n.last_modified_at;  -- the order the rows were written in, as the row-level trigger logged them
     END IF;
     RETURN NULL;
 END

@@ -21,16 +21,17 @@ final class PlainWrites {
   // join the claim's RETURNING, so a delta whose claim failed (applied before) writes nothing, and a concurrent retry
   // of one of these deltas blocks on applied_delta's primary key until this transaction ends, as with the
   // single-delta claim. The caller guarantees that no entity and no delta id appears twice in one call, so the
-  // writes never meet their own rows. Input sorted by key: row locks are taken in key order, which keeps two
-  // concurrent batches over the same entities from locking them in opposite orders in this statement.
+  // writes never meet their own rows. Creates are inserted in batch order (WITH ORDINALITY), so the change log has
+  // them in the order the client made them, as when each was its own statement; the updates' order among
+  // themselves follows the plan (they are different entities of one transaction, and clients apply by version).
   // Arrays (unnest), not VALUES: the statement text is the same whatever the batch size, so it is parsed and
   // planned as one prepared statement.
   private static final String SQL = """
       WITH input AS MATERIALIZED (
           SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
-                               ?::bigint[], ?::text[], ?::bigint[])
-              AS i(delta_id, digest, op, scope, entity_type, entity_id, data, base_version, base_etag, clock_us)
-          ORDER BY i.scope, i.entity_type, i.entity_id),
+                               ?::bigint[], ?::text[], ?::bigint[]) WITH ORDINALITY
+              AS i(delta_id, digest, op, scope, entity_type, entity_id, data, base_version, base_etag, clock_us,
+                   ord)),
       claim AS (
           INSERT INTO applied_delta (client_id, delta_id, delta_digest)
           SELECT ?, i.delta_id, decode(i.digest, 'base64') FROM input i
@@ -42,6 +43,7 @@ final class PlainWrites {
           SELECT i.scope, i.entity_type, i.entity_id, i.data::jsonb, ?, ?, i.delta_id, i.clock_us
           FROM input i JOIN claim c ON c.delta_id = i.delta_id
           WHERE i.op = 'create'
+          ORDER BY i.ord
           ON CONFLICT DO NOTHING
           RETURNING *),
       updated AS (
