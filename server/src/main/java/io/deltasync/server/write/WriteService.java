@@ -218,13 +218,26 @@ public final class WriteService {
    * so it cannot take part in a deadlock cycle, and progress is guaranteed however hot the entities are.
    */
   private List<DeltaResult> applyBatch(String clientId, List<Prepared> prepared) {
+    boolean setBased = PlainRuns.fitsResponse(prepared, responseBudget);
+    try {
+      return applyBatch(clientId, prepared, setBased);
+    } catch (ResultsTooLarge e) {
+      // The written entities carry more than their deltas (a large conflict_data, say): the set-based statements
+      // applied more than one response can answer. Rolled back; the per-delta path stops at the budget instead.
+      log.debug("Results of a batch of {} deltas of client {} passed the response budget; applying it delta by "
+          + "delta", prepared.size(), clientId);
+      return applyBatch(clientId, prepared, false);
+    }
+  }
+
+  private List<DeltaResult> applyBatch(String clientId, List<Prepared> prepared, boolean setBased) {
     try {
       try {
-        return store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, false));
+        return store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, false, setBased));
       } catch (DeltaFailed e) {
         log.debug("A delta of client {} failed alone ({}); applying its batch again with a savepoint per delta",
             clientId, e.getCause() == null ? e.getMessage() : e.getCause().toString());
-        return store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, true));
+        return store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, true, setBased));
       }
     } catch (DataAccessException e) {
       if (!SyncStore.isRetryable(e)) {
@@ -294,10 +307,9 @@ public final class WriteService {
    * the per-delta path one by one, each in its own savepoint, so only the bad delta is rejected.
    */
   private List<DeltaResult> applyAll(WriteTransaction tx, String clientId, List<Prepared> prepared,
-      boolean savepoints) {
+      boolean savepoints, boolean setBased) {
     // Results are written in one statement at the end; a savepoint that rolls back forgets the ones it recorded.
     tx.deferResults();
-    boolean setBased = PlainRuns.fitsResponse(prepared, responseBudget);
     DeltaResult[] results = new DeltaResult[prepared.size()];
     long responseBytes = 0;
     for (int start = 0; start < prepared.size(); ) {
@@ -313,6 +325,9 @@ public final class WriteService {
           tx.recordResult(clientId, one.delta().getDeltaId(), results[i].toByteArray());
           responseBytes += results[i].getSerializedSize() + 8;
         }
+      }
+      if (!outcomes.isEmpty() && responseBytes > responseBudget) {
+        throw new ResultsTooLarge();
       }
       for (int i = start; i < end; i++) {
         if (results[i] != null) {
@@ -503,6 +518,15 @@ public final class WriteService {
       }
     }
     return "";
+  }
+
+  /** The set-based statements applied more than one response can answer: the attempt is abandoned. */
+  private static final class ResultsTooLarge extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    ResultsTooLarge() {
+      super("results past the response budget", null, false, false);
+    }
   }
 
   /** One delta of a batch failed alone: the attempt without savepoints is abandoned. */

@@ -64,6 +64,15 @@ class SetBasedWritesIT {
         + "where scope = ? and entity_id = ? and row_version = ?", scope, entityId, rowVersion);
   }
 
+  /**
+   * How many statements wrote the scope's current entity rows: rows written by one statement share its command id
+   * (cmin) within their transaction; the per-delta path writes each row with a statement of its own.
+   */
+  private static long statementsThatWrote(String scope) {
+    return server.sql().fetchOne("select count(distinct (xmin::text, cmin::text)) from entity where scope = ?",
+        scope).get(0, Long.class);
+  }
+
   @Test
   void everyRowOfABatchIsLoggedWithItsOwnDeltaAndClock() {
     String scope = "writer-per-row";
@@ -74,6 +83,7 @@ class SetBasedWritesIT {
     }
     assertThat(push("phone-rows", batch)).extracting(DeltaResult::getStatus)
         .containsOnly(DeltaStatus.DELTA_STATUS_APPLIED);
+    assertThat(statementsThatWrote(scope)).as("one set-based statement wrote all 50 rows").isEqualTo(1);
     List<Delta> updates = new ArrayList<>();
     for (int i = 0; i < 50; i++) {
       Delta delta = i % 5 == 0 ? delete("n" + i, 1) : update("n" + i, 1, doc("v", "u" + i));
@@ -81,6 +91,7 @@ class SetBasedWritesIT {
     }
     assertThat(push("phone-rows", updates)).extracting(DeltaResult::getStatus)
         .containsOnly(DeltaStatus.DELTA_STATUS_APPLIED);
+    assertThat(statementsThatWrote(scope)).as("one set-based statement for updates and deletes").isEqualTo(1);
 
     for (int i = 0; i < 50; i++) {
       Record create = logged(scope, "n" + i, 1);
@@ -172,6 +183,8 @@ class SetBasedWritesIT {
         assertThat(result.getEntity().getRowVersion()).isEqualTo(2);
       }
     }
+    assertThat(server.sql().fetchOne("select count(distinct cmin::text) from entity where scope = ? "
+        + "and row_version = 2", scope).get(0, Long.class)).as("the six hits in one statement").isEqualTo(1L);
     List<DeltaResult> replayed = push("phone-s", updates);
     for (int i = 0; i < 10; i++) {
       assertThat(replayed.get(i).getReplayed()).isTrue();
@@ -305,5 +318,32 @@ class SetBasedWritesIT {
     } finally {
       threads.shutdownNow();
     }
+  }
+  @Test
+  void resultsBiggerThanTheirDeltasStillFitOneResponse() {
+    String scope = "big-results";
+    push("phone-big", creates(scope, 30));
+    // Another service left a large conflict_data on every entity: each small update's result carries ~200 KB.
+    server.sql().execute("update entity set conflict_data = jsonb_build_object('note', repeat('x', 200000)) "
+        + "where scope = ?", scope);
+    List<Delta> updates = new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      updates.add(inScope(update("n" + i, 2, doc("v", "small")), scope));
+    }
+    List<DeltaResult> results = push("phone-big", updates);
+
+    int applied = 0;
+    while (applied < 30 && results.get(applied).getStatus() == DeltaStatus.DELTA_STATUS_APPLIED) {
+      applied++;
+    }
+    assertThat(applied).as("some applied, then the response budget").isBetween(1, 29);
+    for (int i = applied; i < 30; i++) {
+      assertThat(results.get(i).getStatus()).isEqualTo(DeltaStatus.DELTA_STATUS_REJECTED);
+      assertThat(results.get(i).getError().getCode()).isEqualTo(Code.RESOURCE_EXHAUSTED.getNumber());
+    }
+    assertThat(server.sql().fetchValue("select count(*) from entity where scope = ? and row_version = 3", scope))
+        .as("exactly the answered deltas were applied").isEqualTo((long) applied);
+    assertThat(server.sql().fetchValue("select count(*) from applied_delta where client_id = 'phone-big' "
+        + "and result is not null")).isEqualTo(30L + applied);
   }
 }
