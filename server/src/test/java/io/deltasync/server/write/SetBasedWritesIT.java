@@ -9,11 +9,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.google.protobuf.util.Timestamps;
 import com.google.rpc.Code;
 import io.deltasync.server.testing.DeltaSyncServerExtension;
+import io.deltasync.server.testing.StreamClient;
 import io.deltasync.v1.ConflictPolicy;
 import io.deltasync.v1.Delta;
 import io.deltasync.v1.DeltaResult;
 import io.deltasync.v1.DeltaStatus;
 import io.deltasync.v1.PushRequest;
+import io.deltasync.v1.Subscription;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -345,5 +347,24 @@ class SetBasedWritesIT {
         .as("exactly the answered deltas were applied").isEqualTo((long) applied);
     assertThat(server.sql().fetchValue("select count(*) from applied_delta where client_id = 'phone-big' "
         + "and result is not null")).isEqualTo(30L + applied);
+  }
+  @Test
+  void multiRowPlainSqlStatementsReachLiveStreamsRowByRow() {
+    String scope = "plain-live";
+    try (StreamClient stream = new StreamClient(server.channel())) {
+      stream.hello("watcher-plain", "", Subscription.newBuilder().addScopes(scope).build());
+      stream.awaitLive();
+      // Another service writes 20 rows with one INSERT, then changes them all with one UPDATE: the statement-level
+      // log triggers (V14) append one change per row, which polling delivers.
+      server.sql().execute("insert into entity (scope, entity_type, entity_id, data) "
+          + "select ?, 'note', 'row-' || g, jsonb_build_object('n', g) from generate_series(1, 20) g", scope);
+      server.sql().execute("update entity set data = data || '{\"done\": true}' where scope = ?", scope);
+      List<io.deltasync.v1.Change> changes = stream.awaitChanges(40);
+      assertThat(changes.stream().map(c -> c.getEntity().getEntityId() + "@" + c.getEntity().getRowVersion())
+          .distinct()).hasSize(40);
+      assertThat(changes).filteredOn(c -> c.getEntity().getRowVersion() == 2).hasSizeGreaterThanOrEqualTo(20)
+          .allMatch(c -> c.getEntity().getData().getFieldsMap().containsKey("done"))
+          .allMatch(c -> c.getClientId().isEmpty());
+    }
   }
 }
