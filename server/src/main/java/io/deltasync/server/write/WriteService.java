@@ -189,10 +189,7 @@ public final class WriteService {
       if (responseBytes > responseBudget) {
         result = notAttempted(one.delta(), responseBytes);
       } else if (one.rejection() == null && Context.current().isCancelled()) {
-        // The client gave up on the call (cancelled, or past its deadline): nobody will read these results, so
-        // the rest is not applied; what was applied commits, and a retry by delta_id answers it.
-        result = rejected(one.delta(), Errors.status(Code.CANCELLED, ErrorReason.ERROR_REASON_NOT_ATTEMPTED,
-            "not attempted: the call was cancelled or passed its deadline; push this delta again (same delta_id)"));
+        result = cancelled(one.delta());
       } else if (one.rejection() != null) {
         result = one.rejection();
       } else {
