@@ -22,7 +22,7 @@ import java.util.concurrent.CountDownLatch;
  * only: the triggers are what keeps plain-SQL writes in the change log. Usage: {@code [threads] [rows] [rounds]}.
  */
 public final class TriggerCostBenchmark {
-  private static final List<String> TRIGGERS = List.of("entity_stamp", "entity_stamp_clocks", "entity_log_change");
+  private static final List<String> TRIGGERS = List.of("entity_stamp", "entity_log_inserts", "entity_log_updates");
 
   private TriggerCostBenchmark() {}
 

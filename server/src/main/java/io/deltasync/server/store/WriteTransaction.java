@@ -16,6 +16,8 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -36,8 +38,13 @@ public final class WriteTransaction {
   private Map<String, byte[]> pendingResults;
 
   WriteTransaction(DSLContext tx) {
+    this(tx, null);
+  }
+
+  private WriteTransaction(DSLContext tx, Map<String, byte[]> pendingResults) {
     this.tx = tx;
     this.entities = new JsonEntityStore(tx);
+    this.pendingResults = pendingResults;
   }
 
   /**
@@ -45,8 +52,62 @@ public final class WriteTransaction {
    * claim included) is rolled back to the savepoint and the exception propagates; the transaction stays usable.
    */
   public <T> T inSavepoint(Function<WriteTransaction, T> work) {
-    // jOOQ nests transactions as savepoints (SAVEPOINT, then RELEASE or ROLLBACK TO).
-    return tx.transactionResult(configuration -> work.apply(new WriteTransaction(DSL.using(configuration))));
+    // jOOQ nests transactions as savepoints (SAVEPOINT, then RELEASE or ROLLBACK TO). Deferred results are shared
+    // with the savepoint (a retry later in the batch must find them) and forgotten with it when it rolls back.
+    Set<String> before = pendingResults == null ? null : new HashSet<>(pendingResults.keySet());
+    try {
+      return tx.transactionResult(configuration -> work.apply(new WriteTransaction(DSL.using(configuration),
+          pendingResults)));
+    } catch (RuntimeException e) {
+      if (before != null) {
+        pendingResults.keySet().retainAll(before);
+      }
+      throw e;
+    }
+  }
+
+  /** What a plain write does: a create without a base, or a compare-and-set update or delete. */
+  public enum PlainKind { CREATE, UPDATE, DELETE }
+
+  /**
+   * One delta for {@link #claimAndWritePlain}: no edits, nothing but the write it names.
+   *
+   * @param deltaId its id
+   * @param digest its digest (idempotency)
+   * @param kind what it writes
+   * @param key the entity
+   * @param base what the compare-and-set expects (updates and deletes; empty: not checked)
+   * @param dataJson the new document (ignored for deletes)
+   * @param writeClockMicros its effective time for last-write-wins clocks
+   */
+  public record PlainWrite(String deltaId, byte[] digest, PlainKind kind, EntityKey key, Expected base,
+      String dataJson, long writeClockMicros) {}
+
+  /** What {@link #claimAndWritePlain} did with one delta it claimed. */
+  public sealed interface PlainOutcome {}
+
+  /** Claimed and written: the entity after the write. */
+  public record PlainWritten(Entity entity) implements PlainOutcome {}
+
+  /** Claimed, but the write missed (the entity exists, is absent, deleted or at another version): a conflict. */
+  public record PlainMissed() implements PlainOutcome {}
+
+  /**
+   * Claims and writes many plain deltas of one client in one statement (set-based: one multi-row claim, one
+   * multi-row insert, one multi-row compare-and-set update). No entity and no delta id may appear twice in
+   * {@code writes}. Returns the outcome of each delta claimed here, by delta id; a delta that is absent was not
+   * claimed (applied before, or claimed earlier in this transaction) and nothing was written for it. The claims of
+   * missed deltas stay: the caller resolves them in this transaction, or {@link #releaseClaim}s them.
+   */
+  public Map<String, PlainOutcome> claimAndWritePlain(String clientId, List<PlainWrite> writes) {
+    return PlainWrites.apply(tx, clientId, writes);
+  }
+
+  /** Drops this transaction's own claim of a delta (one it will not record a result for). */
+  public void releaseClaim(String clientId, String deltaId) {
+    tx.deleteFrom(APPLIED_DELTA)
+        .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId), APPLIED_DELTA.RESULT.isNull())
+        .execute();
   }
 
   /** What {@link #claimDelta} found. */
@@ -202,7 +263,9 @@ public final class WriteTransaction {
    * any delta fails (no savepoints), and that calls flushResults before it commits.
    */
   public void deferResults() {
-    pendingResults = new LinkedHashMap<>();
+    if (pendingResults == null) {
+      pendingResults = new LinkedHashMap<>();
+    }
   }
 
   /** Writes the deferred results (one UPDATE for all of them). */

@@ -164,7 +164,7 @@ public final class WriteService {
   }
 
   /** A delta after validation: either ready to apply or already rejected. */
-  private record Prepared(Delta delta, String field, ValidDelta valid, List<Edit> edits, byte[] digest,
+  record Prepared(Delta delta, String field, ValidDelta valid, List<Edit> edits, byte[] digest,
       DeltaResult rejection) {}
 
   private Prepared prepare(Delta delta, String field) {
@@ -189,10 +189,7 @@ public final class WriteService {
       if (responseBytes > responseBudget) {
         result = notAttempted(one.delta(), responseBytes);
       } else if (one.rejection() == null && Context.current().isCancelled()) {
-        // The client gave up on the call (cancelled, or past its deadline): nobody will read these results, so
-        // the rest is not applied; what was applied commits, and a retry by delta_id answers it.
-        result = rejected(one.delta(), Errors.status(Code.CANCELLED, ErrorReason.ERROR_REASON_NOT_ATTEMPTED,
-            "not attempted: the call was cancelled or passed its deadline; push this delta again (same delta_id)"));
+        result = cancelled(one.delta());
       } else if (one.rejection() != null) {
         result = one.rejection();
       } else {
@@ -218,13 +215,26 @@ public final class WriteService {
    * so it cannot take part in a deadlock cycle, and progress is guaranteed however hot the entities are.
    */
   private List<DeltaResult> applyBatch(String clientId, List<Prepared> prepared) {
+    boolean setBased = PlainRuns.fitsResponse(prepared, responseBudget);
+    try {
+      return applyBatch(clientId, prepared, setBased);
+    } catch (ResultsTooLarge e) {
+      // The written entities carry more than their deltas (a large conflict_data, say): the set-based statements
+      // applied more than one response can answer. Rolled back; the per-delta path stops at the budget instead.
+      log.debug("Results of a batch of {} deltas of client {} passed the response budget; applying it delta by "
+          + "delta", prepared.size(), clientId);
+      return applyBatch(clientId, prepared, false);
+    }
+  }
+
+  private List<DeltaResult> applyBatch(String clientId, List<Prepared> prepared, boolean setBased) {
     try {
       try {
-        return store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, false));
+        return store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, false, setBased));
       } catch (DeltaFailed e) {
         log.debug("A delta of client {} failed alone ({}); applying its batch again with a savepoint per delta",
             clientId, e.getCause() == null ? e.getMessage() : e.getCause().toString());
-        return store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, true));
+        return store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, true, setBased));
       }
     } catch (DataAccessException e) {
       if (!SyncStore.isRetryable(e)) {
@@ -278,24 +288,142 @@ public final class WriteService {
             + "back; nothing was applied: retry it (same delta_id)"));
   }
 
+  /**
+   * One attempt at the batch. The batch is cut into runs of consecutive deltas in which no entity and no delta id
+   * appears twice; in each run, the plain deltas (see {@link PlainRuns}) are claimed and written set-based, in one
+   * statement, and then, in batch order, every other delta of the run goes through the per-delta path: the plain
+   * ones whose write missed (a conflict: the policy decides), the ones that were not claimed (a retry, answered
+   * from its first result), and the ones that are not plain (edits, recreation over a tombstone). Within a run the
+   * order of deltas of different entities does not matter, and each entity is written by at most one of them, so
+   * batch order holds for every entity: a later delta of the same entity starts the next run and sees the earlier
+   * one's write.
+   *
+   * <p>Without savepoints, any delta failing alone (or the set-based statement failing) abandons the attempt
+   * ({@link DeltaFailed}). With savepoints, the set-based statement of a run has its own savepoint: if the
+   * database refuses it (one delta's data breaks a constraint), it is rolled back and that run's deltas go through
+   * the per-delta path one by one, each in its own savepoint, so only the bad delta is rejected.
+   */
   private List<DeltaResult> applyAll(WriteTransaction tx, String clientId, List<Prepared> prepared,
-      boolean savepoints) {
-    Map<Delta, Prepared> byDelta = new IdentityHashMap<>();
-    prepared.forEach(one -> byDelta.put(one.delta(), one));
-    if (!savepoints) {
-      tx.deferResults();  // any failure rolls back the whole attempt, so the results can wait for the end
+      boolean savepoints, boolean setBased) {
+    // Results are written in one statement at the end; a savepoint that rolls back forgets the ones it recorded.
+    tx.deferResults();
+    DeltaResult[] results = new DeltaResult[prepared.size()];
+    long responseBytes = 0;
+    for (int start = 0; start < prepared.size(); ) {
+      int end = PlainRuns.runEnd(prepared, start);
+      Map<Integer, WriteClock> clocks = new HashMap<>();
+      Map<String, WriteTransaction.PlainOutcome> outcomes = setBased && !Context.current().isCancelled()
+          ? writePlain(tx, clientId, prepared.subList(start, end), start, clocks, savepoints) : Map.of();
+      for (int i = start; i < end; i++) {
+        if (outcomes.get(prepared.get(i).delta().getDeltaId()) instanceof WriteTransaction.PlainWritten written
+            && clocks.containsKey(i)) {
+          Prepared one = prepared.get(i);
+          results[i] = applied(one.delta(), written.entity(), null);
+          tx.recordResult(clientId, one.delta().getDeltaId(), results[i].toByteArray());
+          responseBytes += results[i].getSerializedSize() + 8;
+        }
+      }
+      if (!outcomes.isEmpty() && responseBytes > responseBudget) {
+        throw new ResultsTooLarge();
+      }
+      for (int i = start; i < end; i++) {
+        if (results[i] != null) {
+          continue;
+        }
+        Prepared one = prepared.get(i);
+        WriteTransaction.PlainOutcome outcome = clocks.containsKey(i)
+            ? outcomes.get(one.delta().getDeltaId()) : null;
+        if (responseBytes > responseBudget) {
+          results[i] = notAttempted(one.delta(), responseBytes);
+          if (outcome != null) {
+            tx.releaseClaim(clientId, one.delta().getDeltaId());
+          }
+        } else if (one.rejection() != null) {
+          results[i] = one.rejection();
+        } else if (outcome == null && Context.current().isCancelled()) {
+          results[i] = cancelled(one.delta());
+        } else if (outcome != null) {
+          // Claimed by the set-based statement, and its write missed: the conflict policy decides, as after the
+          // single-delta claim-and-write. The triggers learn the writer from the settings again for these writes.
+          WriteClock clock = clocks.get(i);
+          results[i] = savepoints
+              ? inSavepoint(tx, clientId, one, sp -> resolveClaimed(sp, clientId, one, clock), true)
+              : directly(() -> resolveClaimed(tx, clientId, one, clock));
+        } else {
+          results[i] = savepoints ? applyInSavepoint(tx, clientId, one) : applyDirectly(tx, clientId, one);
+        }
+        responseBytes += results[i].getSerializedSize() + 8;
+      }
+      start = end;
     }
-    List<DeltaResult> results = decide(prepared, delta -> {
-      Prepared one = byDelta.get(delta);
-      return savepoints ? applyInSavepoint(tx, clientId, one) : applyDirectly(tx, clientId, one);
-    });
     tx.flushResults();
-    return results;
+    return List.of(results);
   }
 
-  private DeltaResult applyDirectly(WriteTransaction tx, String clientId, Prepared one) {
+  /**
+   * The set-based statement of one run; the write clock of every delta it sent is put in {@code clocks} (by batch
+   * index). Empty when fewer than two deltas of the run are plain (one delta is cheaper through the single-delta
+   * claim-and-write) or when, with savepoints, the database refused the statement.
+   */
+  private Map<String, WriteTransaction.PlainOutcome> writePlain(WriteTransaction tx, String clientId,
+      List<Prepared> run, int offset, Map<Integer, WriteClock> clocks, boolean savepoints) {
+    List<WriteTransaction.PlainWrite> writes = new ArrayList<>(run.size());
+    Map<Integer, WriteClock> sent = new HashMap<>();
+    for (int i = 0; i < run.size(); i++) {
+      Prepared one = run.get(i);
+      Optional<WriteTransaction.PlainKind> kind = PlainRuns.kind(one);
+      if (kind.isEmpty()) {
+        continue;
+      }
+      ValidDelta valid = one.valid();
+      WriteClock clock = WriteClock.of(one.delta(), clientId, this.clock.instant(), maxClockSkew);
+      sent.put(offset + i, clock);
+      writes.add(new WriteTransaction.PlainWrite(one.delta().getDeltaId(), one.digest(), kind.get(), valid.key(),
+          valid.base(), valid.dataJson(), clock.micros()));
+    }
+    if (writes.size() < 2) {
+      return Map.of();
+    }
+    Map<String, WriteTransaction.PlainOutcome> outcomes;
+    if (!savepoints) {
+      outcomes = directly(() -> tx.claimAndWritePlain(clientId, writes));
+    } else {
+      try {
+        outcomes = tx.inSavepoint(sp -> sp.claimAndWritePlain(clientId, writes));
+      } catch (DataAccessException e) {
+        if (SyncStore.isRetryable(e) || SyncStore.isUnavailable(e)) {
+          throw e;
+        }
+        log.debug("Set-based write of {} deltas of client {} refused ({}); applying them one by one", writes.size(),
+            clientId, e.sqlState());
+        return Map.of();
+      }
+    }
+    clocks.putAll(sent);
+    return outcomes;
+  }
+
+  /** A delta claimed (and missed) by the set-based statement, through the conflict policy. */
+  private DeltaResult resolveClaimed(WriteTransaction tx, String clientId, Prepared one, WriteClock clock) {
+    Delta delta = one.delta();
+    tx.identifyWriter(clientId, delta.getDeltaId(), clock.micros());
+    DeltaResult result = write(tx, clientId, one.valid(), one.edits(), one.field(), clock, true,
+        OperationalMerge.Plan.NONE);
+    tx.recordResult(clientId, delta.getDeltaId(), result.toByteArray());
+    return result;
+  }
+
+  private static DeltaResult cancelled(Delta delta) {
+    // The client gave up on the call (cancelled, or past its deadline): nobody will read these results, so the
+    // rest is not applied; what was applied commits, and a retry by delta_id answers it.
+    return rejected(delta, Errors.status(Code.CANCELLED, ErrorReason.ERROR_REASON_NOT_ATTEMPTED,
+        "not attempted: the call was cancelled or passed its deadline; push this delta again (same delta_id)"));
+  }
+
+  /** Runs one delta's work in an attempt without savepoints: a failure that is the delta's own abandons it. */
+  private static <T> T directly(java.util.function.Supplier<T> work) {
     try {
-      return applyOnce(tx, clientId, one.valid(), one.edits(), one.field(), one.digest());
+      return work.get();
     } catch (RetryLater e) {
       throw new DeltaFailed(e);
     } catch (RuntimeException e) {
@@ -307,12 +435,28 @@ public final class WriteService {
     }
   }
 
+  private DeltaResult applyDirectly(WriteTransaction tx, String clientId, Prepared one) {
+    return directly(() -> applyOnce(tx, clientId, one.valid(), one.edits(), one.field(), one.digest()));
+  }
+
   private DeltaResult applyInSavepoint(WriteTransaction tx, String clientId, Prepared one) {
+    return inSavepoint(tx, clientId, one,
+        sp -> applyOnce(sp, clientId, one.valid(), one.edits(), one.field(), one.digest()), false);
+  }
+
+  /**
+   * One delta's work in its own savepoint. {@code claimedOutside}: its idempotency claim was made before the
+   * savepoint (by the set-based statement), so a result that must not be recorded also drops the claim, exactly as
+   * when the claim rolls back with the savepoint.
+   */
+  private DeltaResult inSavepoint(WriteTransaction tx, String clientId, Prepared one,
+      Function<WriteTransaction, DeltaResult> work, boolean claimedOutside) {
     Delta delta = one.delta();
+    DeltaResult unrecorded;
     try {
-      return tx.inSavepoint(sp -> applyOnce(sp, clientId, one.valid(), one.edits(), one.field(), one.digest()));
+      return tx.inSavepoint(work);
     } catch (RetryLater e) {
-      return e.result;  // rolled back to the savepoint: the claim went with it, so the retry gets a fresh chance
+      unrecorded = e.result;  // rolled back to the savepoint: the claim goes too, so the retry gets a fresh chance
     } catch (DataAccessException e) {
       if (SyncStore.isRetryable(e) || SyncStore.isUnavailable(e)) {
         throw e;  // the whole batch runs again, or fails as unavailable
@@ -321,21 +465,27 @@ public final class WriteService {
         // statement_timeout cancelled this delta's statement (a lock held elsewhere, a slow database): busy, not
         // the client's data and not ours
         log.info("Server busy while applying delta {} of client {}: {}", delta.getDeltaId(), clientId, e.toString());
-        return rejected(delta, Errors.busy());
+        unrecorded = rejected(delta, Errors.busy());
+      } else {
+        unrecorded = refusedByDatabase(delta, clientId, e);
       }
-      return refusedByDatabase(delta, clientId, e);
     } catch (RuntimeException e) {
       if (SyncStore.isUnavailable(e)) {
         throw e;
       }
       if (SyncStore.isOverloaded(e)) {
         log.info("Server busy while applying delta {} of client {}: {}", delta.getDeltaId(), clientId, e.toString());
-        return rejected(delta, Errors.busy());
+        unrecorded = rejected(delta, Errors.busy());
+      } else {
+        log.error("Unexpected failure applying delta {} of client {}", delta.getDeltaId(), clientId, e);
+        unrecorded = rejected(delta, Errors.status(Code.INTERNAL, ErrorReason.ERROR_REASON_INTERNAL,
+            "internal error while applying the delta; it was not applied"));
       }
-      log.error("Unexpected failure applying delta {} of client {}", delta.getDeltaId(), clientId, e);
-      return rejected(delta, Errors.status(Code.INTERNAL, ErrorReason.ERROR_REASON_INTERNAL,
-          "internal error while applying the delta; it was not applied"));
     }
+    if (claimedOutside) {
+      tx.releaseClaim(clientId, delta.getDeltaId());
+    }
+    return unrecorded;
   }
 
   /**
@@ -365,6 +515,15 @@ public final class WriteService {
       }
     }
     return "";
+  }
+
+  /** The set-based statements applied more than one response can answer: the attempt is abandoned. */
+  private static final class ResultsTooLarge extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    ResultsTooLarge() {
+      super("results past the response budget", null, false, false);
+    }
   }
 
   /** One delta of a batch failed alone: the attempt without savepoints is abandoned. */

@@ -1,0 +1,113 @@
+package io.deltasync.server.store;
+
+import static io.deltasync.db.jooq.Tables.ENTITY;
+
+import io.deltasync.v1.Entity;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+
+/**
+ * The set-based write of many plain deltas of one client in one statement: the idempotency claims of all of them,
+ * all creates as one {@code INSERT … ON CONFLICT DO NOTHING}, all compare-and-set updates and deletes as one
+ * {@code UPDATE … FROM unnest(…)}, each row carrying its writer (schema V14) so the triggers log every row with its
+ * own client, delta and clock.
+ */
+final class PlainWrites {
+  // One statement, one round trip. Data-modifying CTEs all run to completion and see the same snapshot; the writes
+  // join the claim's RETURNING, so a delta whose claim failed (applied before) writes nothing, and a concurrent retry
+  // of one of these deltas blocks on applied_delta's primary key until this transaction ends, as with the
+  // single-delta claim. The caller guarantees that no entity and no delta id appears twice in one call, so the
+  // writes never meet their own rows. Creates are inserted in batch order (WITH ORDINALITY), so the change log has
+  // them in the order the client made them, as when each was its own statement; the updates' order among
+  // themselves follows the plan (they are different entities of one transaction, and clients apply by version).
+  // Arrays (unnest), not VALUES: the statement text is the same whatever the batch size, so it is parsed and
+  // planned as one prepared statement.
+  private static final String SQL = """
+      WITH input AS MATERIALIZED (
+          SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+                               ?::bigint[], ?::text[], ?::bigint[]) WITH ORDINALITY
+              AS i(delta_id, digest, op, scope, entity_type, entity_id, data, base_version, base_etag, clock_us,
+                   ord)),
+      claim AS (
+          INSERT INTO applied_delta (client_id, delta_id, delta_digest)
+          SELECT ?, i.delta_id, decode(i.digest, 'base64') FROM input i
+          ON CONFLICT DO NOTHING
+          RETURNING delta_id),
+      created AS (
+          INSERT INTO entity (scope, entity_type, entity_id, data, last_modified_by, writer_client_id,
+                              writer_delta_id, write_clock_us)
+          SELECT i.scope, i.entity_type, i.entity_id, i.data::jsonb, ?, ?, i.delta_id, i.clock_us
+          FROM input i JOIN claim c ON c.delta_id = i.delta_id
+          WHERE i.op = 'create'
+          ORDER BY i.ord
+          ON CONFLICT DO NOTHING
+          RETURNING *),
+      updated AS (
+          UPDATE entity e
+          SET data = CASE WHEN i.op = 'delete' THEN e.data ELSE deltasync_keep_exact(e.data, i.data::jsonb) END,
+              is_deleted = (i.op = 'delete'),
+              row_version = e.row_version + 1,
+              last_modified_by = ?, writer_client_id = ?, writer_delta_id = i.delta_id, write_clock_us = i.clock_us
+          FROM input i JOIN claim c ON c.delta_id = i.delta_id
+          WHERE i.op <> 'create'
+            AND e.scope = i.scope AND e.entity_type = i.entity_type AND e.entity_id = i.entity_id
+            AND NOT e.is_deleted
+            AND (i.base_version = 0 OR e.row_version = i.base_version)
+            AND (i.base_etag = '' OR e.etag = i.base_etag)
+          RETURNING e.*)
+      SELECT c.delta_id AS claimed_delta_id, w.*
+      FROM claim c
+      LEFT JOIN (SELECT * FROM created UNION ALL SELECT * FROM updated) w ON w.writer_delta_id = c.delta_id""";
+
+  private PlainWrites() {}
+
+  static Map<String, WriteTransaction.PlainOutcome> apply(DSLContext tx, String clientId,
+      List<WriteTransaction.PlainWrite> writes) {
+    int n = writes.size();
+    String[] deltaIds = new String[n];
+    String[] digests = new String[n];
+    String[] ops = new String[n];
+    String[] scopes = new String[n];
+    String[] types = new String[n];
+    String[] ids = new String[n];
+    String[] data = new String[n];
+    Long[] baseVersions = new Long[n];
+    String[] baseEtags = new String[n];
+    Long[] clocks = new Long[n];
+    Base64.Encoder base64 = Base64.getEncoder();
+    for (int i = 0; i < n; i++) {
+      WriteTransaction.PlainWrite write = writes.get(i);
+      deltaIds[i] = write.deltaId();
+      // base64 text, because a bytea[] bind is not something every driver and jOOQ version agree on
+      digests[i] = base64.encodeToString(write.digest());
+      ops[i] = switch (write.kind()) {
+        case CREATE -> "create";
+        case UPDATE -> "update";
+        case DELETE -> "delete";
+      };
+      scopes[i] = write.key().scope();
+      types[i] = write.key().entityType();
+      ids[i] = write.key().entityId();
+      data[i] = write.dataJson();
+      baseVersions[i] = write.base().rowVersion();
+      baseEtags[i] = write.base().etag();
+      clocks[i] = write.writeClockMicros();
+    }
+    Map<String, WriteTransaction.PlainOutcome> outcomes = new HashMap<>();
+    for (Record row : tx.resultQuery(SQL, deltaIds, digests, ops, scopes, types, ids, data, baseVersions,
+        baseEtags, clocks, clientId, clientId, clientId, clientId, clientId).fetch()) {
+      String deltaId = row.get("claimed_delta_id", String.class);
+      if (row.get("row_version") == null) {
+        outcomes.put(deltaId, new WriteTransaction.PlainMissed());
+      } else {
+        Entity entity = Rows.written(row.into(ENTITY));
+        outcomes.put(deltaId, new WriteTransaction.PlainWritten(entity));
+      }
+    }
+    return outcomes;
+  }
+}
