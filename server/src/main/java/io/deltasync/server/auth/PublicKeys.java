@@ -20,7 +20,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Reads the public keys of a PEM file (PUBLIC KEY or CERTIFICATE blocks; RSA or EC P-256/P-384/P-521) as
+ * Reads the public keys of a PEM file (PUBLIC KEY or CERTIFICATE blocks; RSA, EC P-256/P-384/P-521 or Ed25519) as
  * JWKs. Read with the JDK rather than nimbus's PEM support, which needs BouncyCastle on the class path.
  */
 final class PublicKeys {
@@ -46,14 +46,14 @@ final class PublicKeys {
   }
 
   private static PublicKey publicKey(byte[] der) throws GeneralSecurityException {
-    for (String algorithm : List.of("RSA", "EC")) {
+    for (String algorithm : List.of("RSA", "EC", "Ed25519")) {
       try {
         return KeyFactory.getInstance(algorithm).generatePublic(new X509EncodedKeySpec(der));
       } catch (GeneralSecurityException notThisOne) {
         // try the next algorithm
       }
     }
-    throw new GeneralSecurityException("a PUBLIC KEY that is neither RSA nor EC (EdDSA is not supported)");
+    throw new GeneralSecurityException("a PUBLIC KEY that is neither RSA, nor EC, nor Ed25519");
   }
 
   private static JWK jwk(PublicKey key, int index) throws GeneralSecurityException {
@@ -69,7 +69,10 @@ final class PublicKeys {
       return new ECKey.Builder(Curve.forECParameterSpec(ec.getParams()), ec).keyUse(KeyUse.SIGNATURE).keyID(kid)
           .build();
     }
+    if (Ed25519Keys.isEd25519(key)) {
+      return Ed25519Keys.jwk(key, kid);
+    }
     throw new GeneralSecurityException("a " + key.getAlgorithm()
-        + " key (expected: RSA or EC; EdDSA is not supported)");
+        + " key (expected: RSA, EC or Ed25519)");
   }
 }

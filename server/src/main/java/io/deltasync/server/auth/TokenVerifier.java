@@ -39,7 +39,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Verifies signed JWTs with nimbus-jose-jwt: the signature (HS256 with the configured secret; RS*, PS* and ES* with
+ * Verifies signed JWTs with nimbus-jose-jwt: the signature (HS256 with the configured secret; RS*, PS*, ES* and EdDSA
+ * (Ed25519, see {@link Ed25519Keys}) with
  * keys from a PEM file, a JWKS file, or an HTTPS JWKS URL fetched and cached by nimbus, refreshed when an
  * unknown key id arrives), then issuer, audience, {@code exp} (required) and {@code nbf} with the configured leeway.
  * Unsigned tokens ({@code alg: none}) are refused by nimbus; an HS256 token is only ever checked against the secret
@@ -49,9 +50,7 @@ final class TokenVerifier {
   private static final Logger log = LoggerFactory.getLogger(TokenVerifier.class);
   private static final Set<JWSAlgorithm> ASYMMETRIC = Set.of(JWSAlgorithm.RS256, JWSAlgorithm.RS384,
       JWSAlgorithm.RS512, JWSAlgorithm.PS256, JWSAlgorithm.PS384, JWSAlgorithm.PS512, JWSAlgorithm.ES256,
-      JWSAlgorithm.ES384, JWSAlgorithm.ES512);
-  // EdDSA is not accepted: nimbus's JWT processor selects keys as JDK keys, which its Ed25519 verifier (Tink-based)
-  // does not take; tokens signed with EdDSA are refused as TOKEN_INVALID (docs/security.md).
+      JWSAlgorithm.ES384, JWSAlgorithm.ES512, JWSAlgorithm.EdDSA, JWSAlgorithm.Ed25519);
   private static final int JWKS_TIMEOUT_MILLIS = 5_000;
   private static final int JWKS_SIZE_LIMIT = 512 * 1024;
 
@@ -120,8 +119,12 @@ final class TokenVerifier {
       }
       return found;
     };
-    processor.setJWSKeySelector(new JWSVerificationKeySelector<>(algorithms.isEmpty()
-        ? Set.of(JWSAlgorithm.HS256) : algorithms, keys));
+    Set<JWSAlgorithm> accepted = algorithms.isEmpty() ? Set.of(JWSAlgorithm.HS256) : algorithms;
+    // Ed25519 keys are selected and checked with the JDK (Ed25519Keys); every other algorithm by nimbus.
+    processor.setJWSKeySelector(accepted.containsAll(Ed25519Keys.ALGORITHMS)
+        ? Ed25519Keys.selector(keys, new JWSVerificationKeySelector<>(accepted, keys))
+        : new JWSVerificationKeySelector<>(accepted, keys));
+    processor.setJWSVerifierFactory(Ed25519Keys.verifiers());
     // Tokens are plain JWTs or "at+jwt" access tokens (RFC 9068); other types are refused.
     processor.setJWSTypeVerifier(new com.nimbusds.jose.proc.DefaultJOSEObjectTypeVerifier<>(
         com.nimbusds.jose.JOSEObjectType.JWT, new com.nimbusds.jose.JOSEObjectType("at+jwt"), null));
