@@ -146,7 +146,7 @@ final class StreamCredential {
   /** End the stream with this status. */
   record Expired(io.grpc.Status status, io.grpc.Metadata trailers) implements Expiry {}
 
-  /** Under the session's lock, at each heartbeat tick. */
+  /** Under the session's lock, every second (SyncSessions). */
   Expiry checkExpiry() {
     Optional<Instant> expiresAt = principal.expiresAt();
     if (expiresAt.isEmpty()) {

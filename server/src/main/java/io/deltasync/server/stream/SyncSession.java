@@ -456,10 +456,11 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
 
   // ---- lifecycle ----------------------------------------------------------------------------------------
 
-  /** Called by the registry every heartbeat interval. */
-  void tick() {
-    boolean silent;
-    boolean stalled;
+  /**
+   * Called by the registry every second: warns before the stream's credential expires (SyncTokenExpiring) and ends
+   * the stream once it has expired without a refresh — within a second of the expiry, not at the next heartbeat.
+   */
+  void checkCredential() {
     StreamCredential.Expiry expiry;
     lock.lock();
     try {
@@ -469,6 +470,24 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
       expiry = credential.checkExpiry();
       if (expiry instanceof StreamCredential.Warn warn) {
         enqueue(new Outgoing(warn.message(), 0, null));
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (expiry instanceof StreamCredential.Expired expired) {
+      log.info("Client '{}': the stream's token expired; ending it", clientId);
+      close(expired.status(), expired.trailers());
+    }
+  }
+
+  /** Called by the registry every heartbeat interval. */
+  void tick() {
+    boolean silent;
+    boolean stalled;
+    lock.lock();
+    try {
+      if (state == State.CLOSED) {
+        return;
       }
       silent = awaitingClient
           && System.nanoTime() - lastHeardNanos > settings.heartbeatInterval().multipliedBy(3).toNanos();
@@ -482,11 +501,6 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
       }
     } finally {
       lock.unlock();
-    }
-    if (expiry instanceof StreamCredential.Expired expired) {
-      log.info("Client '{}': the stream's token expired; ending it", clientId);
-      close(expired.status(), expired.trailers());
-      return;
     }
     if (stalled) {
       log.info("Client '{}' read nothing for {} s; closing its stream", clientId, settings.stallTimeout().toSeconds());

@@ -53,6 +53,19 @@ public final class SyncSessions implements AutoCloseable {
     // A periodic task that throws is never run again: one session's failure must not stop every heartbeat.
     heartbeats.scheduleAtFixedRate(() -> sessions.forEach(SyncSessions::tickSafely), period, period,
         TimeUnit.MILLISECONDS);
+    // Credentials are checked every second, whatever the heartbeat interval: the expiry warning must arrive before
+    // the expiry (a warning shorter than the interval would otherwise be missed) and an expired stream must end.
+    heartbeats.scheduleAtFixedRate(() -> sessions.forEach(SyncSessions::checkCredentialSafely), 1, 1,
+        TimeUnit.SECONDS);
+  }
+
+  private static void checkCredentialSafely(SyncSession session) {
+    try {
+      session.checkCredential();
+    } catch (Throwable e) {
+      log.error("Credential check of a Sync session failed; ending that session", e);
+      session.onDropped(e);
+    }
   }
 
   private static void tickSafely(SyncSession session) {
