@@ -52,6 +52,17 @@ final class ApiKeys {
 
   /** The key whose digest matches {@code presented}, if any. */
   Optional<Key> find(String presented) {
+    checkFile();
+    return Optional.ofNullable(byDigest.get(sha256(presented)));
+  }
+
+  /** The key named {@code name} as the file has it now, if it is still there (streams opened with it ask). */
+  Optional<Key> named(String name) {
+    checkFile();
+    return byDigest.values().stream().filter(k -> k.name().equals(name)).findFirst();
+  }
+
+  private void checkFile() {
     long now = System.nanoTime();
     if (now - checkedNanos > CHECK_INTERVAL_NANOS) {
       checkedNanos = now;
@@ -63,7 +74,6 @@ final class ApiKeys {
         log.warn("Cannot check the API key file {}: {}; keeping the keys read before", file, e.toString());
       }
     }
-    return Optional.ofNullable(byDigest.get(sha256(presented)));
   }
 
   /** Reads the file again; on failure keeps the keys it had. */

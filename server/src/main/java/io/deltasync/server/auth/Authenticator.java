@@ -98,9 +98,25 @@ public final class Authenticator {
 
   private Result apiKey(String presented) {
     return apiKeys.get().find(presented)
-        .<Result>map(k -> new Authenticated(rules.principal(Principal.Kind.API_KEY, k.name(), "", k.roles(),
-            java.util.Map.of("sub", k.name()), Optional.empty(), k.read(), k.write())))
+        .<Result>map(k -> new Authenticated(principal(k)))
         .orElse(new Refused(AuthFailure.INVALID));
+  }
+
+  private Principal principal(ApiKeys.Key key) {
+    return rules.principal(Principal.Kind.API_KEY, key.name(), "", key.roles(), java.util.Map.of("sub", key.name()),
+        Optional.empty(), key.read(), key.write());
+  }
+
+  /**
+   * The principal as its credential stands now, for a long-lived stream opened with it: an API key's grants as the
+   * key file has them now (empty if the key was withdrawn); a token's principal is what the token says until it
+   * expires, so it is returned as it is.
+   */
+  public Optional<Principal> current(Principal principal) {
+    if (principal.kind() != Principal.Kind.API_KEY) {
+      return Optional.of(principal);
+    }
+    return apiKeys.flatMap(keys -> keys.named(principal.id())).map(this::principal);
   }
 
   private Principal principal(JWTClaimsSet claims) {

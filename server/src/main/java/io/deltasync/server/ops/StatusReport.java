@@ -62,12 +62,14 @@ public final class StatusReport {
         .setLimits(advertised.limits())
         .setRetryPolicy(advertised.retryPolicy())
         .setServerVersion(SERVER_VERSION);
+    // This node's streams belong to every principal: only operators (ops:status) see them counted.
+    boolean operator = principal.has(io.deltasync.server.auth.Permission.OPS_STATUS);
     for (SyncSession.State state : SyncSession.State.values()) {
-      if (state != SyncSession.State.CLOSED) {
+      if (operator && state != SyncSession.State.CLOSED) {
         response.putSessionsByPhase(state.name().toLowerCase(Locale.ROOT), 0);
       }
     }
-    for (SyncSession.Stats stats : sessions.stats()) {
+    for (SyncSession.Stats stats : operator ? sessions.stats() : List.<SyncSession.Stats>of()) {
       if (stats.state() != SyncSession.State.CLOSED) {
         response.putSessionsByPhase(stats.state().name().toLowerCase(Locale.ROOT),
             response.getSessionsByPhaseOrDefault(stats.state().name().toLowerCase(Locale.ROOT), 0) + 1);

@@ -33,6 +33,41 @@ public final class ScopedPush {
    */
   public static List<DeltaResult> push(WriteService writes, Principal principal, String clientKey,
       List<Delta> deltas, String field) {
+    List<DeltaResult> results = writeAllowed(writes, principal, clientKey, deltas, field);
+    return principal.readable().all() ? results : readableOnly(principal, deltas, results);
+  }
+
+  /**
+   * A credential may write a scope it may not read (an ingest key): its results must not show what is there. For a
+   * delta in such a scope the result keeps the entity's identity, version and etag (what the client needs to
+   * write again) but not its documents, who wrote it, or the server's edits a merge rebased it over.
+   */
+  private static List<DeltaResult> readableOnly(Principal principal, List<Delta> deltas, List<DeltaResult> results) {
+    List<DeltaResult> shown = new ArrayList<>(results.size());
+    for (int i = 0; i < results.size(); i++) {
+      DeltaResult result = results.get(i);
+      if (principal.readable().contains(deltas.get(i).getScope())) {
+        shown.add(result);
+        continue;
+      }
+      DeltaResult.Builder redacted = result.toBuilder().clearRebaseEdits();
+      if (result.hasEntity()) {
+        var entity = result.getEntity();
+        redacted.setEntity(io.deltasync.v1.Entity.newBuilder().setScope(entity.getScope())
+            .setEntityType(entity.getEntityType()).setEntityId(entity.getEntityId())
+            .setRowVersion(entity.getRowVersion()).setEtag(entity.getEtag()).setIsDeleted(entity.getIsDeleted())
+            .setSyncStatus(entity.getSyncStatus()));
+      }
+      if (result.hasResolution()) {
+        redacted.setResolution(result.getResolution().toBuilder().clearServerFields());
+      }
+      shown.add(redacted.build());
+    }
+    return shown;
+  }
+
+  private static List<DeltaResult> writeAllowed(WriteService writes, Principal principal, String clientKey,
+      List<Delta> deltas, String field) {
     if (principal.writable().all()) {
       return writes.push(clientKey, deltas);
     }

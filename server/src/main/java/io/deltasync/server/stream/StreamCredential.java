@@ -72,8 +72,16 @@ final class StreamCredential {
     return filter.restrictedTo(principal.readable());
   }
 
-  /** The principal, if it may push (else PERMISSION_DENIED naming sync:write). */
+  /**
+   * The principal, if it may push: its token not expired and its API key not withdrawn (else UNAUTHENTICATED, even
+   * in the second before the expiry check ends the stream), and granted sync:write (else PERMISSION_DENIED).
+   */
   Principal mayPush() {
+    if (!stillValid()) {
+      throw new DeltaSyncException(Errors.status(Code.UNAUTHENTICATED, principal.kind() == Principal.Kind.API_KEY
+          ? ErrorReason.ERROR_REASON_TOKEN_INVALID : ErrorReason.ERROR_REASON_TOKEN_EXPIRED,
+          "the stream's credential is no longer valid; open a new stream with a fresh one"));
+    }
     Principal now = principal;
     Access.require(now, Permission.SYNC_WRITE);
     return now;
@@ -146,8 +154,30 @@ final class StreamCredential {
   /** End the stream with this status. */
   record Expired(io.grpc.Status status, io.grpc.Metadata trailers) implements Expiry {}
 
-  /** Under the session's lock, every second (SyncSessions). */
+  /** Whether the credential still holds now (no state changes: safe outside the session's lock). */
+  private boolean stillValid() {
+    Principal now = principal;
+    if (now.kind() == Principal.Kind.API_KEY) {
+      return authenticator.current(now).isPresent();
+    }
+    return now.expiresAt().map(at -> clock.instant().isBefore(at)).orElse(true);
+  }
+
+  /**
+   * Under the session's lock, every second (SyncSessions). An API key withdrawn from the key
+   * file ends the stream; one whose grants changed applies them from now on (lost scopes stop at once).
+   */
   Expiry checkExpiry() {
+    if (principal.kind() == Principal.Kind.API_KEY) {
+      Optional<Principal> now = authenticator.current(principal);
+      if (now.isEmpty()) {
+        var end = io.grpc.protobuf.StatusProto.toStatusRuntimeException(Errors.status(Code.UNAUTHENTICATED,
+            ErrorReason.ERROR_REASON_TOKEN_INVALID, "the stream's API key was withdrawn"));
+        return new Expired(end.getStatus(), end.getTrailers());
+      }
+      principal = now.get();
+      return new Fine();
+    }
     Optional<Instant> expiresAt = principal.expiresAt();
     if (expiresAt.isEmpty()) {
       return new Fine();
