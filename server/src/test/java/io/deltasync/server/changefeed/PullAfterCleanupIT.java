@@ -20,6 +20,8 @@ import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.testing.Credentials;
 import io.deltasync.server.testing.DeltaSyncServerExtension;
 import io.deltasync.server.testing.StreamClient;
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
 import io.deltasync.v1.Change;
 import io.deltasync.v1.Delta;
 import io.deltasync.v1.DeltaStatus;
@@ -323,5 +325,27 @@ class PullAfterCleanupIT {
       assertThat(next.hasPushResults()).as("%s", next).isTrue();
       phone.assertOpen();
     }
+  }
+
+  @Test
+  void aPageOfLargeDocumentsIsCutBelowOneMessageAndContinuesAfterItsLastEntity() {
+    String scope = "large";
+    Channel as = admin();
+    int documents = 20;
+    for (int i = 0; i < documents; i++) {
+      push(as, scope, create(String.format("d%02d", i), Struct.newBuilder().putFields("text", Value.newBuilder()
+          .setStringValue("x".repeat(240 * 1024)).build()).build()));
+    }
+    purgeEverything();
+
+    // Page size 0 = SYNC_BATCH_SIZE (50): twenty documents of 240 KiB do not fit in one 4 MiB message.
+    PullResponse first = pull(as, "", 0, scope);
+    assertThat(first.getSerializedSize()).isLessThan(4 * 1024 * 1024);
+    assertThat(first.getChangesCount()).isBetween(1, documents - 1);
+    assertThat(first.getHasMore()).isTrue();
+    assertThat(first.getNextCursor()).isEqualTo(first.getChanges(first.getChangesCount() - 1).getCursor());
+    Downloaded state = download(as, 50, () -> { }, scope);
+    assertThat(state.changes()).extracting(c -> c.getEntity().getEntityId()).doesNotHaveDuplicates()
+        .hasSize(documents);
   }
 }
