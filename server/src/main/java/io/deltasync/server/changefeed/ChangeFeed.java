@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -117,10 +118,40 @@ public final class ChangeFeed {
    *
    * @throws DeltaSyncException INVALID_ARGUMENT (INVALID_CURSOR) if it is not a cursor, FAILED_PRECONDITION
    *     (RESYNC_REQUIRED) if it belongs to another epoch of the change log, to history already purged, or to a
-   *     history this database does not hold (restored or failed over)
+   *     history this database does not hold (restored or failed over), or if it is a position inside an initial
+   *     state served by Pull ({@link Cursor.InInitialState}: see {@link #resolveInInitialState})
    */
   public Cursor resolve(String wireCursor, String field) {
-    Cursor cursor = acknowledged(wireCursor, field);
+    Optional<Cursor.InInitialState> inInitialState = Cursor.InInitialState.decode(wireCursor);
+    if (inInitialState.isPresent()) {
+      requireEpoch(inInitialState.get().at());
+      // Its holder has part of a current state and none of the deletes before the handover: only a fresh start
+      // (which the stream's own initial state is, after resync) leaves it with no stale entity.
+      throw resyncRequired("the cursor is a position inside an initial state that Pull was downloading, which only "
+          + "Pull continues", Map.of());
+    }
+    return served(acknowledged(wireCursor, field));
+  }
+
+  /**
+   * Pull: where an initial-state download (a {@link Cursor.InInitialState} cursor) continues, after the same checks
+   * as {@link #resolve} applied to its hand-over position; empty if {@code wireCursor} is not of that format.
+   *
+   * @throws DeltaSyncException FAILED_PRECONDITION (RESYNC_REQUIRED) if the hand-over position is no longer served:
+   *     clean-up raised the history floor past it during the download, or it belongs to another epoch or history
+   */
+  public Optional<Cursor.InInitialState> resolveInInitialState(String wireCursor) {
+    Optional<Cursor.InInitialState> inInitialState = Cursor.InInitialState.decode(wireCursor);
+    inInitialState.ifPresent(cursor -> served(requireEpoch(cursor.at())));
+    return inInitialState;
+  }
+
+  /** Whether clean-up has purged the start of the change log (the history floor is above the start). */
+  public boolean historyPurged() {
+    return store.historyFloor().compareTo(Position.START) > 0;
+  }
+
+  private Cursor served(Cursor cursor) {
     if (cursor.position().compareTo(store.historyFloor()) < 0) {
       throw resyncRequired("the cursor is older than the change history the server keeps (tombstone retention)",
           Map.of());
@@ -147,10 +178,20 @@ public final class ChangeFeed {
    *     (RESYNC_REQUIRED) if it belongs to another epoch
    */
   public Cursor acknowledged(String wireCursor, String field) {
+    Optional<Cursor.InInitialState> inInitialState = Cursor.InInitialState.decode(wireCursor);
+    if (inInitialState.isPresent()) {
+      // Part of an initial state is no position in the change log yet: acknowledged as the start, like an empty ack.
+      requireEpoch(inInitialState.get().at());
+      return start();
+    }
     Cursor cursor = wireCursor.isEmpty() ? start() : Cursor.decode(wireCursor).orElseThrow(() ->
         new DeltaSyncException(Errors.invalidArgument(ErrorReason.ERROR_REASON_INVALID_CURSOR,
             List.of(Errors.violation(field, "not a cursor issued by this server (pass back a Change.cursor or "
                 + "PullResponse.next_cursor unchanged, or empty to start from the beginning)")))));
+    return requireEpoch(cursor);
+  }
+
+  private Cursor requireEpoch(Cursor cursor) {
     long current = epoch;
     if (cursor.epoch() != current) {
       throw resyncRequired("the cursor belongs to an earlier epoch of the change log (the database was restored "
@@ -211,6 +252,11 @@ public final class ChangeFeed {
   public List<Change> initialState(ChangeFilter include, ChangeFilter except, io.deltasync.server.store.EntityKey after,
       int limit) {
     return store.readInitialState(include, except, after, limit);
+  }
+
+  /** A page of the current state: the live entities matching {@code filter}, in key order after {@code after}. */
+  public List<Change> initialState(ChangeFilter filter, io.deltasync.server.store.EntityKey after, int limit) {
+    return store.readInitialState(filter, ChangeFilter.all(), after, limit);
   }
 
   /** Whether {@code clientId} has changes in {@code scope} after {@code after}. */

@@ -1,5 +1,6 @@
 package io.deltasync.server.changefeed;
 
+import io.deltasync.server.store.EntityKey;
 import io.deltasync.server.store.Position;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
@@ -34,6 +35,7 @@ public record Cursor(long epoch, long txId, long changeId, long anchor) implemen
   // Version tag inside the encoding, so the format can change without misreading old cursors.
   private static final String FORMAT_V1 = "c1";
   private static final String FORMAT = "c2";
+  private static final String FORMAT_INITIAL_STATE = "c3";
 
   /** A cursor without a history fingerprint (the first format's content). */
   public Cursor(long epoch, long txId, long changeId) {
@@ -79,6 +81,49 @@ public record Cursor(long epoch, long txId, long changeId, long anchor) implemen
           Long.parseLong(parts[4])));
     } catch (IllegalArgumentException e) {
       return Optional.empty();
+    }
+  }
+
+  /**
+   * A position inside the initial state that Pull serves from an empty cursor once clean-up has purged the start of
+   * the change log (the third format, "c3"): the live entities after {@code after} in key order, read at or after
+   * {@code at} (the watermark taken when the download began), then the change log after {@code at}. Only Pull
+   * continues one; the Sync stream answers it with resync (see {@link ChangeFeed#resolve}).
+   *
+   * @param at the change-log position the download hands over to, with its epoch and history fingerprint
+   * @param after the key of the last entity delivered
+   */
+  public record InInitialState(Cursor at, EntityKey after) {
+    /** The opaque wire form: the parts of the key are base64url (which has no '.'), the whole checked as c2. */
+    public String encode() {
+      Base64.Encoder part = Base64.getUrlEncoder().withoutPadding();
+      String body = FORMAT_INITIAL_STATE + "." + at.epoch() + "." + at.txId() + "." + at.changeId() + "."
+          + at.anchor() + "." + part.encodeToString(after.scope().getBytes(StandardCharsets.UTF_8)) + "."
+          + part.encodeToString(after.entityType().getBytes(StandardCharsets.UTF_8)) + "."
+          + part.encodeToString(after.entityId().getBytes(StandardCharsets.UTF_8));
+      String text = body + "." + check(body);
+      return Base64.getUrlEncoder().withoutPadding().encodeToString(text.getBytes(StandardCharsets.US_ASCII));
+    }
+
+    /** Reads a wire cursor of this format; empty if it is not one (another format, corrupted, or truncated). */
+    public static Optional<InInitialState> decode(String encoded) {
+      try {
+        String text = new String(Base64.getUrlDecoder().decode(encoded), StandardCharsets.US_ASCII);
+        String[] parts = text.split("\\.", -1);
+        if (parts.length != 9 || !parts[0].equals(FORMAT_INITIAL_STATE)
+            || !parts[8].equals(check(text.substring(0, text.lastIndexOf('.'))))) {
+          return Optional.empty();
+        }
+        Base64.Decoder part = Base64.getUrlDecoder();
+        Cursor at = new Cursor(Long.parseLong(parts[1]), Long.parseLong(parts[2]), Long.parseLong(parts[3]),
+            Long.parseLong(parts[4]));
+        return Optional.of(new InInitialState(at, new EntityKey(
+            new String(part.decode(parts[5]), StandardCharsets.UTF_8),
+            new String(part.decode(parts[6]), StandardCharsets.UTF_8),
+            new String(part.decode(parts[7]), StandardCharsets.UTF_8))));
+      } catch (IllegalArgumentException e) {
+        return Optional.empty();
+      }
     }
   }
 

@@ -7,7 +7,7 @@ import io.deltasync.server.auth.Access;
 import io.deltasync.server.auth.Audit;
 import io.deltasync.server.auth.Principal;
 import io.deltasync.server.changefeed.ChangeFeed;
-import io.deltasync.server.changefeed.Cursor;
+import io.deltasync.server.changefeed.PullPages;
 import io.deltasync.server.changefeed.Subscriptions;
 import io.deltasync.server.error.DeltaSyncException;
 import io.deltasync.server.error.Errors;
@@ -17,12 +17,10 @@ import io.deltasync.server.store.EntityKey;
 import io.deltasync.server.store.Position;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.stream.ScopedPush;
-import io.deltasync.server.wire.MessageBudget;
 import io.deltasync.server.stream.SessionSettings;
 import io.deltasync.server.stream.SyncSessions;
 import io.deltasync.server.write.ManualResolution;
 import io.deltasync.server.write.WriteService;
-import io.deltasync.v1.Change;
 import io.deltasync.v1.ErrorReason;
 import io.deltasync.v1.GetStatusRequest;
 import io.deltasync.v1.GetStatusResponse;
@@ -45,7 +43,7 @@ import java.util.List;
 /** The SyncService RPCs: request-level checks here, the work in {@code write} and {@code changefeed}. */
 public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
   private final WriteService writes;
-  private final ChangeFeed changeFeed;
+  private final PullPages pulls;
   private final SyncSessions sessions;
   private final ManualResolution manual;
   private final SessionSettings advertised;
@@ -58,7 +56,7 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
     this.status = status;
     this.writes = writes;
     this.manual = manual;
-    this.changeFeed = changeFeed;
+    this.pulls = new PullPages(changeFeed, limits.maxMessageBytes());
     this.sessions = sessions;
     this.advertised = advertised;
     this.limits = limits;
@@ -103,25 +101,9 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
       for (int i = 0; i < request.getScopesCount(); i++) {
         Access.requireReadable(principal, "scopes[" + i + "]", request.getScopes(i));
       }
-      Cursor after = changeFeed.resolve(request.getCursor(), "cursor");
       int pageSize = request.getPageSize() == 0 ? limits.pageSize() : Math.min(request.getPageSize(),
           limits.pageSize());
-      ChangeFeed.Page page = changeFeed.read(after, pageSize,
-          subscriptions.filter().restrictedTo(principal.readable()));
-      // Pages are counted in changes, but a response must also stay below the message size clients accept.
-      long budget = MessageBudget.of(limits.maxMessageBytes());
-      PullResponse.Builder response = PullResponse.newBuilder();
-      long bytes = 0;
-      for (Change change : page.changes()) {
-        int size = change.getSerializedSize() + MessageBudget.FRAMING_BYTES;
-        if (response.getChangesCount() > 0 && bytes + size > budget) {
-          return response.setNextCursor(response.getChanges(response.getChangesCount() - 1).getCursor())
-              .setHasMore(true).build();
-        }
-        response.addChanges(change);
-        bytes += size;
-      }
-      return response.setNextCursor(page.next().encode()).setHasMore(page.hasMore()).build();
+      return pulls.page(request.getCursor(), pageSize, subscriptions.filter().restrictedTo(principal.readable()));
     });
   }
 
