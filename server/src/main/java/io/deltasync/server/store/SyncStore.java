@@ -47,6 +47,7 @@ public final class SyncStore {
   private final long maxChangeBytes;
   private final AtomicLong degradedChanges = new AtomicLong();
   private final ClientStatusRecorder clientStatus;
+  private final ClientGrants grants;
 
   /** Wraps the shared context; changes are sent in messages of up to 4 MiB (gRPC's default). */
   public SyncStore(DSLContext dsl) {
@@ -62,6 +63,12 @@ public final class SyncStore {
     this.dsl = dsl;
     this.maxChangeBytes = MessageBudget.of(maxMessageBytes) - 1024;
     this.clientStatus = new ClientStatusRecorder(dsl);
+    this.grants = new ClientGrants(dsl);
+  }
+
+  /** The scopes each client last synced under (see {@link ClientGrants}). */
+  public ClientGrants grants() {
+    return grants;
   }
 
   /**

@@ -67,6 +67,27 @@ final class StreamCredential {
     return now.clientKey(hello.getClientId());
   }
 
+  /**
+   * A digest of the scopes the credential may read ({@link io.deltasync.server.store.ClientGrants}); empty for an
+   * anonymous caller (DELTASYNC_AUTH=none: every scope, always).
+   */
+  Optional<String> grantsDigest() {
+    return digestOf(principal);
+  }
+
+  static Optional<String> digestOf(Principal principal) {
+    if (principal.kind() == Principal.Kind.ANONYMOUS) {
+      return Optional.empty();
+    }
+    try {
+      byte[] hash = java.security.MessageDigest.getInstance("SHA-256").digest(
+          String.join("\n", principal.readable().patterns()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return Optional.of(java.util.HexFormat.of().formatHex(hash));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JDK has SHA-256", e);
+    }
+  }
+
   /** The filter restricted to the scopes the credential may read. */
   ChangeFilter narrow(ChangeFilter filter) {
     return filter.restrictedTo(principal.readable());
@@ -173,6 +194,13 @@ final class StreamCredential {
       if (now.isEmpty()) {
         var end = io.grpc.protobuf.StatusProto.toStatusRuntimeException(Errors.status(Code.UNAUTHENTICATED,
             ErrorReason.ERROR_REASON_TOKEN_INVALID, "the stream's API key was withdrawn"));
+        return new Expired(end.getStatus(), end.getTrailers());
+      }
+      if (!now.get().readable().equals(principal.readable())) {
+        // Scopes it may read changed: the stream ends, and the client's next hello, under the new grants, is told to
+        // resync (a scope gained must start with its current state).
+        var end = io.grpc.protobuf.StatusProto.toStatusRuntimeException(Errors.status(Code.UNAVAILABLE,
+            ErrorReason.ERROR_REASON_RECONNECT, "the scopes the stream's API key may read changed; reconnect"));
         return new Expired(end.getStatus(), end.getTrailers());
       }
       principal = now.get();

@@ -36,6 +36,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -247,6 +248,20 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
         resyncReason = e.status().getMessage();
       }
     }
+    Optional<String> grants = credential.grantsDigest();
+    if (grants.isPresent()) {
+      Optional<String> before = changes.whenNotBusy(() -> store.grants().digest(helloClientId));
+      if (cursor != null && before.isPresent() && !before.get().equals(grants.get())) {
+        // The cursor moved on under other grants: past changes of scopes it may read now but could not then.
+        cursor = null;
+        resyncReason = "the scopes this client may read changed since its cursor was handed out; discard local "
+            + "state: the current state of every scope it may read now follows";
+      }
+      changes.whenNotBusy(() -> {
+        store.grants().record(helloClientId, grants.get());
+        return null;
+      });
+    }
     store.recordSeen(helloClientId);
     // A hello waits for a free connection rather than being refused: a client would only send it again.
     String serverCursor = changes.whenNotBusy(() -> changeFeed.encodeAt(changeFeed.visible()));
@@ -292,6 +307,14 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
    */
   private void refresh(String token) {
     var refreshed = credential.verifyRefresh(token);
+    Optional<String> grants = StreamCredential.digestOf(refreshed);
+    if (!clientId.isEmpty() && grants.isPresent() && !grants.equals(credential.grantsDigest())) {
+      // Recorded before the stream runs under them: a later resume under wider grants is then told to resync.
+      changes.whenNotBusy(() -> {
+        store.grants().record(clientId, grants.get());
+        return null;
+      });
+    }
     lock.lock();
     try {
       SyncResponse accepted = credential.use(refreshed);
