@@ -114,8 +114,14 @@ final class TokenVerifier {
     JWKSource<SecurityContext> remoteSource = remote;
     JWKSource<SecurityContext> keys = (JWKSelector selector, SecurityContext context) -> {
       List<JWK> found = new ArrayList<>(selector.select(localSet));
-      if (remoteSource != null) {
-        found.addAll(remoteSource.get(selector, context));
+      // The provider's set is asked for public keys only: a symmetric key it publishes is readable by anyone, so it
+      // must never verify an HS256 token (whose secret is DELTASYNC_JWT_HS256_SECRET alone), as for the JWKS file;
+      // and an HS256 token must not make the remote source look for a key it will never have (a refetch, then a
+      // rate-limit error that would refuse the token).
+      boolean symmetric = java.util.Set.of(com.nimbusds.jose.jwk.KeyType.OCT)
+          .equals(selector.getMatcher().getKeyTypes());
+      if (remoteSource != null && !symmetric) {
+        remoteSource.get(selector, context).stream().filter(k -> !(k instanceof OctetSequenceKey)).forEach(found::add);
       }
       return found;
     };

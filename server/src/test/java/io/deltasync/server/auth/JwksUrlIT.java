@@ -91,7 +91,7 @@ class JwksUrlIT {
 
   @RegisterExtension
   static final DeltaSyncServerExtension server = new DeltaSyncServerExtension(config -> config.withAuth(
-      AuthSettings.from(Map.of("DELTASYNC_AUTH", "token",
+      AuthSettings.from(Map.of("DELTASYNC_AUTH", "token", "DELTASYNC_JWT_HS256_SECRET", Credentials.SECRET,
           "DELTASYNC_JWT_JWKS_URL", "https://127.0.0.1:" + PROVIDER.getAddress().getPort() + "/.well-known/jwks.json",
           "DELTASYNC_JWT_JWKS_CA_FILE", CA.toString(),
           "DELTASYNC_JWT_ISSUER", Credentials.ISSUER, "DELTASYNC_JWT_AUDIENCE", Credentials.AUDIENCE))));
@@ -151,4 +151,25 @@ class JwksUrlIT {
         });
   }
 
+  @Test
+  void aSymmetricKeyThePublishedSetCarriesNeverVerifiesATokenEvenBesideAnHs256Secret() throws Exception {
+    pull(Credentials.hs256(claims("alice", List.of("reader"), List.of("a")).build()));
+    byte[] leaked = "a-symmetric-key-anyone-can-read-from-the-jwks".getBytes(StandardCharsets.UTF_8);
+    com.nimbusds.jose.jwk.OctetSequenceKey published = new com.nimbusds.jose.jwk.OctetSequenceKey.Builder(leaked)
+        .keyID("leaked").build();
+    JWKSet before = SERVED.get();
+    SERVED.set(new JWKSet(List.<JWK>of(FIRST.toPublicJWK(), published)));
+    try {
+      SignedJWT forged = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.HS256).keyID("leaked").build(),
+          claims("mallory", List.of("admin"), List.of("*")).build());
+      forged.sign(new com.nimbusds.jose.crypto.MACSigner(leaked));
+      assertThatThrownBy(() -> pull(forged.serialize()))
+          .isInstanceOfSatisfying(StatusRuntimeException.class,
+              e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
+      // The configured secret still works.
+      pull(Credentials.hs256(claims("alice", List.of("reader"), List.of("a")).build()));
+    } finally {
+      SERVED.set(before);
+    }
+  }
 }
