@@ -149,6 +149,15 @@ public record AccessRules(Map<String, Set<Permission>> roles, List<Rule> rules) 
 
   /** A template's patterns for one credential: none when a placeholder has no safe value. */
   static List<String> expand(String template, String sub, String issuer, Map<String, Object> claims) {
+    // A template that is one placeholder and nothing else (the default rule's "{claims.scopes}") takes any scope the
+    // claim names, "user:alice" or "org:acme/site-1" included: around nothing, a ':' or '/' cannot reach into a
+    // neighbouring namespace. A wildcard still never comes from a claim.
+    if (PLACEHOLDER.matcher(template).matches()) {
+      Matcher whole = PLACEHOLDER.matcher(template);
+      whole.matches();
+      return values(whole.group(1), sub, issuer, claims).stream()
+          .filter(v -> !v.contains("*") && io.deltasync.server.store.EntityKey.isScope(v)).toList();
+    }
     List<String> results = List.of("");
     Matcher m = PLACEHOLDER.matcher(template);
     int last = 0;

@@ -69,6 +69,15 @@ class AccessRulesTest {
   }
 
   @Test
+  void aWholeTemplateTakesAnyScopeTheClaimNamesButNeverAWildcard() {
+    List<String> granted = AccessRules.expand("{claims.scopes}", "alice", "", Map.of("scopes",
+        List.of("user:alice", "org:acme/site-1", "plain", "*", "org:*", "")));
+    assertThat(granted).containsExactly("user:alice", "org:acme/site-1", "plain");
+    // Inside a longer template the narrow rule stays: a ':' or '/' could reach into another namespace.
+    assertThat(AccessRules.expand("org:{claims.org}/x", "alice", "", Map.of("org", "acme/y"))).isEmpty();
+  }
+
+  @Test
   void aMissingClaimGrantsNothing() {
     Principal p = principal("bob", Set.of("member"), Map.of());
     assertThat(p.readable()).isEqualTo(ScopeSet.of(List.of("public", "user:bob")));
