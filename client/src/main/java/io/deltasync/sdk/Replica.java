@@ -99,7 +99,7 @@ final class Replica {
   }
 
   /**
-   * Applies text edits to the document the app sees at once and queues them as one delta with {@code edits}, merged
+   * Applies text, array and object edits to the document the app sees at once and queues them as one delta with {@code edits}, merged
    * by operational transform on the server if the entity moved meanwhile (docs/protocol.md, "Operational transform:
    * edits in flight"). IllegalArgumentException, and nothing written, when they do not fit the document.
    */
@@ -110,7 +110,7 @@ final class Replica {
     return store.inTransaction(tx -> {
       LocalEntity visible = tx.entity(key).map(StoredEntity::visible).filter(e -> !e.deleted())
           .orElseThrow(() -> new IllegalStateException("edit " + key + ": no such entity (expected: create)"));
-      Struct edited = TextEdits.apply(visible.data(), edits);
+      Struct edited = DocumentEdits.apply(visible.data(), edits);
       return write(tx, key, Operation.OPERATION_UPDATE, edited, edits,
           ConflictPolicy.CONFLICT_POLICY_OPERATIONAL_TRANSFORM, modifiedAt);
     });
@@ -266,9 +266,11 @@ final class Replica {
 
   /**
    * The delta in flight was merged by operational transform: the server's document is ours plus {@code rebase_edits}.
-   * The pending edits behind it were made on our document, so they are transformed past {@code rebase_edits}
-   * (docs/protocol.md, "edits in flight", step 4), and the app sees them on the server's document. When an edit
-   * cannot be transformed here (a structural change over its text), the first such delta becomes a whole-document
+   * The pending edits behind it (text, array and object edits alike) were made on our document, so they are
+   * transformed past {@code rebase_edits} (docs/protocol.md, "edits in flight", step 4), and the app sees them on
+   * the server's document. A delta whose edits all vanish in the transform (it moved an element someone removed, it
+   * unset a key someone unset too) is dropped, and the one behind it takes its base. When edits cannot be transformed
+   * at all (they cannot have been made on the server's document), the first such delta becomes a whole-document
    * update of what the app sees and the ones behind it, already part of that document, are dropped.
    */
   private static StoredEntity rebase(LocalStore.Tx tx, StoredEntity row, DeltaResult result) {
@@ -277,14 +279,33 @@ final class Replica {
     List<String> dropped = new ArrayList<>();
     List<EditOperation> applied = result.getRebaseEditsList();
     Struct document = result.getEntity().getData();
+    OutboxEntry unchainedDropped = null; // an unchained delta dropped: the next kept one inherits its base
     try {
       for (int i = 0; i < queue.size(); i++) {
         OutboxEntry next = queue.get(i);
+        if (unchainedDropped != null) {
+          next = new OutboxEntry(next.seq(), next.delta().toBuilder()
+              .setBaseRowVersion(unchainedDropped.delta().getBaseRowVersion()).build(), false, next.sent(),
+              next.attempts());
+          unchainedDropped = null;
+        }
         if (next.delta().getEditsCount() == 0) {
+          if (next != queue.get(i)) {
+            rewritten.add(next);
+          }
           document = null; // a whole-document write: what follows is based on it, not on the merged document
           break;
         }
-        Optional<TextEdits.Transformed> moved = TextEdits.transform(next.delta().getEditsList(), applied);
+        Optional<DocumentEdits.Transformed> moved = DocumentEdits.transform(next.delta().getEditsList(), applied);
+        if (moved.isPresent() && moved.get().pending().isEmpty()) {
+          // Nothing of it is left to send: a delta with neither edits nor data would be an empty update.
+          dropped.add(next.deltaId());
+          if (!next.chained()) {
+            unchainedDropped = next;
+          }
+          applied = moved.get().applied();
+          continue;
+        }
         if (moved.isEmpty()) {
           Delta whole = next.delta().toBuilder().clearEdits().setData(row.localData())
               .setConflictPolicy(ConflictPolicy.CONFLICT_POLICY_UNSPECIFIED).build();
@@ -296,7 +317,7 @@ final class Replica {
         rewritten.add(new OutboxEntry(next.seq(), next.delta().toBuilder().clearEdits()
             .addAllEdits(moved.get().pending()).build(), next.chained(), next.sent(), next.attempts()));
         applied = moved.get().applied();
-        document = TextEdits.apply(document, moved.get().pending());
+        document = DocumentEdits.apply(document, moved.get().pending());
       }
     } catch (IllegalArgumentException e) {
       // Our own transform produced an edit that does not fit: leave the queue as it is; the server validates each
@@ -305,6 +326,9 @@ final class Replica {
     }
     rewritten.forEach(tx::replace);
     dropped.forEach(tx::remove);
+    if (dropped.size() == queue.size()) {
+      return row.withoutLocal(); // every pending edit vanished: what the app sees is the server's document
+    }
     return document == null ? row : new StoredEntity(row.key(), row.server(), document, false, true);
   }
 

@@ -168,10 +168,10 @@ public final class SyncClient implements AutoCloseable {
   }
 
   /**
-   * Edits text in the entity's document: applied to the local copy at once and pushed as {@code edits} with the
-   * operational-transform policy, so concurrent typing into one field by several people converges (build them with
-   * {@link Edits}). Pending edits are rebased on the server's merge result before they are sent. This SDK applies
-   * text edits only; use {@link #update} for other changes.
+   * Edits the entity's document (text, array and object edits, built with {@link Edits}): applied to the local copy
+   * at once and pushed as {@code edits} with the operational-transform policy, so concurrent edits by several people
+   * converge and keep what each person did where they do not conflict. Pending edits are rebased on the server's
+   * merge result (its {@code rebase_edits}) before they are sent.
    *
    * @throws IllegalArgumentException when an edit does not fit the document the app sees (nothing is written)
    */

@@ -3,6 +3,8 @@ package io.deltasync.sdk;
 import static io.deltasync.sdk.Device.doc;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
 import io.deltasync.sdk.sqlite.SqliteLocalStore;
 import io.deltasync.v1.Change;
 import io.deltasync.v1.ConflictPolicy;
@@ -13,6 +15,7 @@ import io.deltasync.v1.Operation;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -41,8 +44,12 @@ class ReplicaTest {
   }
 
   private static Entity entity(EntityKey key, long version, String value) {
+    return entity(key, version, doc("v", value));
+  }
+
+  private static Entity entity(EntityKey key, long version, Struct data) {
     return Entity.newBuilder().setScope(key.scope()).setEntityType(key.entityType()).setEntityId(key.entityId())
-        .setRowVersion(version).setData(doc("v", value)).build();
+        .setRowVersion(version).setData(data).build();
   }
 
   private static Change change(Entity entity) {
@@ -128,5 +135,41 @@ class ReplicaTest {
     assertThat(replica.nextBatch(10, e -> true)).singleElement()
         .satisfies(e -> assertThat(e.delta().getBaseRowVersion()).isEqualTo(2));
     assertThat(replica.get(X).orElseThrow().data()).isEqualTo(doc("v", "good"));
+  }
+
+  @Test
+  void aPendingEditLeftWithNothingToDoIsDroppedAndTheNextTakesItsBase() {
+    Struct both = props(Map.of("color", "red", "size", "M"));
+    replica.applyChanges(List.of(change(entity(X, 4, both))), "c");
+    List<Object> at = List.of("props");
+    replica.edit(X, List.of(Edits.objectSet(at, "color", Value.newBuilder().setStringValue("blue").build())),
+        Instant.EPOCH);
+    replica.edit(X, List.of(Edits.objectUnset(at, "size")), Instant.EPOCH);
+    replica.edit(X, List.of(Edits.objectSet(at, "color", Value.newBuilder().setStringValue("green").build())),
+        Instant.EPOCH);
+    List<OutboxEntry> batch = replica.nextBatch(10, e -> true);
+    assertThat(batch).singleElement().satisfies(e -> assertThat(e.delta().getBaseRowVersion()).isEqualTo(4));
+
+    // Someone else unset "size" at version 5; the server merged our set past it (version 6) and sends the unset back.
+    replica.applyResults(batch, List.of(DeltaResult.newBuilder().setDeltaId(batch.get(0).deltaId())
+        .setStatus(DeltaStatus.DELTA_STATUS_APPLIED).setEntity(entity(X, 6, props(Map.of("color", "blue"))))
+        .addRebaseEdits(Edits.objectUnset(at, "size")).build()));
+
+    // Our own unset of "size" has nothing left to do: it is not sent (empty, it would be an update with no data),
+    // and the set behind it goes out at the merged version instead of waiting on a result that never comes.
+    List<OutboxEntry> next = replica.nextBatch(10, e -> true);
+    assertThat(next).singleElement().satisfies(e -> {
+      assertThat(e.delta().getBaseRowVersion()).isEqualTo(6);
+      assertThat(e.delta().getEditsList()).containsExactly(
+          Edits.objectSet(at, "color", Value.newBuilder().setStringValue("green").build()));
+    });
+    assertThat(replica.pendingCount()).isEqualTo(1);
+    assertThat(replica.get(X).orElseThrow().data()).isEqualTo(props(Map.of("color", "green")));
+  }
+
+  private static Struct props(Map<String, String> fields) {
+    Struct.Builder props = Struct.newBuilder();
+    fields.forEach((k, v) -> props.putFields(k, Value.newBuilder().setStringValue(v).build()));
+    return Struct.newBuilder().putFields("props", Value.newBuilder().setStructValue(props).build()).build();
   }
 }

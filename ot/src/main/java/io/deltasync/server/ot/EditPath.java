@@ -25,12 +25,15 @@ public record EditPath(List<PathStep> steps) {
   public static EditPath of(Object... steps) {
     List<PathStep> list = new ArrayList<>(steps.length);
     for (Object step : steps) {
-      list.add(switch (step) {
-        case String key -> PathStep.key(key);
-        case Integer index -> PathStep.index(index);
-        case PathStep pathStep -> pathStep;
-        default -> throw new IllegalArgumentException("step: " + step + " (expected: a String key or an Integer index)");
-      });
+      if (step instanceof String key) {
+        list.add(PathStep.key(key));
+      } else if (step instanceof Integer index) {
+        list.add(PathStep.index(index));
+      } else if (step instanceof PathStep pathStep) {
+        list.add(pathStep);
+      } else {
+        throw new IllegalArgumentException("step: " + step + " (expected: a String key or an Integer index)");
+      }
     }
     return new EditPath(list);
   }

@@ -40,46 +40,45 @@ final class DocumentEditor {
 
   private void apply(Edit edit, String field) throws InvalidOperationException {
     EditPath path = edit.path();
-    switch (edit) {
-      case Edit.Text text -> editText(text, field);
-      case Edit.ArrayInsert insert -> {
-        List<Object> array = array(path, field, insert.kind());
-        if (insert.index() > array.size()) {
-          throw new InvalidOperationException(field + ".array_insert.index",
-              insert.index() + " out of range (expected: 0 to " + array.size() + ", the array's length)");
-        }
-        array.addAll(insert.index(), insert.values());
+    if (edit instanceof Edit.Text text) {
+      editText(text, field);
+    } else if (edit instanceof Edit.ArrayInsert insert) {
+      List<Object> array = array(path, field, insert.kind());
+      if (insert.index() > array.size()) {
+        throw new InvalidOperationException(field + ".array_insert.index",
+            insert.index() + " out of range (expected: 0 to " + array.size() + ", the array's length)");
       }
-      case Edit.ArrayRemove remove -> {
-        List<Object> array = array(path, field, remove.kind());
-        checkElement(array, remove.index(), field + ".array_remove.index");
-        if ((long) remove.index() + remove.count() > array.size()) {
-          throw new InvalidOperationException(field + ".array_remove.count", remove.count() + " from index "
-              + remove.index() + " runs past the end (array length " + array.size() + ")");
-        }
-        array.subList(remove.index(), remove.end()).clear();
+      array.addAll(insert.index(), insert.values());
+    } else if (edit instanceof Edit.ArrayRemove remove) {
+      List<Object> array = array(path, field, remove.kind());
+      checkElement(array, remove.index(), field + ".array_remove.index");
+      if ((long) remove.index() + remove.count() > array.size()) {
+        throw new InvalidOperationException(field + ".array_remove.count", remove.count() + " from index "
+            + remove.index() + " runs past the end (array length " + array.size() + ")");
       }
-      case Edit.ArrayMove move -> {
-        List<Object> array = array(path, field, move.kind());
-        checkElement(array, move.fromIndex(), field + ".array_move.from_index");
-        checkElement(array, move.toIndex(), field + ".array_move.to_index");
-        array.add(move.toIndex(), array.remove(move.fromIndex()));
+      array.subList(remove.index(), remove.end()).clear();
+    } else if (edit instanceof Edit.ArrayMove move) {
+      List<Object> array = array(path, field, move.kind());
+      checkElement(array, move.fromIndex(), field + ".array_move.from_index");
+      checkElement(array, move.toIndex(), field + ".array_move.to_index");
+      array.add(move.toIndex(), array.remove(move.fromIndex()));
+    } else if (edit instanceof Edit.ArrayReplace replace) {
+      List<Object> array = array(path, field, replace.kind());
+      checkElement(array, replace.index(), field + ".array_replace.index");
+      array.set(replace.index(), replace.value());
+    } else if (edit instanceof Edit.ObjectSet set) {
+      object(path, field, set.kind()).put(set.key(), set.value());
+    } else if (edit instanceof Edit.ObjectUnset unset) {
+      Map<String, Object> object = object(path, field, unset.kind());
+      if (!object.containsKey(unset.key())) {
+        throw new InvalidOperationException(field + ".object_unset.key",
+            "key '" + unset.key() + "' not found in the object at " + where(path, path.size()));
       }
-      case Edit.ArrayReplace replace -> {
-        List<Object> array = array(path, field, replace.kind());
-        checkElement(array, replace.index(), field + ".array_replace.index");
-        array.set(replace.index(), replace.value());
-      }
-      case Edit.ObjectSet set -> object(path, field, set.kind()).put(set.key(), set.value());
-      case Edit.ObjectUnset unset -> {
-        Map<String, Object> object = object(path, field, unset.kind());
-        if (!object.containsKey(unset.key())) {
-          throw new InvalidOperationException(field + ".object_unset.key",
-              "key '" + unset.key() + "' not found in the object at " + where(path, path.size()));
-        }
-        object.remove(unset.key());
-      }
-      case Edit.ObjectMerge merge -> object(path, field, merge.kind()).putAll(merge.fields());
+      object.remove(unset.key());
+    } else if (edit instanceof Edit.ObjectMerge merge) {
+      object(path, field, merge.kind()).putAll(merge.fields());
+    } else {
+      throw new IllegalStateException("unknown edit: " + edit); // Edit is sealed: unreachable
     }
   }
 

@@ -224,36 +224,52 @@ public final class OperationCodec {
   private static EditOperation encode(Edit edit) {
     EditOperation.Builder proto = EditOperation.newBuilder();
     for (PathStep step : edit.path().steps()) {
-      proto.addPath(switch (step) {
-        case PathStep.Key key -> PathElement.newBuilder().setKey(key.name());
-        case PathStep.Index index -> PathElement.newBuilder().setIndex(index.position());
-      });
-    }
-    switch (edit) {
-      case Edit.Text text -> {
-        TextEdit.Builder builder = proto.getTextBuilder();
-        for (TextComponent component : text.components()) {
-          builder.addComponents(switch (component) {
-            case TextComponent.Retain retain -> io.deltasync.v1.TextComponent.newBuilder().setRetain(retain.count());
-            case TextComponent.Insert insert -> io.deltasync.v1.TextComponent.newBuilder().setInsert(insert.text());
-            case TextComponent.Delete delete -> io.deltasync.v1.TextComponent.newBuilder().setDelete(delete.count());
-          });
-        }
+      if (step instanceof PathStep.Key key) {
+        proto.addPath(PathElement.newBuilder().setKey(key.name()));
+      } else if (step instanceof PathStep.Index index) {
+        proto.addPath(PathElement.newBuilder().setIndex(index.position()));
+      } else {
+        throw new IllegalStateException("unknown path step: " + step);
       }
-      case Edit.ArrayInsert insert -> proto.setArrayInsert(io.deltasync.v1.ArrayInsert.newBuilder()
+    }
+    if (edit instanceof Edit.Text text) {
+      TextEdit.Builder builder = proto.getTextBuilder();
+      for (TextComponent component : text.components()) {
+        io.deltasync.v1.TextComponent.Builder encoded = io.deltasync.v1.TextComponent.newBuilder();
+        if (component instanceof TextComponent.Retain retain) {
+          encoded.setRetain(retain.count());
+        } else if (component instanceof TextComponent.Insert insert) {
+          encoded.setInsert(insert.text());
+        } else if (component instanceof TextComponent.Delete delete) {
+          encoded.setDelete(delete.count());
+        } else {
+          throw new IllegalStateException("unknown text component: " + component); // sealed: unreachable
+        }
+        builder.addComponents(encoded);
+      }
+    } else if (edit instanceof Edit.ArrayInsert insert) {
+      proto.setArrayInsert(io.deltasync.v1.ArrayInsert.newBuilder()
           .setIndex(insert.index()).addAllValues(insert.values()));
-      case Edit.ArrayRemove remove -> proto.setArrayRemove(io.deltasync.v1.ArrayRemove.newBuilder()
+    } else if (edit instanceof Edit.ArrayRemove remove) {
+      proto.setArrayRemove(io.deltasync.v1.ArrayRemove.newBuilder()
           .setIndex(remove.index()).setCount(remove.count()));
-      case Edit.ArrayMove move -> proto.setArrayMove(io.deltasync.v1.ArrayMove.newBuilder()
+    } else if (edit instanceof Edit.ArrayMove move) {
+      proto.setArrayMove(io.deltasync.v1.ArrayMove.newBuilder()
           .setFromIndex(move.fromIndex()).setToIndex(move.toIndex()));
-      case Edit.ArrayReplace replace -> proto.setArrayReplace(io.deltasync.v1.ArrayReplace.newBuilder()
+    } else if (edit instanceof Edit.ArrayReplace replace) {
+      proto.setArrayReplace(io.deltasync.v1.ArrayReplace.newBuilder()
           .setIndex(replace.index()).setValue(replace.value()));
-      case Edit.ObjectSet set -> proto.setObjectSet(io.deltasync.v1.ObjectSet.newBuilder()
+    } else if (edit instanceof Edit.ObjectSet set) {
+      proto.setObjectSet(io.deltasync.v1.ObjectSet.newBuilder()
           .setKey(set.key()).setValue(set.value()));
-      case Edit.ObjectUnset unset -> proto.setObjectUnset(io.deltasync.v1.ObjectUnset.newBuilder()
+    } else if (edit instanceof Edit.ObjectUnset unset) {
+      proto.setObjectUnset(io.deltasync.v1.ObjectUnset.newBuilder()
           .setKey(unset.key()));
-      case Edit.ObjectMerge merge -> proto.setObjectMerge(io.deltasync.v1.ObjectMerge.newBuilder()
+    } else if (edit instanceof Edit.ObjectMerge merge) {
+      proto.setObjectMerge(io.deltasync.v1.ObjectMerge.newBuilder()
           .setFields(Struct.newBuilder().putAllFields(merge.fields())));
+    } else {
+      throw new IllegalStateException("unknown edit: " + edit); // Edit is sealed: unreachable
     }
     return proto.build();
   }

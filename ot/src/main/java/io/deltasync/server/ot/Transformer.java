@@ -97,12 +97,7 @@ final class Transformer {
       if (!(step instanceof PathStep.Key key)) {
         throw mismatch(op, other, "an index into an object");
       }
-      boolean replaced = switch (other) {
-        case ObjectSet set -> set.key().equals(key.name());
-        case ObjectUnset unset -> unset.key().equals(key.name());
-        case ObjectMerge merge -> merge.fields().containsKey(key.name());
-        default -> false;
-      };
+      boolean replaced = writes(other, key.name()) || unsets(other, key.name());
       // The container op edits was unset or overwritten: the defined outcome is that the edit disappears with it.
       return replaced ? List.of() : List.of(op);
     }
@@ -120,13 +115,16 @@ final class Transformer {
 
   /** Where element {@code index} is after the array edit {@code other}, or {@link #GONE}. */
   private static int mapElement(Edit other, int index) {
-    return switch (other) {
-      case ArrayInsert insert -> index >= insert.index() ? index + insert.values().size() : index;
-      case ArrayRemove remove -> index < remove.index() ? index : index >= remove.end() ? index - remove.count() : GONE;
-      case ArrayMove move -> mapThroughMove(move, index);
-      case ArrayReplace replace -> index == replace.index() ? GONE : index;
-      default -> throw new IllegalStateException("not an array edit: " + other);
-    };
+    if (other instanceof ArrayInsert insert) {
+      return index >= insert.index() ? index + insert.values().size() : index;
+    } else if (other instanceof ArrayRemove remove) {
+      return index < remove.index() ? index : index >= remove.end() ? index - remove.count() : GONE;
+    } else if (other instanceof ArrayMove move) {
+      return mapThroughMove(move, index);
+    } else if (other instanceof ArrayReplace replace) {
+      return index == replace.index() ? GONE : index;
+    }
+    throw notArrayEdit(other);
   }
 
   private static int mapThroughMove(ArrayMove move, int index) {
@@ -157,14 +155,16 @@ final class Transformer {
   // ---- arrays ---------------------------------------------------------------------------------------------------
 
   private static List<Edit> arrays(Edit op, Edit other, Side side) {
-    return switch (op) {
-      case ArrayInsert insert -> List.of(new ArrayInsert(insert.path(), insertGap(insert.index(), other, side),
-          insert.values()));
-      case ArrayRemove remove -> removeAgainst(remove, other);
-      case ArrayMove move -> moveAgainst(move, other, side);
-      case ArrayReplace replace -> replaceAgainst(replace, other, side);
-      default -> throw new IllegalStateException("not an array edit: " + op);
-    };
+    if (op instanceof ArrayInsert insert) {
+      return List.of(new ArrayInsert(insert.path(), insertGap(insert.index(), other, side), insert.values()));
+    } else if (op instanceof ArrayRemove remove) {
+      return removeAgainst(remove, other);
+    } else if (op instanceof ArrayMove move) {
+      return moveAgainst(move, other, side);
+    } else if (op instanceof ArrayReplace replace) {
+      return replaceAgainst(replace, other, side);
+    }
+    throw notArrayEdit(op);
   }
 
   /**
@@ -172,19 +172,19 @@ final class Transformer {
    * landing place of a moved element, go to the edit on the {@link Side#LEFT}.
    */
   private static int insertGap(int gap, Edit other, Side side) {
-    return switch (other) {
-      case ArrayInsert insert -> gap < insert.index() || (gap == insert.index() && side == Side.LEFT)
+    if (other instanceof ArrayInsert insert) {
+      return gap < insert.index() || (gap == insert.index() && side == Side.LEFT)
           ? gap : gap + insert.values().size();
+    } else if (other instanceof ArrayRemove remove) {
       // An insert inside a removed range lands where the range was: inserted values are never dropped.
-      case ArrayRemove remove -> gap <= remove.index() ? gap : gap >= remove.end() ? gap - remove.count()
-          : remove.index();
-      case ArrayMove move -> {
-        int reduced = gapWithout(gap, move.fromIndex());
-        yield reduced < move.toIndex() || (reduced == move.toIndex() && side == Side.LEFT) ? reduced : reduced + 1;
-      }
-      case ArrayReplace replace -> gap;
-      default -> throw new IllegalStateException("not an array edit: " + other);
-    };
+      return gap <= remove.index() ? gap : gap >= remove.end() ? gap - remove.count() : remove.index();
+    } else if (other instanceof ArrayMove move) {
+      int reduced = gapWithout(gap, move.fromIndex());
+      return reduced < move.toIndex() || (reduced == move.toIndex() && side == Side.LEFT) ? reduced : reduced + 1;
+    } else if (other instanceof ArrayReplace) {
+      return gap;
+    }
+    throw notArrayEdit(other);
   }
 
   /** Gap {@code gap} of an array as a gap of the same array without element {@code removed}. */
@@ -196,65 +196,60 @@ final class Transformer {
     EditPath path = remove.path();
     int start = remove.index();
     int end = remove.end();
-    switch (other) {
-      case ArrayInsert insert -> {
-        int at = insert.index();
-        int added = insert.values().size();
-        if (at <= start) {
-          return List.of(new ArrayRemove(path, start + added, remove.count()));
-        }
-        if (at >= end) {
-          return List.of(remove);
-        }
-        // The insert landed inside our range: remove around it so the inserted values survive.
-        return removals(path, start, at - start, at + added, end - at);
+    if (other instanceof ArrayInsert insert) {
+      int at = insert.index();
+      int added = insert.values().size();
+      if (at <= start) {
+        return List.of(new ArrayRemove(path, start + added, remove.count()));
       }
-      case ArrayRemove earlier -> {
-        int overlap = Math.max(0, Math.min(end, earlier.end()) - Math.max(start, earlier.index()));
-        int count = remove.count() - overlap;
-        if (count == 0) {
-          return List.of();
-        }
-        int newStart = start < earlier.index() ? start : start >= earlier.end() ? start - earlier.count()
-            : earlier.index();
-        return List.of(new ArrayRemove(path, newStart, count));
+      if (at >= end) {
+        return List.of(remove);
       }
-      case ArrayMove move -> {
-        int from = move.fromIndex();
-        int to = move.toIndex();
-        boolean movedIsOurs = from >= start && from < end;
-        // Our range in the array without the moved element: still contiguous, one shorter if it held that element.
-        int reducedStart = from < start ? start - 1 : start;
-        int reducedCount = movedIsOurs ? remove.count() - 1 : remove.count();
-        int reducedEnd = reducedStart + reducedCount;
-        if (movedIsOurs) {
-          // We remove the moved element too, wherever it went.
-          if (to >= reducedStart && to <= reducedEnd) {
-            return List.of(new ArrayRemove(path, reducedStart, remove.count()));
-          }
-          return to < reducedStart
-              ? removals(path, to, 1, reducedStart + 1, reducedCount)
-              : removals(path, reducedStart, reducedCount, to, 1);
-        }
-        if (to <= reducedStart) {
-          return List.of(new ArrayRemove(path, reducedStart + 1, reducedCount));
-        }
-        if (to >= reducedEnd) {
-          return List.of(new ArrayRemove(path, reducedStart, reducedCount));
-        }
-        // Someone else's element moved into our range: remove around it.
-        return removals(path, reducedStart, to - reducedStart, to + 1, reducedEnd - to);
+      // The insert landed inside our range: remove around it so the inserted values survive.
+      return removals(path, start, at - start, at + added, end - at);
+    } else if (other instanceof ArrayRemove earlier) {
+      int overlap = Math.max(0, Math.min(end, earlier.end()) - Math.max(start, earlier.index()));
+      int count = remove.count() - overlap;
+      if (count == 0) {
+        return List.of();
       }
-      case ArrayReplace replace -> {
-        int at = replace.index();
-        if (at < start || at >= end) {
-          return List.of(remove);
+      int newStart = start < earlier.index() ? start : start >= earlier.end() ? start - earlier.count()
+          : earlier.index();
+      return List.of(new ArrayRemove(path, newStart, count));
+    } else if (other instanceof ArrayMove move) {
+      int from = move.fromIndex();
+      int to = move.toIndex();
+      boolean movedIsOurs = from >= start && from < end;
+      // Our range in the array without the moved element: still contiguous, one shorter if it held that element.
+      int reducedStart = from < start ? start - 1 : start;
+      int reducedCount = movedIsOurs ? remove.count() - 1 : remove.count();
+      int reducedEnd = reducedStart + reducedCount;
+      if (movedIsOurs) {
+        // We remove the moved element too, wherever it went.
+        if (to >= reducedStart && to <= reducedEnd) {
+          return List.of(new ArrayRemove(path, reducedStart, remove.count()));
         }
-        // A replaced element is a new value someone wrote: it survives a concurrent remove of the old one.
-        return removals(path, start, at - start, at + 1, end - at - 1);
+        return to < reducedStart
+            ? removals(path, to, 1, reducedStart + 1, reducedCount)
+            : removals(path, reducedStart, reducedCount, to, 1);
       }
-      default -> throw new IllegalStateException("not an array edit: " + other);
+      if (to <= reducedStart) {
+        return List.of(new ArrayRemove(path, reducedStart + 1, reducedCount));
+      }
+      if (to >= reducedEnd) {
+        return List.of(new ArrayRemove(path, reducedStart, reducedCount));
+      }
+      // Someone else's element moved into our range: remove around it.
+      return removals(path, reducedStart, to - reducedStart, to + 1, reducedEnd - to);
+    } else if (other instanceof ArrayReplace replace) {
+      int at = replace.index();
+      if (at < start || at >= end) {
+        return List.of(remove);
+      }
+      // A replaced element is a new value someone wrote: it survives a concurrent remove of the old one.
+      return removals(path, start, at - start, at + 1, end - at - 1);
     }
+    throw notArrayEdit(other);
   }
 
   /**
@@ -277,47 +272,43 @@ final class Transformer {
     int to = move.toIndex();
     int newFrom;
     int newTo;
-    switch (other) {
-      case ArrayInsert insert -> {
-        int added = insert.values().size();
-        newFrom = from >= insert.index() ? from + added : from;
-        // Both land in the array without the moved element: the moved element at gap 'to', the values at their gap.
-        int valuesGap = gapWithout(insert.index(), from);
-        newTo = valuesGap < to || (valuesGap == to && side == Side.RIGHT) ? to + added : to;
+    if (other instanceof ArrayInsert insert) {
+      int added = insert.values().size();
+      newFrom = from >= insert.index() ? from + added : from;
+      // Both land in the array without the moved element: the moved element at gap 'to', the values at their gap.
+      int valuesGap = gapWithout(insert.index(), from);
+      newTo = valuesGap < to || (valuesGap == to && side == Side.RIGHT) ? to + added : to;
+    } else if (other instanceof ArrayRemove remove) {
+      if (from >= remove.index() && from < remove.end()) {
+        return List.of(); // the element was removed: nothing left to move
       }
-      case ArrayRemove remove -> {
-        if (from >= remove.index() && from < remove.end()) {
-          return List.of(); // the element was removed: nothing left to move
-        }
-        newFrom = from < remove.index() ? from : from - remove.count();
-        int reducedStart = from < remove.index() ? remove.index() - 1 : remove.index();
-        newTo = to <= reducedStart ? to : to >= reducedStart + remove.count() ? to - remove.count() : reducedStart;
+      newFrom = from < remove.index() ? from : from - remove.count();
+      int reducedStart = from < remove.index() ? remove.index() - 1 : remove.index();
+      newTo = to <= reducedStart ? to : to >= reducedStart + remove.count() ? to - remove.count() : reducedStart;
+    } else if (other instanceof ArrayMove earlier) {
+      if (earlier.fromIndex() == from) {
+        // Both moved the same element: the left move wins (as in json0) and starts where the other one put it.
+        return side == Side.LEFT ? moveOrNothing(move.path(), earlier.toIndex(), to) : List.of();
       }
-      case ArrayMove earlier -> {
-        if (earlier.fromIndex() == from) {
-          // Both moved the same element: the left move wins (as in json0) and starts where the other one put it.
-          return side == Side.LEFT ? moveOrNothing(move.path(), earlier.toIndex(), to) : List.of();
-        }
-        // Each element lands at its own target gap, counted in the array without both elements. Computing the final
-        // place once for both orders is what makes the pair converge.
-        int otherFrom = earlier.fromIndex();
-        int theirs = otherFrom > from ? otherFrom - 1 : otherFrom; // their element in the array without ours
-        int ours = from > otherFrom ? from - 1 : from; // our element in the array without theirs
-        int ourGap = gapWithout(to, theirs);
-        int theirGap = gapWithout(earlier.toIndex(), ours);
-        // One gap for both: each move also said on which side of the other element its own should be (its target
-        // at or before the other's place, or after it). Where they agree (a swap both users made, from opposite
-        // ends) that order holds; where both want the same side, the left element goes first.
-        boolean ourBefore = to <= theirs;
-        boolean theirBefore = earlier.toIndex() <= ours;
-        boolean theirFirst = ourBefore != theirBefore ? theirBefore : side == Side.RIGHT;
-        newFrom = mapThroughMove(earlier, from);
-        newTo = theirGap < ourGap || (theirGap == ourGap && theirFirst) ? ourGap + 1 : ourGap;
-      }
-      case ArrayReplace replace -> {
-        return List.of(move);
-      }
-      default -> throw new IllegalStateException("not an array edit: " + other);
+      // Each element lands at its own target gap, counted in the array without both elements. Computing the final
+      // place once for both orders is what makes the pair converge.
+      int otherFrom = earlier.fromIndex();
+      int theirs = otherFrom > from ? otherFrom - 1 : otherFrom; // their element in the array without ours
+      int ours = from > otherFrom ? from - 1 : from; // our element in the array without theirs
+      int ourGap = gapWithout(to, theirs);
+      int theirGap = gapWithout(earlier.toIndex(), ours);
+      // One gap for both: each move also said on which side of the other element its own should be (its target
+      // at or before the other's place, or after it). Where they agree (a swap both users made, from opposite
+      // ends) that order holds; where both want the same side, the left element goes first.
+      boolean ourBefore = to <= theirs;
+      boolean theirBefore = earlier.toIndex() <= ours;
+      boolean theirFirst = ourBefore != theirBefore ? theirBefore : side == Side.RIGHT;
+      newFrom = mapThroughMove(earlier, from);
+      newTo = theirGap < ourGap || (theirGap == ourGap && theirFirst) ? ourGap + 1 : ourGap;
+    } else if (other instanceof ArrayReplace) {
+      return List.of(move);
+    } else {
+      throw notArrayEdit(other);
     }
     return moveOrNothing(move.path(), newFrom, newTo);
   }
@@ -328,21 +319,21 @@ final class Transformer {
 
   private static List<Edit> replaceAgainst(ArrayReplace replace, Edit other, Side side) {
     int index = replace.index();
-    return switch (other) {
-      case ArrayInsert insert -> List.of(replaceAt(replace, index >= insert.index() ? index + insert.values().size()
-          : index));
-      case ArrayRemove remove -> {
-        if (index < remove.index() || index >= remove.end()) {
-          yield List.of(replaceAt(replace, index < remove.index() ? index : index - remove.count()));
-        }
-        // The element was removed concurrently: the value written replaces nothing now, so it becomes an insert
-        // where the removed range was (the mirror of removeAgainst keeping a replaced element).
-        yield List.of(new ArrayInsert(replace.path(), remove.index(), List.of(replace.value())));
+    if (other instanceof ArrayInsert insert) {
+      return List.of(replaceAt(replace, index >= insert.index() ? index + insert.values().size() : index));
+    } else if (other instanceof ArrayRemove remove) {
+      if (index < remove.index() || index >= remove.end()) {
+        return List.of(replaceAt(replace, index < remove.index() ? index : index - remove.count()));
       }
-      case ArrayMove move -> List.of(replaceAt(replace, mapThroughMove(move, index)));
-      case ArrayReplace earlier -> earlier.index() != index || side == Side.LEFT ? List.of(replace) : List.of();
-      default -> throw new IllegalStateException("not an array edit: " + other);
-    };
+      // The element was removed concurrently: the value written replaces nothing now, so it becomes an insert
+      // where the removed range was (the mirror of removeAgainst keeping a replaced element).
+      return List.of(new ArrayInsert(replace.path(), remove.index(), List.of(replace.value())));
+    } else if (other instanceof ArrayMove move) {
+      return List.of(replaceAt(replace, mapThroughMove(move, index)));
+    } else if (other instanceof ArrayReplace earlier) {
+      return earlier.index() != index || side == Side.LEFT ? List.of(replace) : List.of();
+    }
+    throw notArrayEdit(other);
   }
 
   private static ArrayReplace replaceAt(ArrayReplace replace, int index) {
@@ -356,30 +347,31 @@ final class Transformer {
    * go to the {@link Side#LEFT}; two unsets are one.
    */
   private static List<Edit> objects(Edit op, Edit other, Side side) {
-    return switch (op) {
-      case ObjectSet set -> writes(other, set.key()) && side == Side.RIGHT ? List.of() : List.of(set);
-      case ObjectUnset unset -> writes(other, unset.key()) || unsets(other, unset.key()) ? List.of() : List.of(unset);
-      case ObjectMerge merge -> {
-        if (side == Side.LEFT) {
-          yield List.of(merge);
-        }
-        Map<String, Value> kept = new LinkedHashMap<>(merge.fields());
-        kept.keySet().removeIf(key -> writes(other, key));
-        if (kept.size() == merge.fields().size()) {
-          yield List.of(merge);
-        }
-        yield kept.isEmpty() ? List.of() : List.of(new ObjectMerge(merge.path(), kept));
+    if (op instanceof ObjectSet set) {
+      return writes(other, set.key()) && side == Side.RIGHT ? List.of() : List.of(set);
+    } else if (op instanceof ObjectUnset unset) {
+      return writes(other, unset.key()) || unsets(other, unset.key()) ? List.of() : List.of(unset);
+    } else if (op instanceof ObjectMerge merge) {
+      if (side == Side.LEFT) {
+        return List.of(merge);
       }
-      default -> throw new IllegalStateException("not an object edit: " + op);
-    };
+      Map<String, Value> kept = new LinkedHashMap<>(merge.fields());
+      kept.keySet().removeIf(key -> writes(other, key));
+      if (kept.size() == merge.fields().size()) {
+        return List.of(merge);
+      }
+      return kept.isEmpty() ? List.of() : List.of(new ObjectMerge(merge.path(), kept));
+    }
+    throw new IllegalStateException("not an object edit: " + op);
   }
 
   private static boolean writes(Edit edit, String key) {
-    return switch (edit) {
-      case ObjectSet set -> set.key().equals(key);
-      case ObjectMerge merge -> merge.fields().containsKey(key);
-      default -> false;
-    };
+    if (edit instanceof ObjectSet set) {
+      return set.key().equals(key);
+    } else if (edit instanceof ObjectMerge merge) {
+      return merge.fields().containsKey(key);
+    }
+    return false;
   }
 
   private static boolean unsets(Edit edit, String key) {
@@ -395,6 +387,10 @@ final class Transformer {
 
   private static boolean isObjectEdit(Edit edit) {
     return edit instanceof ObjectSet || edit instanceof ObjectUnset || edit instanceof ObjectMerge;
+  }
+
+  private static IllegalStateException notArrayEdit(Edit edit) {
+    return new IllegalStateException("not an array edit: " + edit);
   }
 
   private static UntransformableException mismatch(Edit op, Edit other, String what) {
