@@ -75,9 +75,9 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
             Errors.violation("deltas", "count: " + request.getDeltasCount() + " (expected: <= "
                 + limits.maxDeltasPerPush() + "; split the batch)"))));
       }
-      return PushResponse.newBuilder()
-          .addAllResults(writes.push(request.getClientId(), request.getDeltasList()))
-          .build();
+      var results = writes.push(request.getClientId(), request.getDeltasList());
+      io.deltasync.server.faults.CrashPoint.afterCommit(request.getDeltasList());
+      return PushResponse.newBuilder().addAllResults(results).build();
     });
   }
 

@@ -290,6 +290,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
               + settings.limits().getMaxDeltasPerPush() + "; split the batch)"))));
     }
     var results = writes.push(clientId, push.getDeltasList());
+    io.deltasync.server.faults.CrashPoint.afterCommit(push.getDeltasList());
     lock.lock();
     try {
       // Remembered in the same step that queues the results, so that a change is suppressed only once this stream
