@@ -148,13 +148,13 @@ class FuzzIT {
         assertThat(server.isAlive()).as("the server survived every input").isTrue();
         assertThat(server.kills()).isZero();
         try (Connection sql = postgres.connect();
-            PreparedStatement written = sql.prepareStatement(
+            PreparedStatement rowsOf = sql.prepareStatement(
                 "select count(*) from change_log where client_id = ? and delta_id = ?")) {
           for (String rejected : rejectedDeltas) {
             int colon = rejected.indexOf(':');
-            written.setString(1, rejected.substring(0, colon));
-            written.setString(2, rejected.substring(colon + 1));
-            try (ResultSet rows = written.executeQuery()) {
+            rowsOf.setString(1, rejected.substring(0, colon));
+            rowsOf.setString(2, rejected.substring(colon + 1));
+            try (ResultSet rows = rowsOf.executeQuery()) {
               rows.next();
               assertThat(rows.getLong(1)).as("rows written for rejected delta " + rejected).isZero();
             }
