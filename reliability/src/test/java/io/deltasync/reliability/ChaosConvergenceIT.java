@@ -77,14 +77,14 @@ class ChaosConvergenceIT {
             if (k == postgresRestartAfter) {
               Thread.sleep(500 + chaosRandom.nextInt(1_500));
               postgres.stop();
-              Thread.sleep(500 + chaosRandom.nextInt(2_000));
+              Thread.sleep(500 + chaosRandom.nextInt(1_500));
               postgres.startAgain();
               postgresRestarts.incrementAndGet();
             }
             if (k < serverKills) {
-              Thread.sleep(1_000 + chaosRandom.nextInt(2_500));
+              Thread.sleep(500 + chaosRandom.nextInt(2_000));
               server.kill();
-              Thread.sleep(chaosRandom.nextInt(1_000));
+              Thread.sleep(chaosRandom.nextInt(500));
               server.start();
             }
           }
@@ -102,7 +102,7 @@ class ChaosConvergenceIT {
           try {
             int done = 0;
             while (done < opsPerClient || chaosDone.getCount() > 0) {
-              Thread.sleep(20 + random.nextInt(100));
+              Thread.sleep(50 + random.nextInt(200));
               if (random.nextInt(100) < 3) {
                 node.kill();
                 clientKills.incrementAndGet();

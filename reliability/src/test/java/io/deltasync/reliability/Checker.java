@@ -215,7 +215,7 @@ final class Checker {
    * initial state) and none skipped between the first and the last, counting the versions this session learnt from
    * its own push results (the server does not echo those). Returns the seam redeliveries.
    */
-  private int checkSession(String key, List<History.Delivered> seen, Set<Long> answered) {
+  int checkSession(String key, List<History.Delivered> seen, Set<Long> answered) {
     int seam = 0;
     Map<Long, History.Delivered> byVersion = new HashMap<>();
     long min = Long.MAX_VALUE;

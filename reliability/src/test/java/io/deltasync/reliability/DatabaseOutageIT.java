@@ -45,7 +45,7 @@ class DatabaseOutageIT {
   @Test
   void clientsWriteThroughAPostgresOutageAndNothingIsLostOrDoubledWhenItReturns() throws Exception {
     long seed = Chaos.seed();
-    int outageSeconds = Chaos.integer("outageSeconds", 30);
+    int outageSeconds = Chaos.integer("outageSeconds", 15);
     System.out.printf("reliability: DatabaseOutageIT seed=%d outageSeconds=%d%n", seed, outageSeconds);
     History history = new History();
     List<ClientNode> nodes = new ArrayList<>();
