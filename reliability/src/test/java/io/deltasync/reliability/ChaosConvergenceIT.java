@@ -44,22 +44,36 @@ class ChaosConvergenceIT {
   @Test
   void clientsConvergeAndNothingAcknowledgedIsLostOrAppliedTwiceThroughServerKillsAndAPostgresRestart()
       throws Exception {
+    run(Chaos.integer("clients", 10), 1);
+  }
+
+  /** Issue 16's "two nodes": clients spread over two servers on one database; node 0 is the one killed. */
+  @Test
+  void clientsSpreadOverTwoNodesConvergeWhenOneNodeIsKilledRepeatedly() throws Exception {
+    run(Chaos.integer("twoNodeClients", 6), 2);
+  }
+
+  private void run(int clients, int serverCount) throws Exception {
     long seed = Chaos.seed();
-    int clients = Chaos.integer("clients", 10);
     int opsPerClient = Chaos.integer("opsPerClient", 30);
     int serverKills = Chaos.integer("serverKills", 3);
-    System.out.printf("reliability: ChaosConvergenceIT seed=%d clients=%d opsPerClient=%d serverKills=%d"
-        + " (reproduce: -Dreliability.seed=%d)%n", seed, clients, opsPerClient, serverKills, seed);
-    Path logs = Chaos.logs().resolve("chaos-" + seed);
+    System.out.printf("reliability: ChaosConvergenceIT seed=%d nodes=%d clients=%d opsPerClient=%d serverKills=%d"
+        + " (reproduce: -Dreliability.seed=%d)%n", seed, serverCount, clients, opsPerClient, serverKills, seed);
+    Path logs = Chaos.logs().resolve("chaos-" + serverCount + "-" + seed);
     History history = new History();
     List<ClientNode> nodes = new ArrayList<>();
-    try (PostgresProcess postgres = PostgresProcess.start(dir.resolve("pg"));
-        ServerProcess server = new ServerProcess("server", postgres, logs, Map.of())) {
-      server.start();
+    List<ServerProcess> servers = new ArrayList<>();
+    try (PostgresProcess postgres = PostgresProcess.start(dir.resolve("pg"))) {
+      for (int s = 0; s < serverCount; s++) {
+        ServerProcess started = new ServerProcess("server" + s, postgres, logs, Map.of());
+        servers.add(started);
+        started.start();
+      }
+      ServerProcess server = servers.getFirst();
       for (int i = 0; i < clients; i++) {
         List<String> scopes = List.of(Chaos.SCOPES[i % 3], Chaos.SCOPES[(i + 1) % 3]);
-        ClientNode node = new ClientNode("client-" + i, scopes, dir.resolve("client-" + i + ".db"), server.port(),
-            history, seed + i);
+        ClientNode node = new ClientNode("client-" + i, scopes, dir.resolve("client-" + i + ".db"),
+            servers.get(i % serverCount).port(), history, seed + i);
         node.open();
         nodes.add(node);
       }
@@ -124,6 +138,9 @@ class ChaosConvergenceIT {
       }
       assertThat(failures).as("failures of the workload itself").isEmpty();
       assertThat(server.kills()).isEqualTo(serverKills);
+      for (ServerProcess other : servers.subList(1, servers.size())) {
+        assertThat(other.kills()).as("the other node was never killed").isZero();
+      }
       assertThat(postgresRestarts.get()).isEqualTo(1);
 
       Map<String, Set<String>> scopesByClient = new HashMap<>();
@@ -135,9 +152,10 @@ class ChaosConvergenceIT {
         checker.checkHistory(history, sql);
       }
       Checker.Counts counts = checker.counts();
-      System.out.printf("reliability: ChaosConvergenceIT seed=%d clients=%d operations=%d clientKills=%d"
+      System.out.printf("reliability: ChaosConvergenceIT seed=%d nodes=%d clients=%d operations=%d clientKills=%d"
           + " serverKills=%d postgresRestarts=%d sessions=%d pushed=%d acknowledged=%d delivered=%d"
-          + " changeLogRows=%d seamRedeliveries=%d reordered=%d violations=%d%n", seed, clients, operations.get(),
+          + " changeLogRows=%d seamRedeliveries=%d reordered=%d violations=%d%n", seed, serverCount, clients,
+          operations.get(),
           clientKills.get(), server.kills(), postgresRestarts.get(), counts.sessions(), counts.pushed(),
           counts.acknowledged(), counts.delivered(), counts.changeLogRows(), counts.seamRedeliveries(), counts.reordered(),
           checker.violations().size());
@@ -146,6 +164,9 @@ class ChaosConvergenceIT {
     } finally {
       for (ClientNode node : nodes) {
         node.close();
+      }
+      for (ServerProcess s : servers) {
+        s.close();
       }
     }
   }
