@@ -154,11 +154,18 @@ class ChaosConvergenceIT {
       Checker.Counts counts = checker.counts();
       System.out.printf("reliability: ChaosConvergenceIT seed=%d nodes=%d clients=%d operations=%d clientKills=%d"
           + " serverKills=%d postgresRestarts=%d sessions=%d pushed=%d acknowledged=%d delivered=%d"
-          + " changeLogRows=%d seamRedeliveries=%d reordered=%d violations=%d%n", seed, serverCount, clients,
+          + " changeLogRows=%d seamRedeliveries=%d reordered=%d versionGapsInChangeLog=%d violations=%d%n", seed, serverCount, clients,
           operations.get(),
           clientKills.get(), server.kills(), postgresRestarts.get(), counts.sessions(), counts.pushed(),
           counts.acknowledged(), counts.delivered(), counts.changeLogRows(), counts.seamRedeliveries(), counts.reordered(),
+          counts.versionGapsInChangeLog(),
           checker.violations().size());
+      // The kinds of violation and the first few, on stdout too: a long run's report file comes only at the end.
+      Map<String, Integer> kinds = new java.util.TreeMap<>();
+      checker.violations().forEach(v -> kinds.merge(v.replaceAll("[0-9a-f]{8}-[0-9a-f-]{27}", "<id>")
+          .replaceAll("\\d+", "N").replaceAll("client-N:<id>", "<delta>"), 1, Integer::sum));
+      kinds.forEach((kind, n) -> System.out.printf("reliability: violation x%d: %s%n", n, kind));
+      checker.violations().stream().limit(20).forEach(v -> System.out.println("reliability: violation: " + v));
       assertThat(checker.violations()).as("seed " + seed).isEmpty();
       assertThat(counts.acknowledged()).as("the run acknowledged writes").isPositive();
     } finally {
@@ -196,6 +203,9 @@ class ChaosConvergenceIT {
         // On the guard, the checker names every difference.
         if (!equal) {
           for (ClientNode node : nodes) {
+            if (!node.synced()) {
+              System.out.println("reliability: not synced at the guard: " + node.describe());
+            }
             local.putIfAbsent(node.id, node.localState() == null ? Map.of() : node.localState());
           }
         }

@@ -80,8 +80,16 @@ final class ClientNode implements AutoCloseable {
     return client != null && client.state().phase() == SyncState.Phase.LIVE && client.pendingCount() == 0;
   }
 
+  /** Where the client is, for a failure message. */
+  synchronized String describe() {
+    return id + " " + (client == null ? "closed" : client.state() + ", pending=" + client.pendingCount());
+  }
+
   /** The copy the app sees for its scopes, by "scope/type/id"; null if a write is still pending. */
   synchronized Map<String, Checker.State> localState() {
+    if (client == null) {
+      return null;
+    }
     Map<String, Checker.State> state = new HashMap<>();
     for (String scope : scopes) {
       for (LocalEntity e : client.query(null, scope)) {

@@ -147,19 +147,17 @@ class FuzzIT {
         assertThat(findings).as("seed " + seed).isEmpty();
         assertThat(server.isAlive()).as("the server survived every input").isTrue();
         assertThat(server.kills()).isZero();
+        // Compared in Java: a fuzzed delta_id may hold bytes (NUL) that PostgreSQL text cannot even be asked about.
+        Set<String> inChangeLog = new java.util.HashSet<>();
         try (Connection sql = postgres.connect();
             PreparedStatement rowsOf = sql.prepareStatement(
-                "select count(*) from change_log where client_id = ? and delta_id = ?")) {
-          for (String rejected : rejectedDeltas) {
-            int colon = rejected.indexOf(':');
-            rowsOf.setString(1, rejected.substring(0, colon));
-            rowsOf.setString(2, rejected.substring(colon + 1));
-            try (ResultSet rows = rowsOf.executeQuery()) {
-              rows.next();
-              assertThat(rows.getLong(1)).as("rows written for rejected delta " + rejected).isZero();
-            }
+                "select client_id, delta_id from change_log where client_id like 'fuzzer-%'");
+            ResultSet rows = rowsOf.executeQuery()) {
+          while (rows.next()) {
+            inChangeLog.add(rows.getString(1) + ":" + rows.getString(2));
           }
         }
+        assertThat(rejectedDeltas).as("rejected deltas with a change-log row").noneMatch(inChangeLog::contains);
       } finally {
         pool.shutdownNow();
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
