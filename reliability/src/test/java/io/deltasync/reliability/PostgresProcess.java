@@ -54,6 +54,12 @@ final class PostgresProcess implements AutoCloseable {
         .setPort(port)
         .setPGStartupWait(Duration.ofSeconds(60))
         .setServerConfig("max_connections", "300")
+        // zonky starts PostgreSQL with fsync off and synchronous_commit off (right for throw-away test databases):
+        // a commit is then acknowledged before its WAL is flushed, and a PostgreSQL that stops uncleanly loses
+        // acknowledged writes by design. The suite must run with the durability the server serves with.
+        .setServerConfig("fsync", "on")
+        .setServerConfig("synchronous_commit", "on")
+        .setServerConfig("full_page_writes", "on")
         .start();
   }
 
@@ -62,6 +68,20 @@ final class PostgresProcess implements AutoCloseable {
     if (postgres != null) {
       postgres.close();
       postgres = null;
+      // zonky gives pg_ctl 5 s and then only logs; the shutdown checkpoint can take longer on a loaded machine.
+      // Wait until the postmaster has removed its pid file, so that a restart never races the old one.
+      java.time.Instant guard = java.time.Instant.now().plus(Duration.ofSeconds(120));
+      while (java.nio.file.Files.exists(dataDirectory.resolve("postmaster.pid"))) {
+        if (java.time.Instant.now().isAfter(guard)) {
+          throw new IOException("PostgreSQL on " + dataDirectory + " still running 120 s after the stop");
+        }
+        try {
+          Thread.sleep(50);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new java.io.InterruptedIOException("waiting for PostgreSQL to stop");
+        }
+      }
     }
   }
 
