@@ -151,6 +151,8 @@ class SyncClientIT {
       phone.client.create("inspection", scope, "after-2", doc("x", "2"));
       phone.client.start();
       phone.awaitSynced();
+      // The listener hears the result just after the outbox shrinks (SyncLoop.report), so wait for it.
+      Device.await("the rejection heard", () -> !phone.rejected.isEmpty());
 
       assertThat(phone.rejected).singleElement().satisfies(result -> {
         assertThat(result.getStatus()).isEqualTo(DeltaStatus.DELTA_STATUS_REJECTED);

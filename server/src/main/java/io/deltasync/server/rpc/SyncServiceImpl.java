@@ -76,11 +76,11 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
                 + limits.maxDeltasPerPush() + "; split the batch)"))));
       }
       Principal principal = Principal.current();
-      return PushResponse.newBuilder()
-          .addAllResults(advertised.telemetry().push("unary", request.getClientId(), request.getDeltasCount(),
-              () -> ScopedPush.push(writes, principal, principal.clientKey(request.getClientId()),
-                  request.getDeltasList(), "deltas")))
-          .build();
+      var results = advertised.telemetry().push("unary", request.getClientId(), request.getDeltasCount(),
+          () -> ScopedPush.push(writes, principal, principal.clientKey(request.getClientId()),
+              request.getDeltasList(), "deltas"));
+      io.deltasync.server.faults.CrashPoint.afterCommit(request.getDeltasList());
+      return PushResponse.newBuilder().addAllResults(results).build();
     });
   }
 

@@ -334,6 +334,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
     }
     var results = settings.telemetry().push("stream", clientId, push.getDeltasCount(),
         () -> ScopedPush.push(writes, credential.mayPush(), clientId, push.getDeltasList(), "push.deltas"));
+    io.deltasync.server.faults.CrashPoint.afterCommit(push.getDeltasList());
     lock.lock();
     try {
       // Remembered in the same step that queues the results, so that a change is suppressed only once this stream
