@@ -143,6 +143,7 @@ public final class DeltaSyncServer implements AutoCloseable {
             config.operationalTransformEnabled()),
         config.conflicts().maxClockSkew(), Clock.systemUTC(), config.limits().maxMessageBytes(),
         liveFeed::committed);
+    writes.traceWith(telemetry.tracer());
     liveFeed.observe(telemetry.sync());
     telemetry.sync().functionCounter("deltasync.changes.degraded",
         "Changes delivered degraded (documents left out)", liveFeed,

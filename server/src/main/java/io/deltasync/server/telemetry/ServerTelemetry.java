@@ -44,6 +44,11 @@ public final class ServerTelemetry implements AutoCloseable {
     return sync;
   }
 
+  /** The tracer of the server's spans (a no-op one when tracing is off). */
+  public io.opentelemetry.api.trace.Tracer tracer() {
+    return tracing.tracer();
+  }
+
   /** The registry (for binders such as HikariCP's tracker). */
   public PrometheusMeterRegistry registry() {
     return registry;

@@ -100,10 +100,8 @@ public final class SyncTelemetry {
    * unary Push and the stream's push go through, so each delta is counted once whichever way it came. While it runs,
    * the span's trace and span ids are in the logging MDC ({@code trace_id}, {@code span_id}).
    *
-   * <p>Spans per delta stage (validation, the transaction, the policy's decision) belong inside the write path and
-   * are not made yet: WriteService is being rewritten (set-based batch writes, issue 11). They would start from
-   * {@code Span.current()}, which is this batch's span while {@code push} runs, so they nest under it with no
-   * plumbing.
+   * <p>The write path's stages are child spans of this one (WriteService#traceWith): they start while this span is
+   * current.
    *
    * @param transport {@code unary} or {@code stream}
    */

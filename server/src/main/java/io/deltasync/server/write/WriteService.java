@@ -48,6 +48,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Scope;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,6 +75,8 @@ public final class WriteService {
   private final Clock clock;
   private final long responseBudget;
   private final Runnable committed;
+  // The stages of a push as child spans of its batch span (telemetry.SyncTelemetry#push); no-op until traced.
+  private volatile Tracer tracer = OpenTelemetry.noop().getTracer("deltasync");
 
   /**
    * Creates the service.
@@ -104,6 +110,29 @@ public final class WriteService {
     this.clock = clock;
   }
 
+  /**
+   * Traces the stages of each push with {@code tracer}: {@code deltasync.push.validate}, {@code
+   * deltasync.push.transaction} (one per attempt of the batch transaction), {@code deltasync.push.run} (one
+   * set-based statement), {@code deltasync.push.delta} (a delta through the per-delta path: a conflict, a retry,
+   * edits) and {@code deltasync.push.fallback} (one transaction per delta after repeated deadlocks).
+   */
+  public void traceWith(Tracer tracer) {
+    this.tracer = tracer;
+  }
+
+  /** A stage's span, current while the stage runs. */
+  private <T> T stage(String name, java.util.function.Supplier<T> work) {
+    Span span = tracer.spanBuilder(name).startSpan();
+    try (Scope scope = span.makeCurrent()) {
+      return work.get();
+    } catch (RuntimeException | Error e) {
+      span.recordException(e);
+      throw e;
+    } finally {
+      span.end();
+    }
+  }
+
   /** Checks a client id; returns the violations (empty when valid). */
   public static List<FieldViolation> checkClientId(String field, String clientId) {
     return DeltaValidator.checkClientId(field, clientId);
@@ -129,13 +158,14 @@ public final class WriteService {
    * which also covers a connection lost while the commit was under way).
    */
   public List<DeltaResult> push(String clientId, List<Delta> deltas) {
-    List<Prepared> prepared = new ArrayList<>(deltas.size());
-    boolean anyValid = false;
-    for (int i = 0; i < deltas.size(); i++) {
-      Prepared one = prepare(deltas.get(i), "deltas[" + i + "]");
-      anyValid |= one.rejection() == null;
-      prepared.add(one);
-    }
+    List<Prepared> prepared = stage("deltasync.push.validate", () -> {
+      List<Prepared> all = new ArrayList<>(deltas.size());
+      for (int i = 0; i < deltas.size(); i++) {
+        all.add(prepare(deltas.get(i), "deltas[" + i + "]"));
+      }
+      return all;
+    });
+    boolean anyValid = prepared.stream().anyMatch(one -> one.rejection() == null);
     if (!anyValid) {
       return decide(prepared, delta -> {
         throw new IllegalStateException("no valid delta to apply");
@@ -230,11 +260,13 @@ public final class WriteService {
   private List<DeltaResult> applyBatch(String clientId, List<Prepared> prepared, boolean setBased) {
     try {
       try {
-        return store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, false, setBased));
+        return stage("deltasync.push.transaction",
+            () -> store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, false, setBased)));
       } catch (DeltaFailed e) {
         log.debug("A delta of client {} failed alone ({}); applying its batch again with a savepoint per delta",
             clientId, e.getCause() == null ? e.getMessage() : e.getCause().toString());
-        return store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, true, setBased));
+        return stage("deltasync.push.transaction",
+            () -> store.inBatchTransaction(tx -> applyAll(tx, clientId, prepared, true, setBased)));
       }
     } catch (DataAccessException e) {
       if (!SyncStore.isRetryable(e)) {
@@ -242,7 +274,7 @@ public final class WriteService {
       }
       log.debug("Batch of client {} met concurrent writers again ({}); applying it one delta per transaction",
           clientId, e.sqlState());
-      return onePerTransaction(clientId, prepared);
+      return stage("deltasync.push.fallback", () -> onePerTransaction(clientId, prepared));
     }
   }
 
@@ -312,8 +344,10 @@ public final class WriteService {
     for (int start = 0; start < prepared.size(); ) {
       int end = PlainRuns.runEnd(prepared, start);
       Map<Integer, WriteClock> clocks = new HashMap<>();
+      int from = start;
       Map<String, WriteTransaction.PlainOutcome> outcomes = setBased && !Context.current().isCancelled()
-          ? writePlain(tx, clientId, prepared.subList(start, end), start, clocks, savepoints) : Map.of();
+          ? stage("deltasync.push.run",
+              () -> writePlain(tx, clientId, prepared.subList(from, end), from, clocks, savepoints)) : Map.of();
       for (int i = start; i < end; i++) {
         if (outcomes.get(prepared.get(i).delta().getDeltaId()) instanceof WriteTransaction.PlainWritten written
             && clocks.containsKey(i)) {
@@ -346,11 +380,12 @@ public final class WriteService {
           // Claimed by the set-based statement, and its write missed: the conflict policy decides, as after the
           // single-delta claim-and-write. The triggers learn the writer from the settings again for these writes.
           WriteClock clock = clocks.get(i);
-          results[i] = savepoints
+          results[i] = stage("deltasync.push.delta", () -> savepoints
               ? inSavepoint(tx, clientId, one, sp -> resolveClaimed(sp, clientId, one, clock), true)
-              : directly(() -> resolveClaimed(tx, clientId, one, clock));
+              : directly(() -> resolveClaimed(tx, clientId, one, clock)));
         } else {
-          results[i] = savepoints ? applyInSavepoint(tx, clientId, one) : applyDirectly(tx, clientId, one);
+          results[i] = stage("deltasync.push.delta",
+              () -> savepoints ? applyInSavepoint(tx, clientId, one) : applyDirectly(tx, clientId, one));
         }
         responseBytes += results[i].getSerializedSize() + 8;
       }

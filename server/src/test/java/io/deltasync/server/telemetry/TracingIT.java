@@ -24,7 +24,7 @@ import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
-/** A server with tracing: a span per Push batch (unary and on the stream) and one per Sync stream. */
+/** A server with tracing: a span per Push batch (unary and on the stream) with its stages, and one per Sync stream. */
 class TracingIT {
   @Test
   void pushBatchesAndSyncSessionsAreSpans() throws Exception {
@@ -59,6 +59,14 @@ class TracingIT {
             .map(s -> s.getAttributes().get(AttributeKey.stringKey("deltasync.transport")) + ":"
                 + s.getAttributes().get(AttributeKey.stringKey("deltasync.client_id"))))
             .containsExactlyInAnyOrder("unary:unary-client", "stream:stream-client");
+        // The stages of each push are its children: validation, the batch transaction, the delta's own write.
+        for (SpanData push : exporter.getFinishedSpanItems().stream()
+            .filter(s -> s.getName().equals("deltasync.push")).toList()) {
+          assertThat(exporter.getFinishedSpanItems().stream()
+              .filter(s -> s.getParentSpanId().equals(push.getSpanId())).map(SpanData::getName))
+              .contains("deltasync.push.validate", "deltasync.push.transaction");
+        }
+        assertThat(exporter.getFinishedSpanItems()).extracting(SpanData::getName).contains("deltasync.push.delta");
       } finally {
         channel.shutdownNow();
       }
