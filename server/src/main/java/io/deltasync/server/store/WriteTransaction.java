@@ -268,29 +268,8 @@ public final class WriteTransaction {
     }
   }
 
-  /**
-   * Writes the deferred results (one UPDATE for all of them) and commits, both in one round trip; with no deferred
-   * result, does nothing (the caller's transaction commits as usual). After a commit here the transaction is over:
-   * the caller must only return, and the commit that follows (jOOQ's) finds nothing to commit.
-   *
-   * <p>Why: the results are the last statement of a batch, and a round trip of its own before the COMMIT's was a
-   * third of a single delta's database round trips (claim and write, results, commit). PgJDBC sends the statements
-   * of one multi-statement query together, with one Sync, and tracks the transaction state the server reports, so
-   * its own {@code commit()} afterwards is a no-op. If the UPDATE fails, PostgreSQL skips the COMMIT (everything up
-   * to the Sync is skipped after an error) and the transaction rolls back as it would have; if the connection drops
-   * during the COMMIT, the outcome is as unknown to the client as it was with a separate COMMIT, and a retry by
-   * delta_id answers it.
-   */
-  public void flushResultsAndCommit() {
-    flushResults(true);
-  }
-
   /** Writes the deferred results (one UPDATE for all of them). */
   public void flushResults() {
-    flushResults(false);
-  }
-
-  private void flushResults(boolean commit) {
     if (pendingResults == null || pendingResults.isEmpty()) {
       return;
     }
@@ -304,7 +283,7 @@ public final class WriteTransaction {
     tx.execute("""
         UPDATE applied_delta a SET result = decode(r.result, 'base64')
         FROM unnest(?::text[], ?::text[], ?::text[]) AS r(client_id, delta_id, result)
-        WHERE a.client_id = r.client_id AND a.delta_id = r.delta_id""" + (commit ? ";\nCOMMIT" : ""),
+        WHERE a.client_id = r.client_id AND a.delta_id = r.delta_id""",
         // base64 text, because a bytea[] bind is not something every driver and jOOQ version agree on
         clients.toArray(String[]::new), deltas.toArray(String[]::new),
         pendingResults.values().stream().map(Base64.getEncoder()::encodeToString).toArray(String[]::new));

@@ -356,7 +356,7 @@ public final class WriteService {
       }
       start = end;
     }
-    tx.flushResultsAndCommit();  // the last statement of the attempt: nothing may follow it
+    tx.flushResults();
     return List.of(results);
   }
 
