@@ -142,7 +142,16 @@ public final class WriteBenchmark {
   }
 
   /** One timed measurement: wall time of the whole workload and every batch's round trip. */
-  record Measured(double millis, List<Long> batchNanos) {}
+  record Measured(double millis, List<Long> batchNanos, double[] cpuMillis) {
+    Measured(double millis, List<Long> batchNanos) {
+      this(millis, batchNanos, lastCpuMillis);
+    }
+  }
+
+  /** Meters this run's JVM and PostgreSQL; set once, before the first measurement. */
+  static volatile CpuMeter cpuMeter;
+  /** CPU milliseconds {JVM, PostgreSQL} of the last {@link #timed} workload (measurements run one at a time). */
+  static volatile double[] lastCpuMillis = {Double.NaN, Double.NaN};
 
   public static void main(String[] args) throws Exception {
     Options o;
@@ -168,6 +177,7 @@ public final class WriteBenchmark {
       env.put("DELTASYNC_PORT", "0");
       env.put("DELTASYNC_DB_POOL_SIZE", "16");
       ServerConfig config = ServerConfig.from(env);
+      cpuMeter = new CpuMeter(dataDir);
       System.out.printf("%d cores available to the JVM; Java %s; embedded PostgreSQL (fsync on) in %s%n",
           Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), dataDir);
       new Run(o, database, config).run();
@@ -520,13 +530,21 @@ public final class WriteBenchmark {
 
     // ---- report ----------------------------------------------------------------------------------------------------
 
+    /** Median CPU microseconds per delta (per row for the baseline) of one process: 0 this JVM, 1 PostgreSQL. */
+    private static String cpuPerDelta(List<Measured> rounds, Shape shape, int process) {
+      List<Double> perDelta = rounds.stream().map(m -> m.cpuMillis()[process] * 1000 / shape.deltas())
+          .filter(v -> !v.isNaN()).toList();
+      return perDelta.isEmpty() ? "-" : String.format("%.0f", PushBenchmark.median(perDelta));
+    }
+
     private void report(Map<Shape, Map<String, List<Measured>>> results, List<double[]> plain) {
       System.out.println();
       System.out.printf("Write throughput: each client creates its entities in batches of B, then updates each one by "
           + "compare-and-set (base version from the create's result); median of %d rounds, ratios per round%n",
           o.repeats());
-      String row = "%-4s %-5s %-27s %10s %18s %10s %10s%n";
-      System.out.printf(row, "C", "B", "path", "deltas/s", "x JDBC [min-max]", "p50 ms", "p99 ms");
+      String row = "%-4s %-5s %-27s %10s %18s %10s %10s %12s %12s%n";
+      System.out.printf(row, "C", "B", "path", "deltas/s", "x JDBC [min-max]", "p50 ms", "p99 ms", "JVM cpu us",
+          "PG cpu us");
       for (Map.Entry<Shape, Map<String, List<Measured>>> entry : results.entrySet()) {
         Shape shape = entry.getKey();
         List<Measured> baseline = entry.getValue().values().iterator().next();
@@ -541,7 +559,8 @@ public final class WriteBenchmark {
               String.format("%,.0f", PushBenchmark.median(rates)),
               String.format("%.2f [%.2f-%.2f]", PushBenchmark.median(ratios), PushBenchmark.min(ratios),
                   PushBenchmark.max(ratios)),
-              String.format("%.1f", percentile(all, 0.50) / 1e6), String.format("%.1f", percentile(all, 0.99) / 1e6));
+              String.format("%.1f", percentile(all, 0.50) / 1e6), String.format("%.1f", percentile(all, 0.99) / 1e6),
+              cpuPerDelta(path.getValue(), shape, 0), cpuPerDelta(path.getValue(), shape, 1));
         }
       }
       if (!plain.isEmpty()) {
@@ -584,12 +603,18 @@ public final class WriteBenchmark {
           }
         }
       }
+      double[] cpuBefore = cpuMeter == null ? null : cpuMeter.sample();
       long begin = System.nanoTime();
       start.countDown();
       for (Future<Void> future : futures) {
         future.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
       }
-      return (System.nanoTime() - begin) / 1e6;
+      double millis = (System.nanoTime() - begin) / 1e6;
+      if (cpuBefore != null) {
+        double[] cpuAfter = cpuMeter.sample();
+        lastCpuMillis = new double[] {cpuAfter[0] - cpuBefore[0], cpuAfter[1] - cpuBefore[1]};
+      }
+      return millis;
     } finally {
       threads.shutdownNow();
     }
