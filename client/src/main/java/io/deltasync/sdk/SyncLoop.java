@@ -314,6 +314,10 @@ final class SyncLoop {
     int max = Math.min(pushLimit, limits.getMaxDeltasPerPush() > 0 ? limits.getMaxDeltasPerPush() : DEFAULT_MAX_DELTAS);
     List<OutboxEntry> batch = replica.nextBatch(max, ready);
     if (batch.isEmpty()) {
+      // Nothing due now, but deltas answered "not now" may still be backing off: wake when the earliest is due.
+      // Each retried delta drew its own jittered delay and only the last one's wake-up was kept, so without this
+      // a delta due later than that wake-up would wait for an unrelated local write or a reconnect, for ever.
+      wakeWhenDue(now);
       return;
     }
     String batchId = UUID.randomUUID().toString();
@@ -321,6 +325,20 @@ final class SyncLoop {
     SyncPush.Builder push = SyncPush.newBuilder().setBatchId(batchId);
     batch.forEach(entry -> push.addDeltas(entry.delta()));
     current.send(SyncRequest.newBuilder().setPush(push).build());
+  }
+
+  /** Schedules a push attempt at the earliest retry time still in the future, if any. */
+  private void wakeWhenDue(Instant now) {
+    Instant earliest = null;
+    for (Instant after : notBefore.values()) {
+      if (after.isAfter(now) && (earliest == null || after.isBefore(earliest))) {
+        earliest = after;
+      }
+    }
+    if (earliest != null) {
+      cancel(pushWakeup);
+      pushWakeup = scheduler.schedule(Duration.between(now, earliest), () -> loop.execute(this::pushIfIdle));
+    }
   }
 
   private void onPushResults(SyncPushResults results) {
