@@ -91,11 +91,13 @@ final class Checker {
   void checkHistory(History history, Connection sql) throws SQLException {
     // change_log by entity and version: the delta that made it.
     Map<String, String> deltaOfVersion = new HashMap<>();
+    // change_log by entity: each version's position (tx_id, change_id), the order streams deliver in.
+    Map<String, Map<Long, long[]>> positions = new HashMap<>();
     Map<String, Long> latest = new HashMap<>();
     int changeLogRows = 0;
     try (Statement statement = sql.createStatement();
         ResultSet rows = statement.executeQuery("select scope, entity_type, entity_id, row_version, client_id,"
-            + " delta_id from change_log")) {
+            + " delta_id, tx_id, change_id from change_log")) {
       while (rows.next()) {
         changeLogRows++;
         String entity = rows.getString(1) + "/" + rows.getString(2) + "/" + rows.getString(3);
@@ -105,6 +107,8 @@ final class Checker {
           violations.add("change_log holds version " + rows.getLong(4) + " of " + entity + " twice");
         }
         latest.merge(entity, rows.getLong(4), Math::max);
+        positions.computeIfAbsent(entity, k -> new HashMap<>()).put(rows.getLong(4),
+            new long[] {rows.getLong(7), rows.getLong(8)});
       }
     }
     // No delta applied twice: one change-log row per (client, delta) at most.
@@ -200,7 +204,7 @@ final class Checker {
     for (var entry : deliveries.entrySet()) {
       String entity = entry.getKey().substring(entry.getKey().indexOf('|') + 1);
       seamRedeliveries += checkSession(entry.getKey(), entry.getValue(),
-          answeredVersions.getOrDefault(entry.getKey(), Set.of()), v -> deltaOfVersion.containsKey(entity + "@" + v));
+          answeredVersions.getOrDefault(entry.getKey(), Set.of()), positions.getOrDefault(entity, Map.of()));
     }
     // Versions an entity never had a change-log row for (its row_version jumped): no stream can deliver them, so
     // they are not a stream's skip; counted for the summary.
@@ -226,38 +230,57 @@ final class Checker {
 
   /**
    * One session's deliveries of one entity: each version at most once (but for the documented seam after the
-   * initial state) and none skipped between the first and the last, counting the versions this session learnt from
-   * its own push results (the server does not echo those) and versions the change log never held. Returns the seam
-   * redeliveries.
+   * initial state) and, in commit order, none skipped: every change-log row of the entity whose position lies
+   * between the first and the last position the session delivered (catch-up and live) was delivered, or learnt
+   * from the session's own push results (the server does not echo those). The range is by position, not by
+   * row_version: versions of one entity can commit out of row_version order (docs/protocol.md, "Order within one
+   * entity"), so a session may end after delivering version N+1 and before reaching N (the next session delivers
+   * it), or resume after N (its cursor is past it) and deliver N+1 and N+2. Returns the seam redeliveries.
+   *
+   * @param changeLog the entity's change-log rows: version to position {tx_id, change_id}
    */
-  int checkSession(String key, List<History.Delivered> seen, Set<Long> answered,
-      java.util.function.LongPredicate inChangeLog) {
+  int checkSession(String key, List<History.Delivered> seen, Set<Long> answered, Map<Long, long[]> changeLog) {
     int seam = 0;
     Map<Long, History.Delivered> byVersion = new HashMap<>();
-    long min = Long.MAX_VALUE;
-    long max = Long.MIN_VALUE;
+    long[] first = null;
+    long[] last = null;
     for (History.Delivered d : seen) {
       long v = d.change().getEntity().getRowVersion();
-      History.Delivered first = byVersion.putIfAbsent(v, d);
-      if (first != null) {
-        if (first.phase() == io.deltasync.v1.SyncPhase.SYNC_PHASE_INITIAL_STATE
+      History.Delivered earlier = byVersion.putIfAbsent(v, d);
+      if (earlier != null) {
+        if (earlier.phase() == io.deltasync.v1.SyncPhase.SYNC_PHASE_INITIAL_STATE
             && d.phase() != io.deltasync.v1.SyncPhase.SYNC_PHASE_INITIAL_STATE) {
           // Documented (DESIGN-NOTES §1, docs/protocol.md): a change of a transaction at or above the initial
           // snapshot's xmin may come again after the initial state; clients skip it by row_version.
           seam++;
         } else {
-          violations.add("session " + key + ": version " + v + " delivered twice (" + first.phase() + ", then "
+          violations.add("session " + key + ": version " + v + " delivered twice (" + earlier.phase() + ", then "
               + d.phase() + ")");
         }
       }
-      min = Math.min(min, v);
-      max = Math.max(max, v);
+      long[] at = changeLog.get(v);
+      if (d.phase() != io.deltasync.v1.SyncPhase.SYNC_PHASE_INITIAL_STATE && at != null) {
+        first = first == null || compare(at, first) < 0 ? at : first;
+        last = last == null || compare(at, last) > 0 ? at : last;
+      }
     }
-    for (long v = min + 1; v < max; v++) {
-      if (!byVersion.containsKey(v) && !answered.contains(v) && inChangeLog.test(v)) {
-        violations.add("session " + key + ": version " + v + " skipped (delivered " + min + " to " + max + ")");
+    if (first == null) {
+      return seam;
+    }
+    for (var row : new TreeMap<>(changeLog).entrySet()) {
+      long v = row.getKey();
+      if (compare(row.getValue(), first) > 0 && compare(row.getValue(), last) < 0 && !byVersion.containsKey(v)
+          && !answered.contains(v)) {
+        violations.add("session " + key + ": version " + v + " skipped (at position " + row.getValue()[0] + "/"
+            + row.getValue()[1] + ", between the delivered " + first[0] + "/" + first[1] + " and " + last[0] + "/"
+            + last[1] + ")");
       }
     }
     return seam;
+  }
+
+  private static int compare(long[] a, long[] b) {
+    int byTx = Long.compare(a[0], b[0]);
+    return byTx != 0 ? byTx : Long.compare(a[1], b[1]);
   }
 }
