@@ -56,6 +56,12 @@ final class ApiKeys {
     return Optional.ofNullable(byDigest.get(sha256(presented)));
   }
 
+  /** The key whose secret has {@code digest}, as the file has it now. */
+  Optional<Key> withDigest(String digest) {
+    checkFile();
+    return Optional.ofNullable(byDigest.get(digest));
+  }
+
   /** The key named {@code name} as the file has it now, if it is still there (streams opened with it ask). */
   Optional<Key> named(String name) {
     checkFile();

@@ -115,6 +115,12 @@ public final class AuthInterceptor implements ServerInterceptor {
       limit = settings.maxPushesPerPrincipal();
     }
     Context context = Context.current().withValue(Principal.CONTEXT_KEY, principal);
+    String presentedKey = headers.get(Authenticator.API_KEY);
+    if (principal.kind() == Principal.Kind.API_KEY && presentedKey != null) {
+      // Which secret opened the call: a stream must end when that secret is rotated out, even if the key's name
+      // stays in the file with a new one.
+      context = context.withValue(Authenticator.KEY_DIGEST, ApiKeys.sha256(presentedKey));
+    }
     if (counted == null || principal.kind() == Principal.Kind.ANONYMOUS) {
       return Contexts.interceptCall(context, call, headers, next);
     }

@@ -15,6 +15,8 @@ public final class Authenticator {
   static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization",
       Metadata.ASCII_STRING_MARSHALLER);
   static final Metadata.Key<String> API_KEY = Metadata.Key.of("x-api-key", Metadata.ASCII_STRING_MARSHALLER);
+  /** The digest of the API key that authenticated the call (set by the interceptor). */
+  static final io.grpc.Context.Key<String> KEY_DIGEST = io.grpc.Context.key("deltasync-api-key-digest");
   private static final String BEARER = "bearer ";
 
   /** A credential's verdict. */
@@ -113,10 +115,25 @@ public final class Authenticator {
    * expires, so it is returned as it is.
    */
   public Optional<Principal> current(Principal principal) {
+    return current(principal, Optional.empty());
+  }
+
+  /**
+   * As {@link #current(Principal)}, for an API key presented as the secret with {@code keyDigest} (see
+   * {@link #presentedKeyDigest()}): the key must still be in the file with that very secret — a rotated secret
+   * (same name, new digest) no longer holds.
+   */
+  public Optional<Principal> current(Principal principal, Optional<String> keyDigest) {
     if (principal.kind() != Principal.Kind.API_KEY) {
       return Optional.of(principal);
     }
-    return apiKeys.flatMap(keys -> keys.named(principal.id())).map(this::principal);
+    return apiKeys.flatMap(keys -> keyDigest.isPresent() ? keys.withDigest(keyDigest.get())
+        .filter(k -> k.name().equals(principal.id())) : keys.named(principal.id())).map(this::principal);
+  }
+
+  /** The SHA-256 of the API key the current call presented, if it was authenticated by one. */
+  public static Optional<String> presentedKeyDigest() {
+    return Optional.ofNullable(KEY_DIGEST.get());
   }
 
   private Principal principal(JWTClaimsSet claims) {

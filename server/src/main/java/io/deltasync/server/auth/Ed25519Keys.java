@@ -4,7 +4,6 @@ import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
 import com.nimbusds.jose.JWSVerifier;
-import com.nimbusds.jose.KeySourceException;
 import com.nimbusds.jose.crypto.factories.DefaultJWSVerifierFactory;
 import com.nimbusds.jose.jca.JCAContext;
 import com.nimbusds.jose.jwk.Curve;
@@ -86,8 +85,9 @@ final class Ed25519Keys {
       for (JWK jwk : source.get(new JWKSelector(matcher), context)) {
         try {
           keys.add(publicKey(jwk.toOctetKeyPair().toPublicJWK()));
-        } catch (GeneralSecurityException e) {
-          throw new KeySourceException("an unusable Ed25519 key: " + e.getMessage(), e);
+        } catch (GeneralSecurityException | RuntimeException unusable) {
+          // Skipped, as nimbus skips keys it cannot use: one bad key in a provider's set must not refuse tokens
+          // signed with the good ones.
         }
       }
       return keys;

@@ -46,7 +46,9 @@ public final class ScopedPush {
     List<DeltaResult> shown = new ArrayList<>(results.size());
     for (int i = 0; i < results.size(); i++) {
       DeltaResult result = results.get(i);
-      if (principal.readable().contains(deltas.get(i).getScope())) {
+      String scope = deltas.get(i).getScope();
+      // Deltas refused here for their scope are about the caller's own request: nothing stored to withhold.
+      if (principal.readable().contains(scope) || !principal.writable().contains(scope)) {
         shown.add(result);
         continue;
       }
@@ -59,11 +61,44 @@ public final class ScopedPush {
             .setSyncStatus(entity.getSyncStatus()));
       }
       if (result.hasResolution()) {
-        redacted.setResolution(result.getResolution().toBuilder().clearServerFields());
+        // The explanation may name who wrote the scope's entities (merges, fallbacks): withheld with the rest.
+        redacted.setResolution(result.getResolution().toBuilder().clearServerFields()
+            .setExplanation("details withheld: this credential may not read scope '"
+                + deltas.get(i).getScope() + "'"));
+      }
+      if (result.hasError()) {
+        redacted.setError(withheld(result.getError(), deltas.get(i).getScope()));
       }
       shown.add(redacted.build());
     }
     return shown;
+  }
+
+  /**
+   * An error about a delta in a scope the caller may not read, without what its text may tell of the stored
+   * document (an edit refused for running past the end of a text, a key not found): the code, the ErrorInfo and the
+   * names of the fields stay, the descriptions and the message go.
+   */
+  private static com.google.rpc.Status withheld(com.google.rpc.Status error, String scope) {
+    com.google.rpc.Status.Builder kept = error.toBuilder().clearDetails()
+        .setMessage("the delta was not applied; details withheld: this credential may not read scope '" + scope
+            + "'");
+    for (Any detail : error.getDetailsList()) {
+      if (detail.is(BadRequest.class)) {
+        try {
+          BadRequest.Builder bad = detail.unpack(BadRequest.class).toBuilder();
+          for (int v = 0; v < bad.getFieldViolationsCount(); v++) {
+            bad.setFieldViolations(v, bad.getFieldViolations(v).toBuilder().setDescription("withheld"));
+          }
+          kept.addDetails(Any.pack(bad.build()));
+        } catch (InvalidProtocolBufferException e) {
+          // an unreadable detail is dropped
+        }
+      } else if (detail.is(com.google.rpc.ErrorInfo.class)) {
+        kept.addDetails(detail);
+      }
+    }
+    return kept.build();
   }
 
   private static List<DeltaResult> writeAllowed(WriteService writes, Principal principal, String clientKey,

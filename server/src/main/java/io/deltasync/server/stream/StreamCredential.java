@@ -35,12 +35,21 @@ import java.util.Optional;
  */
 final class StreamCredential {
   private final Authenticator authenticator;
+  // The secret an API-key stream was opened with (its digest), from the call's context at open.
+  private final Optional<String> keyDigest;
   private final Duration warning;
   private final Clock clock;
   private volatile Principal principal;
   private boolean warned;  // guarded by the session's lock
 
   StreamCredential(Principal principal, Authenticator authenticator, Duration warning, Clock clock) {
+    this(principal, authenticator, warning, clock, Authenticator.presentedKeyDigest());
+  }
+
+  /** With the digest of the API key the stream was opened with ({@link Authenticator#presentedKeyDigest()}). */
+  StreamCredential(Principal principal, Authenticator authenticator, Duration warning, Clock clock,
+      Optional<String> keyDigest) {
+    this.keyDigest = keyDigest;
     this.principal = principal;
     this.authenticator = authenticator;
     this.warning = warning;
@@ -73,6 +82,20 @@ final class StreamCredential {
    */
   Optional<String> grantsDigest() {
     return digestOf(principal);
+  }
+
+  /** Whether every scope {@code refreshed} may read, the current credential may read too (a narrowing or equal). */
+  boolean narrowedBy(Principal refreshed) {
+    ScopeSet now = principal.readable();
+    ScopeSet next = refreshed.readable();
+    if (now.all()) {
+      return true;
+    }
+    if (next.all()) {
+      return false;
+    }
+    return next.exact().stream().allMatch(now::contains)
+        && next.prefixes().stream().allMatch(p -> now.prefixes().stream().anyMatch(p::startsWith));
   }
 
   static Optional<String> digestOf(Principal principal) {
@@ -179,7 +202,7 @@ final class StreamCredential {
   private boolean stillValid() {
     Principal now = principal;
     if (now.kind() == Principal.Kind.API_KEY) {
-      return authenticator.current(now).isPresent();
+      return authenticator.current(now, keyDigest).map(p -> p.has(Permission.SYNC_WRITE)).orElse(false);
     }
     return now.expiresAt().map(at -> clock.instant().isBefore(at)).orElse(true);
   }
@@ -190,10 +213,15 @@ final class StreamCredential {
    */
   Expiry checkExpiry() {
     if (principal.kind() == Principal.Kind.API_KEY) {
-      Optional<Principal> now = authenticator.current(principal);
+      Optional<Principal> now = authenticator.current(principal, keyDigest);
+      if (now.isPresent() && !now.get().has(Permission.SYNC_READ)) {
+        var end = io.grpc.protobuf.StatusProto.toStatusRuntimeException(Access.missingPermission(
+            Permission.SYNC_READ));
+        return new Expired(end.getStatus(), end.getTrailers());
+      }
       if (now.isEmpty()) {
         var end = io.grpc.protobuf.StatusProto.toStatusRuntimeException(Errors.status(Code.UNAUTHENTICATED,
-            ErrorReason.ERROR_REASON_TOKEN_INVALID, "the stream's API key was withdrawn"));
+            ErrorReason.ERROR_REASON_TOKEN_INVALID, "the stream's API key was withdrawn or its secret rotated"));
         return new Expired(end.getStatus(), end.getTrailers());
       }
       if (!now.get().readable().equals(principal.readable())) {

@@ -90,6 +90,8 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
   private final ChangeDelivery changes;
   State state = State.AWAITING_HELLO;  // read by ChangeDelivery under the lock
   String clientId = "";
+  // The grants digest to record at the first ack after a resync that grants decided (see hello).
+  private volatile String grantsAfterResync;
   // delta_id -> row_version of the push results this stream sent and whose changes it has not met yet. Bounded:
   // forgetting an entry only means the client gets that change too, which it skips by row_version.
   private final Map<String, Long> answeredDeltas = new LinkedHashMap<>(16, 0.75f, false) {
@@ -251,16 +253,23 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
     Optional<String> grants = credential.grantsDigest();
     if (grants.isPresent()) {
       Optional<String> before = changes.whenNotBusy(() -> store.grants().digest(helloClientId));
-      if (cursor != null && before.isPresent() && !before.get().equals(grants.get())) {
-        // The cursor moved on under other grants: past changes of scopes it may read now but could not then.
+      if (cursor != null && !before.equals(grants)) {
+        // The cursor moved on under other grants (or under grants nobody recorded: a status row cleaned up), past
+        // changes of scopes it may read now but could not then.
         cursor = null;
         resyncReason = "the scopes this client may read changed since its cursor was handed out; discard local "
             + "state: the current state of every scope it may read now follows";
       }
-      changes.whenNotBusy(() -> {
-        store.grants().record(helloClientId, grants.get());
-        return null;
-      });
+      if (resyncReason == null) {
+        changes.whenNotBusy(() -> {
+          store.grants().record(helloClientId, grants.get());
+          return null;
+        });
+      } else {
+        // Recorded only once the client acknowledges the state it is about to receive: a client that never hears
+        // the resync (the connection drops first) keeps its old cursor and must be told again.
+        grantsAfterResync = grants.get();
+      }
     }
     store.recordSeen(helloClientId);
     // A hello waits for a free connection rather than being refused: a client would only send it again.
@@ -308,7 +317,11 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
   private void refresh(String token) {
     var refreshed = credential.verifyRefresh(token);
     Optional<String> grants = StreamCredential.digestOf(refreshed);
-    if (!clientId.isEmpty() && grants.isPresent() && !grants.equals(credential.grantsDigest())) {
+    // Only a narrowing is recorded: the stream goes on past the lost scopes' changes, so a later resume that
+    // regains them must resync. A widening is not: the stream does not deliver the gained scopes (docs/security.md),
+    // so the next resume under the wider grants must still find the old digest and resync.
+    if (!clientId.isEmpty() && grants.isPresent() && !grants.equals(credential.grantsDigest())
+        && credential.narrowedBy(refreshed)) {
       // Recorded before the stream runs under them: a later resume under wider grants is then told to resync.
       changes.whenNotBusy(() -> {
         store.grants().record(clientId, grants.get());
@@ -372,6 +385,15 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
 
   private void ack(String wireCursor) {
     requireHello("ack");
+    String settled = grantsAfterResync;
+    if (settled != null) {
+      // The first acknowledgement after a resync: the client has applied the state of its current grants.
+      grantsAfterResync = null;
+      changes.whenNotBusy(() -> {
+        store.grants().record(clientId, settled);
+        return null;
+      });
+    }
     Cursor cursor = changeFeed.acknowledged(wireCursor, "ack.cursor");
     store.recordAck(clientId, wireCursor, cursor.position());
   }
