@@ -16,13 +16,16 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.function.Predicate;
+import java.util.logging.Logger;
 
 /**
  * The rules of the local copy, over any {@link LocalStore}: optimistic local writes with their outbox entry, push
@@ -32,6 +35,7 @@ import java.util.function.Predicate;
 final class Replica {
   static final String CURSOR = "cursor";
   static final String CLIENT_ID = "client_id";
+  private static final Logger LOG = Logger.getLogger(Replica.class.getName());
 
   private final LocalStore store;
 
@@ -203,33 +207,64 @@ final class Replica {
    * Applies the results of one push to the local copy and the outbox, in one transaction: an applied or
    * conflicting delta leaves the outbox and the server's entity becomes the local copy's base; a rejected one leaves
    * the outbox with its error (never blocking the deltas behind it); a "not now" answer keeps it, to be sent again
-   * with the same delta id.
+   * with the same delta id. The writes chained behind a delta follow {@link ChainedWrites}. Results are matched by
+   * delta id; one for a delta this push did not carry is ignored, and a sent delta left without a result (or with a
+   * status this SDK does not know) stays in the outbox as if answered "not now".
    */
   List<Outcome> applyResults(List<OutboxEntry> sent, List<DeltaResult> results) {
-    if (sent.size() != results.size()) {
-      throw new IllegalArgumentException("results: " + results.size() + " (expected: " + sent.size() + ")");
+    // Matched by delta id, not by position: a result for a delta we did not send (a hostile or broken server) is
+    // ignored, and a sent delta without a result stays in the outbox to go again with the same id.
+    Map<String, DeltaResult> byId = new HashMap<>();
+    Set<String> sentIds = new HashSet<>();
+    sent.forEach(entry -> sentIds.add(entry.deltaId()));
+    for (DeltaResult result : results) {
+      if (!sentIds.contains(result.getDeltaId())) {
+        LOG.warning("a push result for delta " + result.getDeltaId() + ", which this push did not carry; ignored");
+      } else if (byId.putIfAbsent(result.getDeltaId(), result) != null) {
+        LOG.warning("a second push result for delta " + result.getDeltaId() + "; ignored");
+      }
     }
     return store.inTransaction(tx -> {
       List<Outcome> outcomes = new ArrayList<>();
-      for (int i = 0; i < sent.size(); i++) {
-        OutboxEntry entry = sent.get(i);
-        DeltaResult result = results.get(i);
-        if (!result.getDeltaId().equals(entry.deltaId())) {
-          throw new IllegalStateException("result " + i + ": delta " + result.getDeltaId() + " (expected: "
-              + entry.deltaId() + ")");
+      for (OutboxEntry entry : sent) {
+        DeltaResult result = byId.get(entry.deltaId());
+        if (result == null) {
+          result = DeltaResult.newBuilder().setDeltaId(entry.deltaId()).setStatus(DeltaStatus.DELTA_STATUS_REJECTED)
+              .setError(com.google.rpc.Status.newBuilder().setCode(Status.Code.UNAVAILABLE.value())
+                  .setMessage("the server's results did not include this delta; sent again"))
+              .build();
         }
-        outcomes.add(applyResult(tx, entry, result));
+        applyResult(tx, entry, result, outcomes);
       }
       return outcomes;
     });
   }
 
-  private static Outcome applyResult(LocalStore.Tx tx, OutboxEntry entry, DeltaResult result) {
+  private static void applyResult(LocalStore.Tx tx, OutboxEntry entry, DeltaResult result, List<Outcome> outcomes) {
     EntityKey key = entry.key();
-    if (isRetryable(result)) {
+    if (tx.pendingFor(key).stream().noneMatch(e -> e.deltaId().equals(entry.deltaId()))) {
+      return; // already answered (a result for it came twice): nothing is left to do
+    }
+    boolean unknownStatus = switch (result.getStatus()) {
+      case DELTA_STATUS_APPLIED, DELTA_STATUS_CONFLICT, DELTA_STATUS_REJECTED -> false;
+      default -> true;
+    };
+    if (unknownStatus) {
+      // A status this SDK does not know (a newer server): never take it as a verdict that could drop the write.
+      LOG.warning("delta " + entry.deltaId() + ": unknown result status " + result.getStatusValue()
+          + "; kept, sent again later");
+    }
+    if (unknownStatus || isRetryable(result)) {
       OutboxEntry again = new OutboxEntry(entry.seq(), entry.delta(), false, true, entry.attempts() + 1);
       tx.replace(again);
-      return new Outcome(again, result, Outcome.Kind.RETRY, tx.entity(key).map(StoredEntity::visible).orElse(null));
+      outcomes.add(new Outcome(again, result, Outcome.Kind.RETRY,
+          tx.entity(key).map(StoredEntity::visible).orElse(null)));
+      return;
+    }
+    if (result.hasEntity() && !EntityKey.of(result.getEntity()).equals(key)) {
+      LOG.warning("delta " + entry.deltaId() + ": the result's entity is " + EntityKey.of(result.getEntity())
+          + ", not " + key + "; its entity is ignored");
+      result = result.toBuilder().clearEntity().build();
     }
     Outcome.Kind kind = switch (result.getStatus()) {
       case DELTA_STATUS_APPLIED -> Outcome.Kind.APPLIED;
@@ -241,27 +276,41 @@ final class Replica {
     if (result.hasEntity() && result.getEntity().getRowVersion() >= row.serverVersion()) {
       row = row.withServer(result.getEntity());
     }
+    boolean kept = ChainedWrites.keptClientData(result);
     List<OutboxEntry> behind = tx.pendingFor(key);
+    List<Outcome> lost = new ArrayList<>();
     if (!behind.isEmpty() && behind.get(0).chained()) {
-      // The next write of the entity was made on top of this one: applied, it is based on the version this one
-      // produced; not applied, on the version this one was based on, so the server sees (and resolves) the conflict.
-      OutboxEntry next = behind.get(0);
-      long base = kind == Outcome.Kind.APPLIED ? result.getEntity().getRowVersion()
-          : entry.delta().getBaseRowVersion();
-      tx.replace(new OutboxEntry(next.seq(), next.delta().toBuilder().setBaseRowVersion(base).build(), false,
-          next.sent(), next.attempts()));
+      if (kept) {
+        // The next write of the entity was made on top of this one, which the server took as it was: it is based on
+        // the version this one produced.
+        OutboxEntry next = behind.get(0);
+        tx.replace(new OutboxEntry(next.seq(), next.delta().toBuilder()
+            .setBaseRowVersion(result.getEntity().getRowVersion()).build(), false, next.sent(), next.attempts()));
+      } else {
+        ChainedWrites.Followed followed = ChainedWrites.followConflict(entry, result, behind, row.visible());
+        followed.rewritten().forEach(tx::replace);
+        followed.dropped().forEach(e -> tx.remove(e.deltaId()));
+        for (OutboxEntry gone : followed.lost()) {
+          tx.remove(gone.deltaId());
+          lost.add(new Outcome(gone, result.toBuilder().setDeltaId(gone.deltaId()).build(), kind, null));
+        }
+      }
+      behind = tx.pendingFor(key);
     }
     if (behind.isEmpty()) {
       row = row.withoutLocal();
-    } else if (kind == Outcome.Kind.APPLIED && result.getRebaseEditsCount() > 0) {
+    } else if (kept && result.getRebaseEditsCount() > 0) {
       row = rebase(tx, row, result);
     }
+    LocalEntity visible = null;
     if (row.server() == null && !row.hasLocal()) {
       tx.removeEntity(key);
-      return new Outcome(entry, result, kind, null);
+    } else {
+      tx.putEntity(row);
+      visible = row.visible();
     }
-    tx.putEntity(row);
-    return new Outcome(entry, result, kind, row.visible());
+    outcomes.add(new Outcome(entry, result, kind, visible));
+    outcomes.addAll(lost);
   }
 
   /**

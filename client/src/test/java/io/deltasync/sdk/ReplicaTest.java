@@ -8,10 +8,12 @@ import com.google.protobuf.Value;
 import io.deltasync.sdk.sqlite.SqliteLocalStore;
 import io.deltasync.v1.Change;
 import io.deltasync.v1.ConflictPolicy;
+import io.deltasync.v1.ConflictResolution;
 import io.deltasync.v1.DeltaResult;
 import io.deltasync.v1.DeltaStatus;
 import io.deltasync.v1.Entity;
 import io.deltasync.v1.Operation;
+import io.deltasync.v1.ResolutionOutcome;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
@@ -165,6 +167,143 @@ class ReplicaTest {
     });
     assertThat(replica.pendingCount()).isEqualTo(1);
     assertThat(replica.get(X).orElseThrow().data()).isEqualTo(props(Map.of("color", "green")));
+  }
+
+  private static DeltaResult result(OutboxEntry sent, DeltaStatus status, Entity entity, ConflictPolicy policy,
+      ResolutionOutcome outcome) {
+    DeltaResult.Builder result = DeltaResult.newBuilder().setDeltaId(sent.deltaId()).setStatus(status)
+        .setEntity(entity);
+    if (outcome != null) {
+      result.setResolution(ConflictResolution.newBuilder().setPolicy(policy).setOutcome(outcome));
+    }
+    return result.build();
+  }
+
+  private LocalEntity create(EntityKey key, String value) {
+    return replica.write(key, Operation.OPERATION_CREATE, doc("v", value), ConflictPolicy.CONFLICT_POLICY_UNSPECIFIED,
+        Instant.EPOCH);
+  }
+
+  @Test
+  void anUpdateBehindACreateTheServerDidNotTakeBecomesACreateAndADeleteBehindItIsReportedLost() {
+    create(X, "mine");
+    update(X, "mine, edited");
+    create(Y, "mine");
+    replica.write(Y, Operation.OPERATION_DELETE, null, ConflictPolicy.CONFLICT_POLICY_UNSPECIFIED, Instant.EPOCH);
+    List<OutboxEntry> batch = replica.nextBatch(10, e -> true);
+    assertThat(batch).extracting(e -> e.delta().getOperation())
+        .containsExactly(Operation.OPERATION_CREATE, Operation.OPERATION_CREATE);
+
+    // Another device created both first; the server kept its documents (server wins).
+    List<Replica.Outcome> outcomes = replica.applyResults(batch, List.of(
+        result(batch.get(0), DeltaStatus.DELTA_STATUS_CONFLICT, entity(X, 1, "theirs"),
+            ConflictPolicy.CONFLICT_POLICY_SERVER_WINS, ResolutionOutcome.RESOLUTION_OUTCOME_SERVER_WON),
+        result(batch.get(1), DeltaStatus.DELTA_STATUS_CONFLICT, entity(Y, 1, "theirs"),
+            ConflictPolicy.CONFLICT_POLICY_SERVER_WINS, ResolutionOutcome.RESOLUTION_OUTCOME_SERVER_WON)));
+
+    // Never an update based on 0 (refused for good), never one based on 1 (it would overwrite the server's create):
+    // a create of the same document, which the server's policy judges as the same conflict.
+    assertThat(replica.nextBatch(10, e -> true)).singleElement().satisfies(e -> {
+      assertThat(e.key()).isEqualTo(X);
+      assertThat(e.delta().getOperation()).isEqualTo(Operation.OPERATION_CREATE);
+      assertThat(e.delta().getBaseRowVersion()).isZero();
+      assertThat(e.delta().getData()).isEqualTo(doc("v", "mine, edited"));
+    });
+    assertThat(replica.get(X).orElseThrow().data()).isEqualTo(doc("v", "mine, edited"));
+    // The delete would have deleted the other device's entity: it lost with the create it was made on.
+    assertThat(outcomes).extracting(o -> o.entry().key(), Replica.Outcome::kind).containsExactly(
+        org.assertj.core.groups.Tuple.tuple(X, Replica.Outcome.Kind.CONFLICT),
+        org.assertj.core.groups.Tuple.tuple(Y, Replica.Outcome.Kind.CONFLICT),
+        org.assertj.core.groups.Tuple.tuple(Y, Replica.Outcome.Kind.CONFLICT));
+    assertThat(outcomes.get(2).entry().delta().getOperation()).isEqualTo(Operation.OPERATION_DELETE);
+    assertThat(outcomes.get(2).result().getDeltaId()).isEqualTo(outcomes.get(2).entry().deltaId());
+    assertThat(outcomes.get(2).result().getResolution().getOutcome())
+        .isEqualTo(ResolutionOutcome.RESOLUTION_OUTCOME_SERVER_WON);
+    LocalEntity y = replica.get(Y).orElseThrow();
+    assertThat(y.pending()).isFalse();
+    assertThat(y.deleted()).isFalse();
+    assertThat(y.data()).isEqualTo(doc("v", "theirs"));
+  }
+
+  @Test
+  void behindAMergeThatKeptServerFieldsTheNextWriteKeepsTheStaleBaseSoThePolicyDecidesAgain() {
+    replica.applyChanges(List.of(change(entity(X, 4, "server"))), "c");
+    update(X, "first");
+    update(X, "second");
+    List<OutboxEntry> batch = replica.nextBatch(10, e -> true);
+    replica.applyResults(batch, List.of(result(batch.get(0), DeltaStatus.DELTA_STATUS_APPLIED,
+        entity(X, 7, "merged"), ConflictPolicy.CONFLICT_POLICY_LAST_WRITE_WINS,
+        ResolutionOutcome.RESOLUTION_OUTCOME_MERGED)));
+    // Based on 7 it would replace the fields the merge kept for the server without a conflict.
+    assertThat(replica.nextBatch(10, e -> true)).singleElement()
+        .satisfies(e -> assertThat(e.delta().getBaseRowVersion()).isEqualTo(4));
+    assertThat(replica.get(X).orElseThrow().serverVersion()).isEqualTo(7);
+  }
+
+  @Test
+  void behindAClientWinTheNextWriteIsBasedOnTheResult() {
+    create(X, "mine");
+    update(X, "mine, edited");
+    List<OutboxEntry> batch = replica.nextBatch(10, e -> true);
+    replica.applyResults(batch, List.of(result(batch.get(0), DeltaStatus.DELTA_STATUS_APPLIED, entity(X, 2, "mine"),
+        ConflictPolicy.CONFLICT_POLICY_CLIENT_WINS, ResolutionOutcome.RESOLUTION_OUTCOME_CLIENT_WON)));
+    assertThat(replica.nextBatch(10, e -> true)).singleElement().satisfies(e -> {
+      assertThat(e.delta().getOperation()).isEqualTo(Operation.OPERATION_UPDATE);
+      assertThat(e.delta().getBaseRowVersion()).isEqualTo(2);
+    });
+  }
+
+  @Test
+  void editsBehindAConflictGoAsTheWholeDocumentUnderThePolicyThatDecided() {
+    Struct both = props(Map.of("color", "red"));
+    replica.applyChanges(List.of(change(entity(X, 4, both))), "c");
+    List<Object> at = List.of("props");
+    replica.edit(X, List.of(Edits.objectSet(at, "color", Value.newBuilder().setStringValue("blue").build())),
+        Instant.EPOCH);
+    replica.edit(X, List.of(Edits.objectSet(at, "size", Value.newBuilder().setStringValue("L").build())),
+        Instant.EPOCH);
+    replica.edit(X, List.of(Edits.objectSet(at, "color", Value.newBuilder().setStringValue("green").build())),
+        Instant.EPOCH);
+    List<OutboxEntry> batch = replica.nextBatch(10, e -> true);
+    // Operational transform fell back to server wins (history gone): the edits behind were made on our document.
+    replica.applyResults(batch, List.of(result(batch.get(0), DeltaStatus.DELTA_STATUS_CONFLICT,
+        entity(X, 9, props(Map.of("color", "black"))), ConflictPolicy.CONFLICT_POLICY_SERVER_WINS,
+        ResolutionOutcome.RESOLUTION_OUTCOME_SERVER_WON)));
+    assertThat(replica.outbox()).singleElement().satisfies(e -> {
+      assertThat(e.chained()).isFalse();
+      assertThat(e.delta().getEditsCount()).isZero();
+      assertThat(e.delta().getData()).isEqualTo(props(Map.of("color", "green", "size", "L")));
+      assertThat(e.delta().getBaseRowVersion()).isEqualTo(4);
+      assertThat(e.delta().getConflictPolicy()).isEqualTo(ConflictPolicy.CONFLICT_POLICY_SERVER_WINS);
+    });
+  }
+
+  @Test
+  void resultsAreMatchedByIdAndWhatTheSdkCannotReadKeepsTheWrite() {
+    create(X, "x");
+    create(Y, "y");
+    List<OutboxEntry> batch = replica.nextBatch(10, e -> true);
+    EntityKey stranger = new EntityKey("s", "inspection", "stranger");
+    List<Replica.Outcome> outcomes = replica.applyResults(batch, List.of(
+        DeltaResult.newBuilder().setDeltaId("not-ours").setStatus(DeltaStatus.DELTA_STATUS_APPLIED)
+            .setEntity(entity(stranger, 1, "x")).build(),
+        DeltaResult.newBuilder().setDeltaId(batch.get(0).deltaId()).setStatusValue(99)
+            .setEntity(entity(X, 1, "x")).build()));
+    assertThat(outcomes).extracting(Replica.Outcome::kind)
+        .containsExactly(Replica.Outcome.Kind.RETRY, Replica.Outcome.Kind.RETRY);
+    assertThat(replica.outbox()).extracting(OutboxEntry::deltaId)
+        .containsExactly(batch.get(0).deltaId(), batch.get(1).deltaId());
+    assertThat(replica.get(stranger)).isEmpty();
+    assertThat(replica.get(X).orElseThrow().pending()).isTrue();
+
+    // A result whose entity is another entity's is not stored under this one.
+    List<OutboxEntry> again = replica.nextBatch(10, e -> true);
+    replica.applyResults(again, List.of(
+        result(again.get(0), DeltaStatus.DELTA_STATUS_APPLIED, entity(stranger, 5, "x"), null, null),
+        result(again.get(1), DeltaStatus.DELTA_STATUS_APPLIED, entity(Y, 1, "y"), null, null)));
+    assertThat(replica.get(stranger)).isEmpty();
+    assertThat(replica.get(Y).orElseThrow().serverVersion()).isEqualTo(1);
+    assertThat(replica.outbox()).isEmpty();
   }
 
   private static Struct props(Map<String, String> fields) {
