@@ -10,6 +10,10 @@ import java.time.ZoneOffset;
 final class ManualClock extends Clock {
   private volatile Instant now = Instant.parse("2026-12-01T00:00:00Z");
 
+  void set(Instant at) {
+    now = at;
+  }
+
   void advance(Duration by) {
     now = now.plus(by);
   }
