@@ -47,4 +47,31 @@ class BackoffTest {
           Duration.ofSeconds(4)));
     }
   }
+
+  @Test
+  void theJitterReachesBothEndsOfEachCapAndNeverPassesThem() {
+    RetryPolicy policy = RetryPolicy.defaults();
+    Backoff lowest = new Backoff(policy, fixed(false), false);
+    Backoff highest = new Backoff(policy, fixed(true), false);
+    long[] caps = {1, 2, 4, 8, 16, 32, 32, 32};
+    for (long cap : caps) {
+      assertThat(lowest.nextDelay()).contains(Duration.ZERO);
+      assertThat(highest.nextDelay()).contains(Duration.ofSeconds(cap));
+    }
+  }
+
+  /** A random source that always draws the smallest or the largest value. */
+  private static java.util.random.RandomGenerator fixed(boolean largest) {
+    return new java.util.random.RandomGenerator() {
+      @Override
+      public long nextLong() {
+        throw new UnsupportedOperationException();
+      }
+
+      @Override
+      public long nextLong(long bound) {
+        return largest ? bound - 1 : 0;
+      }
+    };
+  }
 }

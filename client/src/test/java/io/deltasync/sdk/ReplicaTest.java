@@ -306,6 +306,28 @@ class ReplicaTest {
     assertThat(replica.outbox()).isEmpty();
   }
 
+  @Test
+  void theLocalCopyIsQueriedByTypeAndScopeAsTheAppSeesIt() {
+    EntityKey gate = new EntityKey("site-1", "gate", "g1");
+    EntityKey otherSite = new EntityKey("site-2", "inspection", "i9");
+    EntityKey gone = new EntityKey("site-1", "inspection", "i3");
+    replica.applyChanges(List.of(change(entity(new EntityKey("site-1", "inspection", "i2"), 1, "server")),
+        change(entity(gate, 1, "server")), change(entity(otherSite, 1, "server")),
+        change(entity(gone, 1, "server"))), "c");
+    create(new EntityKey("site-1", "inspection", "i1"), "mine");                  // pending: seen at once
+    replica.write(gone, Operation.OPERATION_DELETE, null, ConflictPolicy.CONFLICT_POLICY_UNSPECIFIED,
+        Instant.EPOCH);                                                            // deleted locally: not listed
+
+    assertThat(replica.query("inspection", "site-1")).extracting(e -> e.key().entityId(), LocalEntity::pending)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("i1", true),
+            org.assertj.core.groups.Tuple.tuple("i2", false));
+    assertThat(replica.query(null, "site-1")).extracting(e -> e.key().entityId()).containsExactly("g1", "i1", "i2");
+    assertThat(replica.query("inspection", null)).extracting(e -> e.key().entityId())
+        .containsExactlyInAnyOrder("i1", "i2", "i9");
+    assertThat(replica.query(null, null)).hasSize(4);
+    assertThat(replica.query("gate", "site-2")).isEmpty();
+  }
+
   private static Struct props(Map<String, String> fields) {
     Struct.Builder props = Struct.newBuilder();
     fields.forEach((k, v) -> props.putFields(k, Value.newBuilder().setStringValue(v).build()));
