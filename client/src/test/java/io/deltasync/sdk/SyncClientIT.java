@@ -204,6 +204,7 @@ class SyncClientIT {
       a.client.create("inspection", scope, "m", doc("status", "open"));
       a.client.create("inspection", scope, "w", doc("status", "open"));
       a.client.create("inspection", scope, "l", doc("status", "open"));
+      a.client.create("inspection", scope, "o", doc("status", "open"));
       a.awaitSynced();
       Device b = device("conflict-b", scope);
       b.client.start();
@@ -214,6 +215,7 @@ class SyncClientIT {
       a.client.update(key(scope, "m"), doc("status", "failed"));
       a.client.update(key(scope, "w"), doc("status", "failed"));
       a.client.update(key(scope, "l"), doc("status", "failed"));
+      a.client.edit(key(scope, "o"), List.of(Edits.insertText(List.of("status"), 4, " now")));
       a.awaitSynced();
 
       try (Device offline = device("conflict-b", scope)) {
@@ -221,9 +223,20 @@ class SyncClientIT {
         offline.client.update(key(scope, "m"), doc("status", "passed"), ConflictPolicy.CONFLICT_POLICY_MANUAL);
         offline.client.update(key(scope, "w"), doc("status", "passed"), ConflictPolicy.CONFLICT_POLICY_CLIENT_WINS);
         offline.client.update(key(scope, "l"), doc("status", "passed")); // the server's default: last write wins
+        offline.client.edit(key(scope, "o"), List.of(Edits.insertText(List.of("status"), 0, "re")));
         offline.client.start();
         offline.awaitSynced();
-        await("four conflicts", () -> offline.conflicts.size() == 4);
+        await("five conflicts", () -> offline.conflicts.size() == 5);
+
+        // Operational transform: merged, both edits kept, on both devices.
+        assertThat(offline.conflicts.get(4).getStatus()).isEqualTo(DeltaStatus.DELTA_STATUS_APPLIED);
+        assertThat(offline.conflicts.get(4).getResolution().getPolicy())
+            .isEqualTo(ConflictPolicy.CONFLICT_POLICY_OPERATIONAL_TRANSFORM);
+        assertThat(offline.conflicts.get(4).getResolution().getOutcome())
+            .isEqualTo(ResolutionOutcome.RESOLUTION_OUTCOME_MERGED);
+        assertThat(offline.client.get(key(scope, "o")).orElseThrow().data()).isEqualTo(doc("status", "reopen now"));
+        await("a sees the merge", () -> a.client.get(key(scope, "o")).orElseThrow().data()
+            .equals(doc("status", "reopen now")));
 
         // Client wins, and last write wins (the later write is this one): applied over the server's state.
         assertThat(offline.conflicts.get(2).getStatus()).isEqualTo(DeltaStatus.DELTA_STATUS_APPLIED);
@@ -250,6 +263,44 @@ class SyncClientIT {
         await("a sees the resolution", () -> a.client.get(key(scope, "m")).orElseThrow().data()
             .equals(doc("status", "passed")));
         assertThat(offline.client.pendingCount()).isZero();
+      }
+    }
+  }
+
+  @Test
+  void theAppSeesTheSyncStateWithInitialProgressAndPendingCount() throws Exception {
+    String scope = "states";
+    try (Device a = device("states-a", scope)) {
+      a.client.start();
+      for (int i = 0; i < 7; i++) {
+        a.client.create("inspection", scope, "s" + i, doc("n", "" + i));
+      }
+      a.awaitSynced();
+      Device b = device("states-b", scope);
+      b.client.create("inspection", scope, "mine-1", doc("n", "b"));
+      b.client.create("inspection", scope, "mine-2", doc("n", "b"));
+      await("offline, two pending", () -> b.client.state().equals(new SyncState(SyncState.Phase.OFFLINE, 2, 0, null)));
+      b.client.start();
+      b.awaitSynced();
+      await("b has everything", () -> b.client.query("inspection", scope).size() == 9);
+      List<SyncState.Phase> phases = b.states.stream().map(SyncState::phase).distinct().toList();
+      assertThat(phases).containsSubsequence(SyncState.Phase.OFFLINE, SyncState.Phase.CONNECTING,
+          SyncState.Phase.INITIAL_SYNC, SyncState.Phase.LIVE);
+      assertThat(b.states).filteredOn(s -> s.phase() == SyncState.Phase.INITIAL_SYNC)
+          .extracting(SyncState::initialEntities).contains(7L);
+      assertThat(b.client.state()).isEqualTo(new SyncState(SyncState.Phase.LIVE, 0, 0, null));
+      b.kill();
+
+      // Back after a while: it catches up from its cursor (no initial state), then is live again.
+      a.client.update(new EntityKey(scope, "inspection", "s0"), doc("n", "changed"));
+      a.awaitSynced();
+      try (Device again = device("states-b", scope)) {
+        again.client.start();
+        again.awaitSynced();
+        await("again sees the change", () -> again.client.get(new EntityKey(scope, "inspection", "s0"))
+            .orElseThrow().data().equals(doc("n", "changed")));
+        assertThat(again.states).extracting(SyncState::phase).doesNotContain(SyncState.Phase.INITIAL_SYNC)
+            .contains(SyncState.Phase.CATCHING_UP);
       }
     }
   }
