@@ -54,7 +54,8 @@ final class ChainedWrites {
 
   /**
    * The writes behind {@code head} when the server did not keep its document. {@code behind} is the entity's queue
-   * after the head left it; {@code visible} what the app sees of the entity (all pending writes applied).
+   * after the head left it; {@code visible} what the app sees of the entity (all pending writes applied), or null
+   * if the store holds no row of it.
    */
   static Followed followConflict(OutboxEntry head, DeltaResult result, List<OutboxEntry> behind,
       LocalEntity visible) {
@@ -68,6 +69,10 @@ final class ChainedWrites {
         break; // already has its own base (a repaired queue): nothing to do
       }
       Delta.Builder delta = next.delta().toBuilder();
+      if (next.delta().getEditsCount() > 0 && visible == null) {
+        lost.add(next); // no document to send instead (a store without the entity's row): reported, not sent
+        continue;
+      }
       if (next.delta().getEditsCount() > 0) {
         // Its edits were made on the head's document, which the server does not have: send the user's document
         // as a whole instead, and drop the writes behind it (that document already holds them).

@@ -287,7 +287,8 @@ final class Replica {
         tx.replace(new OutboxEntry(next.seq(), next.delta().toBuilder()
             .setBaseRowVersion(result.getEntity().getRowVersion()).build(), false, next.sent(), next.attempts()));
       } else {
-        ChainedWrites.Followed followed = ChainedWrites.followConflict(entry, result, behind, row.visible());
+        ChainedWrites.Followed followed = ChainedWrites.followConflict(entry, result, behind,
+            row.hasLocal() || row.server() != null ? row.visible() : null);
         followed.rewritten().forEach(tx::replace);
         followed.dropped().forEach(e -> tx.remove(e.deltaId()));
         for (OutboxEntry gone : followed.lost()) {
