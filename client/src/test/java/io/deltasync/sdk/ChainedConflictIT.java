@@ -172,6 +172,52 @@ class ChainedConflictIT {
     }
   }
 
+  /** A document of string fields, given as key, value, key, value… */
+  private static com.google.protobuf.Struct fields(String... keysAndValues) {
+    com.google.protobuf.Struct.Builder data = com.google.protobuf.Struct.newBuilder();
+    for (int i = 0; i < keysAndValues.length; i += 2) {
+      data.putFields(keysAndValues[i], com.google.protobuf.Value.newBuilder().setStringValue(keysAndValues[i + 1])
+          .build());
+    }
+    return data.build();
+  }
+
+  @Test
+  void lastWriteWinsMergeKeepsTheServersFieldAgainstTheEditBehindIt() throws Exception {
+    String scope = "chain-lww-merge";
+    EntityKey key = new EntityKey(scope, "note_lww", "m");
+    Device on = online(scope);
+    on.client.start();
+    on.client.create("note_lww", scope, "m", fields("a", "0", "b", "0"));
+    on.awaitSynced();
+    Device off = offline(scope);
+    off.client.start();
+    await("offline device has m", () -> off.client.get(key).map(e -> e.serverVersion() == 1).orElse(false));
+    off.kill();
+    // The online device changes field a now; the offline device changed a and b an hour ago, then added c.
+    on.client.update(key, fields("a", "online", "b", "0"));
+    on.awaitSynced();
+    try (on; Device again = new Device(off.file, server.port(), b -> b.clientId("offline-" + scope)
+        .subscribe(null, scope).clock(offlineClock))) {
+      again.client.update(key, fields("a", "offline", "b", "offline"));
+      offlineClock.advance(Duration.ofMillis(1));
+      again.client.update(key, fields("a", "offline", "b", "offline", "c", "offline"));
+      again.client.start();
+      again.awaitSynced();
+      await("two verdicts", () -> again.conflicts.size() == 2);
+      assertThat(again.rejected).isEmpty();
+      again.conflicts.forEach(r -> assertOutcome(r, DeltaStatus.DELTA_STATUS_APPLIED,
+          ResolutionOutcome.RESOLUTION_OUTCOME_MERGED));
+      // Based on the merge's version, the edit behind it would have replaced a (the online device's later write)
+      // with its own older value without any conflict.
+      assertThat(serverRow(scope, "m").get("data"))
+          .isEqualTo("{\"a\": \"online\", \"b\": \"offline\", \"c\": \"offline\"}");
+      awaitConverged(on, again, key);
+      assertThat(again.client.get(key).orElseThrow().data())
+          .isEqualTo(fields("a", "online", "b", "offline", "c", "offline"));
+    }
+  }
+
   @Test
   void clientWinsAppliesTheCreateAndTheEditBehindItOnTheResult() throws Exception {
     String scope = "chain-cw";
