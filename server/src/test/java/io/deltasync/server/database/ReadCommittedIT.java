@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The server's transactions are READ COMMITTED whatever the database's default, and its connections say so without
- * asking the database (jOOQ asks at the start of every transaction; PgJDBC would answer with a round trip).
+ * asking the database (jOOQ asks at the start of every transaction; PgJDBC answers with a round trip, a
+ * {@code SHOW TRANSACTION ISOLATION LEVEL}).
  */
 class ReadCommittedIT {
   @Test
@@ -36,6 +37,18 @@ class ReadCommittedIT {
         seen[0] = String.valueOf(DSL.using(cfg).fetchValue("SHOW transaction_isolation"));
       });
       assertThat(said[0]).as("what the connection says").isEqualTo(Connection.TRANSACTION_READ_COMMITTED);
+      // Answered without a round trip: even a transaction the database has aborted (where any query fails) gets it.
+      database.dsl().transaction(cfg -> {
+        Connection connection = DSL.using(cfg).configuration().connectionProvider().acquire();
+        try (Statement failing = connection.createStatement()) {
+          failing.execute("SELECT 1 / 0");
+        } catch (java.sql.SQLException expected) {
+          // the transaction is aborted now
+        }
+        said[0] = connection.getTransactionIsolation();
+        connection.rollback();
+      });
+      assertThat(said[0]).isEqualTo(Connection.TRANSACTION_READ_COMMITTED);
       assertThat(seen[0]).as("what the transaction is").isEqualTo("read committed");
     }
   }
