@@ -55,7 +55,7 @@ public final class Database implements AutoCloseable {
     this.pool = pool;
     this.feedPool = feedPool;
     this.healthPool = healthPool;
-    this.dsl = DSL.using(pool, SQLDialect.POSTGRES);
+    this.dsl = DSL.using(new ReadCommittedConnections(pool), SQLDialect.POSTGRES);
     this.feedDsl = DSL.using(feedPool, SQLDialect.POSTGRES);
     this.healthDsl = DSL.using(healthPool, SQLDialect.POSTGRES);
   }
@@ -133,6 +133,8 @@ public final class Database implements AutoCloseable {
     // Admission control: a request waits this long for a connection, then is answered RESOURCE_EXHAUSTED (see
     // SyncStore.isOverloaded); a database that is gone fails faster than Hikari's default 30 s, too.
     config.setConnectionTimeout(ACQUIRE_TIMEOUT.toMillis());
+    // Every connection is READ COMMITTED, whatever the database's default (ReadCommittedConnections relies on it).
+    config.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
     // A transaction left open holds back the change feed's watermark for every client (DESIGN-NOTES §1):
     // PostgreSQL ends our sessions that sit idle inside a transaction. A runaway statement is cancelled rather than
     // holding a connection others wait for.

@@ -42,6 +42,57 @@ final class Rows {
     }
   }
 
+  /**
+   * An entity row read through the driver (the single-delta statements of {@link SingleWrites}), with the same
+   * leniency about conflict_data as {@link #written(Record)}.
+   */
+  static Entity written(java.sql.ResultSet row) throws java.sql.SQLException {
+    String scope = row.getString("scope");
+    String type = row.getString("entity_type");
+    String id = row.getString("entity_id");
+    JSONB data = jsonb(row.getString("data"));
+    long rowVersion = row.getLong("row_version");
+    String etag = row.getString("etag");
+    OffsetDateTime modifiedAt = row.getObject("last_modified_at", OffsetDateTime.class);
+    String modifiedBy = row.getString("last_modified_by");
+    String syncStatus = row.getString("sync_status");
+    JSONB conflictData = jsonb(row.getString("conflict_data"));
+    boolean deleted = row.getBoolean("is_deleted");
+    OffsetDateTime createdAt = row.getObject("created_at", OffsetDateTime.class);
+    try {
+      return entity(scope, type, id, data, rowVersion, etag, modifiedAt, modifiedBy, syncStatus, conflictData, deleted,
+          createdAt);
+    } catch (RuntimeException e) {
+      Entity without = entity(scope, type, id, data, rowVersion, etag, modifiedAt, modifiedBy, syncStatus, null,
+          deleted, createdAt);
+      org.slf4j.LoggerFactory.getLogger(Rows.class).warn("Entity {}/{} in scope {}: conflict_data left out of a "
+          + "write's answer: {}", type, id, scope, e.getMessage());
+      return without;
+    }
+  }
+
+  private static JSONB jsonb(String json) {
+    return json == null ? null : JSONB.valueOf(json);
+  }
+
+  /**
+   * The entity as a change-log row logged it (the version that change made), with the same leniency about
+   * conflict_data as {@link #written(Record)}: a write's answer rebuilt for a replay (see WriteTransaction).
+   */
+  static Entity logged(Record row) {
+    try {
+      return entity(row.get(CHANGE_LOG.SCOPE), row.get(CHANGE_LOG.ENTITY_TYPE), row.get(CHANGE_LOG.ENTITY_ID),
+          row.get(CHANGE_LOG.DATA), row.get(CHANGE_LOG.ROW_VERSION), row.get(CHANGE_LOG.ETAG),
+          row.get(CHANGE_LOG.LAST_MODIFIED_AT), row.get(CHANGE_LOG.LAST_MODIFIED_BY), row.get(CHANGE_LOG.SYNC_STATUS),
+          row.get(CHANGE_LOG.CONFLICT_DATA), row.get(CHANGE_LOG.IS_DELETED), row.get(CHANGE_LOG.CREATED_AT));
+    } catch (RuntimeException e) {
+      return entity(row.get(CHANGE_LOG.SCOPE), row.get(CHANGE_LOG.ENTITY_TYPE), row.get(CHANGE_LOG.ENTITY_ID),
+          row.get(CHANGE_LOG.DATA), row.get(CHANGE_LOG.ROW_VERSION), row.get(CHANGE_LOG.ETAG),
+          row.get(CHANGE_LOG.LAST_MODIFIED_AT), row.get(CHANGE_LOG.LAST_MODIFIED_BY), row.get(CHANGE_LOG.SYNC_STATUS),
+          null, row.get(CHANGE_LOG.IS_DELETED), row.get(CHANGE_LOG.CREATED_AT));
+    }
+  }
+
   static Entity entity(Record row) {
     return entity(row.get(ENTITY.SCOPE), row.get(ENTITY.ENTITY_TYPE), row.get(ENTITY.ENTITY_ID), row.get(ENTITY.DATA),
         row.get(ENTITY.ROW_VERSION), row.get(ENTITY.ETAG), row.get(ENTITY.LAST_MODIFIED_AT),

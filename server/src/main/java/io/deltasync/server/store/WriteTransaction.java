@@ -34,17 +34,28 @@ import org.jooq.impl.DSL;
 public final class WriteTransaction {
   private final DSLContext tx;
   private final EntityStore entities;
-  /** Results recorded but not yet written (deferred mode), by "client_id NUL delta_id", in batch order. */
-  private Map<String, byte[]> pendingResults;
+  /** The results of this transaction's deltas, shared with its savepoints. */
+  private final Results results;
 
-  WriteTransaction(DSLContext tx) {
-    this(tx, null);
+  /**
+   * What this transaction knows of its deltas' results, by "client_id NUL delta_id": the ones recorded but not yet
+   * written (deferred mode, in batch order), and the entities its plain writes wrote, whose results are never
+   * stored (see {@link #recordWritten}) but which a retry later in the same transaction is answered from.
+   */
+  private static final class Results {
+    boolean deferred;
+    final Map<String, byte[]> pending = new LinkedHashMap<>();
+    final Map<String, Entity> written = new HashMap<>();
   }
 
-  private WriteTransaction(DSLContext tx, Map<String, byte[]> pendingResults) {
+  WriteTransaction(DSLContext tx) {
+    this(tx, new Results());
+  }
+
+  private WriteTransaction(DSLContext tx, Results results) {
     this.tx = tx;
     this.entities = new JsonEntityStore(tx);
-    this.pendingResults = pendingResults;
+    this.results = results;
   }
 
   /**
@@ -54,14 +65,14 @@ public final class WriteTransaction {
   public <T> T inSavepoint(Function<WriteTransaction, T> work) {
     // jOOQ nests transactions as savepoints (SAVEPOINT, then RELEASE or ROLLBACK TO). Deferred results are shared
     // with the savepoint (a retry later in the batch must find them) and forgotten with it when it rolls back.
-    Set<String> before = pendingResults == null ? null : new HashSet<>(pendingResults.keySet());
+    Set<String> pendingBefore = new HashSet<>(results.pending.keySet());
+    Set<String> writtenBefore = new HashSet<>(results.written.keySet());
     try {
       return tx.transactionResult(configuration -> work.apply(new WriteTransaction(DSL.using(configuration),
-          pendingResults)));
+          results)));
     } catch (RuntimeException e) {
-      if (before != null) {
-        pendingResults.keySet().retainAll(before);
-      }
+      results.pending.keySet().retainAll(pendingBefore);
+      results.written.keySet().retainAll(writtenBefore);
       throw e;
     }
   }
@@ -103,7 +114,10 @@ public final class WriteTransaction {
     return PlainWrites.apply(tx, clientId, writes);
   }
 
-  /** Drops this transaction's own claim of a delta (one it will not record a result for). */
+  /**
+   * Drops this transaction's own claim of a delta (one it will not record a result for). Only a claim made by this
+   * transaction may be released: a committed claim without a stored result is a delta applied by a plain write.
+   */
   public void releaseClaim(String clientId, String deltaId) {
     tx.deleteFrom(APPLIED_DELTA)
         .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId), APPLIED_DELTA.RESULT.isNull())
@@ -117,19 +131,22 @@ public final class WriteTransaction {
   public record Claimed() implements Claim {}
 
   /**
-   * The delta was applied before.
+   * The delta was applied before. Its first result is either {@code result} (stored) or, for a delta applied by a
+   * plain write, whose result is not stored, {@code written}: the entity that write wrote, the whole of the result
+   * besides the delta id and the status (APPLIED). Neither is set for a reused id.
    *
    * @param sameContent whether it had the same digest (a true retry) or other content (a reused id)
-   * @param result the serialized result first returned
+   * @param result the serialized result first returned, or null
+   * @param written the entity the delta's plain write wrote, or null
    */
-  public record AlreadyApplied(boolean sameContent, byte[] result) implements Claim {}
+  public record AlreadyApplied(boolean sameContent, byte[] result, Entity written) implements Claim {}
 
   /**
    * Claims (client_id, delta_id) for this transaction. The insert comes first so that a concurrent retry of the
    * same delta blocks on the primary key until this transaction ends, then sees the committed result instead of
-   * applying the delta a second time.
+   * applying the delta a second time. {@code key} is the delta's entity (where a plain write's result is found).
    */
-  public Claim claimDelta(String clientId, String deltaId, byte[] digest, long writeClockMicros) {
+  public Claim claimDelta(String clientId, String deltaId, byte[] digest, long writeClockMicros, EntityKey key) {
     // One round trip for the claim and the writer settings: the INSERT selects from the settings CTE, which makes
     // PostgreSQL evaluate it. Settings made for a delta that turns out to be a retry are harmless (nothing is
     // written after them, and they end with the transaction). The edits setting is cleared: a batch is one
@@ -147,24 +164,66 @@ public final class WriteTransaction {
     if (inserted == 1) {
       return new Claimed();
     }
-    return stored(clientId, deltaId, digest);
+    return stored(clientId, deltaId, digest, key);
   }
 
   /**
-   * The claim stored for the delta: whether its digest is {@code digest}, and its result — the one recorded, or
-   * pending from earlier in this very batch; null when there is none (the claim is this transaction's own, just
-   * made).
+   * The claim stored for the delta, made before this statement (applied before, or earlier in this very batch):
+   * whether its digest is {@code digest}, and its first result. That is the result recorded, or pending or known
+   * from earlier in this transaction, or, for a committed claim without a stored result (a delta applied by a plain
+   * write, see {@link #recordWritten}), the entity its write wrote, read back from the change log: the log row the
+   * write made names the delta (client_id, delta_id), and holds the entity exactly as written, however often the
+   * entity changed since. Clean-up stores such a result before it deletes the log row (CleanupStore); if neither is
+   * there (someone deleted log rows by hand), the entity itself is the answer as long as that write is still its
+   * current version.
    */
-  private AlreadyApplied stored(String clientId, String deltaId, byte[] digest) {
+  private AlreadyApplied stored(String clientId, String deltaId, byte[] digest, EntityKey key) {
     var stored = tx.select(APPLIED_DELTA.DELTA_DIGEST, APPLIED_DELTA.RESULT)
         .from(APPLIED_DELTA)
         .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId))
         .fetchSingle();
-    byte[] result = stored.value2();
-    if (result == null && pendingResults != null) {
-      result = pendingResults.get(clientId + '\0' + deltaId);
+    if (!Arrays.equals(stored.value1(), digest)) {
+      return new AlreadyApplied(false, null, null);
     }
-    return new AlreadyApplied(Arrays.equals(stored.value1(), digest), result);
+    if (stored.value2() != null) {
+      return new AlreadyApplied(true, stored.value2(), null);
+    }
+    String id = clientId + '\0' + deltaId;
+    if (results.pending.containsKey(id)) {
+      return new AlreadyApplied(true, results.pending.get(id), null);
+    }
+    if (results.written.containsKey(id)) {
+      return new AlreadyApplied(true, null, results.written.get(id));
+    }
+    Optional<Entity> written = tx.selectFrom(CHANGE_LOG)
+        .where(CHANGE_LOG.SCOPE.eq(key.scope()), CHANGE_LOG.ENTITY_TYPE.eq(key.entityType()),
+            CHANGE_LOG.ENTITY_ID.eq(key.entityId()), CHANGE_LOG.CLIENT_ID.eq(clientId),
+            CHANGE_LOG.DELTA_ID.eq(deltaId))
+        .orderBy(CHANGE_LOG.ROW_VERSION)
+        .limit(1)
+        .fetchOptional()
+        .map(Rows::logged)
+        .or(() -> tx.selectFrom(ENTITY)
+            .where(ENTITY.SCOPE.eq(key.scope()), ENTITY.ENTITY_TYPE.eq(key.entityType()),
+                ENTITY.ENTITY_ID.eq(key.entityId()), ENTITY.WRITER_CLIENT_ID.eq(clientId),
+                ENTITY.WRITER_DELTA_ID.eq(deltaId))
+            .fetchOptional()
+            .map(Rows::written));
+    if (written.isPresent()) {
+      return new AlreadyApplied(true, null, written.get());
+    }
+    // Clean-up may have stored the result and deleted the log row between the first read and this one
+    byte[] result = tx.select(APPLIED_DELTA.RESULT).from(APPLIED_DELTA)
+        .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId))
+        .fetchOptional(APPLIED_DELTA.RESULT)
+        .orElseThrow(() -> new IllegalStateException("delta " + deltaId + " of client " + clientId + ": its "
+            + "idempotency record went while it was read"));
+    if (result == null) {
+      throw new IllegalStateException("delta " + deltaId + " of client " + clientId + " was applied by a plain "
+          + "write, but neither a stored result nor its change-log entry nor the entity it wrote is left to answer "
+          + "its retry with");
+    }
+    return new AlreadyApplied(true, result, null);
   }
 
   /**
@@ -175,70 +234,34 @@ public final class WriteTransaction {
    */
   public record FirstWrite(Claim claim, Optional<Entity> written) {}
 
-  // The claim and the delta's first entity write as one statement, one round trip instead of two. Data-modifying
-  // CTEs always run to completion, and the write is gated on the claim (EXISTS), so the claim happens first, exactly
-  // as when it was its own statement: a concurrent retry of the same delta blocks on applied_delta's primary key. The
-  // writer CTE sets the trigger settings before the entity row is formed (the row is selected FROM it).
-  private static final String CLAIM_CTE = """
-      WITH writer AS (SELECT set_config('deltasync.client_id', ?, true) AS c,
-                             set_config('deltasync.delta_id', ?, true) AS d,
-                             set_config('deltasync.write_clock_us', ?, true) AS w,
-                             set_config('deltasync.edits', '', true) AS e),
-           claim AS (INSERT INTO applied_delta (client_id, delta_id, delta_digest)
-                     SELECT ?, ?, ? FROM writer ON CONFLICT DO NOTHING RETURNING 1)
-      """;
-
-  /** Claims the delta and, if claimed, inserts the entity (a create without a base) in the same statement. */
+  /**
+   * Claims the delta and, if claimed, inserts the entity (a create without a base) in the same statement. The row
+   * names its writer (V14): no trigger settings are made, so a caller that writes again for this delta after a miss
+   * must {@link #identifyWriter} first.
+   */
   public FirstWrite claimAndInsert(String clientId, String deltaId, byte[] digest, long writeClockMicros,
       EntityKey key, String dataJson) {
-    var rows = tx.resultQuery(CLAIM_CTE + """
-            INSERT INTO entity (scope, entity_type, entity_id, data, last_modified_by)
-            SELECT ?, ?, ?, ?::jsonb, ? FROM writer WHERE EXISTS (SELECT 1 FROM claim)
-            ON CONFLICT DO NOTHING
-            RETURNING *""", clientId, deltaId, Long.toString(writeClockMicros), clientId, deltaId, digest,
-            key.scope(), key.entityType(), key.entityId(), dataJson, clientId)
-        .fetchInto(ENTITY);
-    return firstWrite(clientId, deltaId, digest, rows);
+    return firstWrite(clientId, deltaId, digest, key,
+        SingleWrites.insert(tx, clientId, deltaId, digest, writeClockMicros, key, dataJson));
   }
 
   /**
    * Claims the delta and, if claimed, replaces the entity's data by compare-and-set on {@code base} (a live entity)
    * in the same statement, keeping every stored value the new document equals exactly as stored (see
-   * JsonEntityStore's keepingExact).
+   * JsonEntityStore's keepingExact). As {@link #claimAndInsert}, it makes no trigger settings.
    */
   public FirstWrite claimAndReplace(String clientId, String deltaId, byte[] digest, long writeClockMicros,
       EntityKey key, Expected base, String dataJson) {
-    List<Object> binds = new ArrayList<>(List.of(clientId, deltaId, Long.toString(writeClockMicros), clientId,
-        deltaId, digest, dataJson, clientId, key.scope(), key.entityType(), key.entityId()));
-    StringBuilder expectation = new StringBuilder();
-    if (base.rowVersion() != 0) {
-      expectation.append(" AND e.row_version = ?");
-      binds.add(base.rowVersion());
-    }
-    if (!base.etag().isEmpty()) {
-      expectation.append(" AND e.etag = ?");
-      binds.add(base.etag());
-    }
-    var rows = tx.resultQuery(CLAIM_CTE + """
-            UPDATE entity e SET data = deltasync_keep_exact(e.data, ?::jsonb), row_version = e.row_version + 1,
-                last_modified_by = ?
-            FROM writer
-            WHERE e.scope = ? AND e.entity_type = ? AND e.entity_id = ? AND NOT e.is_deleted"""
-            + expectation + " AND EXISTS (SELECT 1 FROM claim) RETURNING e.*", binds.toArray())
-        .fetchInto(ENTITY);
-    return firstWrite(clientId, deltaId, digest, rows);
+    return firstWrite(clientId, deltaId, digest, key,
+        SingleWrites.replace(tx, clientId, deltaId, digest, writeClockMicros, key, base, dataJson));
   }
 
-  private FirstWrite firstWrite(String clientId, String deltaId, byte[] digest,
-      org.jooq.Result<io.deltasync.db.jooq.tables.records.EntityRecord> rows) {
-    if (!rows.isEmpty()) {
-      return new FirstWrite(new Claimed(), Optional.of(Rows.written(rows.get(0))));
+  private FirstWrite firstWrite(String clientId, String deltaId, byte[] digest, EntityKey key,
+      SingleWrites.Outcome outcome) {
+    if (outcome.claimed()) {
+      return new FirstWrite(new Claimed(), outcome.written());
     }
-    // Nothing written: either the claim found the delta (applied before, or earlier in this batch) or the write
-    // missed. A committed claim always carries its result and another transaction's uncommitted claim would have
-    // made us wait, so a claim without a result that is not pending here is the one this statement just made.
-    AlreadyApplied found = stored(clientId, deltaId, digest);
-    return new FirstWrite(found.result() == null ? new Claimed() : found, Optional.empty());
+    return new FirstWrite(stored(clientId, deltaId, digest, key), Optional.empty());
   }
 
   private static org.jooq.Field<String> setting(String name, String value) {
@@ -247,8 +270,8 @@ public final class WriteTransaction {
 
   /** Stores the result to answer retries with (at once, or with {@link #flushResults} when deferred). */
   public void recordResult(String clientId, String deltaId, byte[] result) {
-    if (pendingResults != null) {
-      pendingResults.put(clientId + '\0' + deltaId, result);
+    if (results.deferred) {
+      results.pending.put(clientId + '\0' + deltaId, result);
       return;
     }
     tx.update(APPLIED_DELTA)
@@ -263,14 +286,25 @@ public final class WriteTransaction {
    * any delta fails (no savepoints), and that calls flushResults before it commits.
    */
   public void deferResults() {
-    if (pendingResults == null) {
-      pendingResults = new LinkedHashMap<>();
-    }
+    results.deferred = true;
+  }
+
+  /**
+   * Records the result of a delta applied by a plain write (claimed and written by one statement, nothing else
+   * decided): APPLIED with the entity {@code written}. Nothing is stored: the claim row without a result, committed,
+   * says "applied by a plain write", and a retry is answered from the change-log row that write made, which holds
+   * the same entity (see {@link #claimDelta}). This saves writing the idempotency row a second time, and the
+   * serialized entity with it, for every applied delta. Only for a delta whose write's change-log row names it
+   * (client_id, delta_id) and that wrote nothing else.
+   */
+  public void recordWritten(String clientId, String deltaId, Entity written) {
+    results.written.put(clientId + '\0' + deltaId, written);
   }
 
   /** Writes the deferred results (one UPDATE for all of them). */
   public void flushResults() {
-    if (pendingResults == null || pendingResults.isEmpty()) {
+    Map<String, byte[]> pendingResults = results.pending;
+    if (pendingResults.isEmpty()) {
       return;
     }
     List<String> clients = new ArrayList<>(pendingResults.size());
