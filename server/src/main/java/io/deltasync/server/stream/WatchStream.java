@@ -6,12 +6,15 @@ import io.deltasync.v1.SyncRequest;
 import io.deltasync.v1.SyncResponse;
 import io.deltasync.v1.WatchChangesRequest;
 import io.deltasync.v1.WatchChangesResponse;
+import io.grpc.Status;
+import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -26,6 +29,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class WatchStream extends ServerCallStreamObserver<SyncResponse> {
   private final ServerCallStreamObserver<WatchChangesResponse> out;
   private final AtomicInteger requested = new AtomicInteger();
+  private final AtomicBoolean ended = new AtomicBoolean();
   private volatile StreamObserver<SyncRequest> session;
   private volatile ScheduledFuture<?> heartbeats;
   private volatile Runnable onCancel = () -> { };
@@ -74,19 +78,36 @@ final class WatchStream extends ServerCallStreamObserver<SyncResponse> {
 
   @Override
   public void onNext(SyncResponse value) {
+    if (ended.get()) {
+      return;
+    }
+    if (value.hasError()) {
+      // On Sync, an error about a client message leaves the stream open for the client to correct it. The only
+      // client message of a watch is its request (the hello): nothing can follow, so the call ends with it.
+      if (ended.compareAndSet(false, true)) {
+        stopHeartbeats();
+        out.onError(StatusProto.toStatusRuntimeException(value.getError().getStatus()));
+        session.onError(Status.CANCELLED.withDescription("the watch's request was refused").asRuntimeException());
+      }
+      return;
+    }
     out.onNext(WatchChangesResponse.newBuilder().setEvent(value).build());
   }
 
   @Override
   public void onError(Throwable t) {
     stopHeartbeats();
-    out.onError(t);
+    if (ended.compareAndSet(false, true)) {
+      out.onError(t);
+    }
   }
 
   @Override
   public void onCompleted() {
     stopHeartbeats();
-    out.onCompleted();
+    if (ended.compareAndSet(false, true)) {
+      out.onCompleted();
+    }
   }
 
   @Override

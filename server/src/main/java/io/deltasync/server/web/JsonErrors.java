@@ -11,6 +11,9 @@ import com.linecorp.armeria.common.MediaType;
 import com.linecorp.armeria.server.ServiceRequestContext;
 import com.linecorp.armeria.server.grpc.UnframedGrpcErrorHandler;
 import com.linecorp.armeria.server.grpc.UnframedGrpcStatusMappingFunction;
+import com.google.rpc.Code;
+import io.deltasync.server.error.Errors;
+import io.deltasync.v1.ErrorReason;
 import io.grpc.Status;
 import java.util.Base64;
 
@@ -31,8 +34,7 @@ final class JsonErrors implements UnframedGrpcErrorHandler {
   public HttpResponse handle(ServiceRequestContext ctx, Status status, AggregatedHttpResponse response) {
     com.google.rpc.Status body = details(response.trailers())
         .or(() -> details(response.headers()))
-        .orElseGet(() -> com.google.rpc.Status.newBuilder().setCode(status.getCode().value())
-            .setMessage(status.getDescription() == null ? "" : status.getDescription()).build());
+        .orElseGet(() -> withoutDetails(status));
     HttpStatus mapped = httpStatus.apply(ctx, status, status.getCause());
     try {
       return HttpResponse.of(mapped == null ? HttpStatus.INTERNAL_SERVER_ERROR : mapped, MediaType.JSON_UTF_8,
@@ -41,6 +43,21 @@ final class JsonErrors implements UnframedGrpcErrorHandler {
       // A detail of a type outside the registry: say what the status says, without the details.
       return HttpResponse.of(mapped, MediaType.JSON_UTF_8, "{\"code\":" + body.getCode() + "}");
     }
+  }
+
+  /**
+   * A status the services did not make: the transcoder's own, when the body is not JSON of the request message (an
+   * unknown field or enum value, a string where a number goes). Clients still get a reason to branch on.
+   */
+  private static com.google.rpc.Status withoutDetails(Status status) {
+    String message = status.getDescription() != null ? status.getDescription()
+        : status.getCause() != null && status.getCause().getMessage() != null ? status.getCause().getMessage() : "";
+    if (status.getCode() == Status.Code.INVALID_ARGUMENT) {
+      return Errors.status(Code.INVALID_ARGUMENT, ErrorReason.ERROR_REASON_MALFORMED_MESSAGE,
+          "request body: not JSON of the call's request message" + (message.isEmpty() ? "" : " (" + message + ")")
+              + "; see docs/http.md");
+    }
+    return com.google.rpc.Status.newBuilder().setCode(status.getCode().value()).setMessage(message).build();
   }
 
   private static java.util.Optional<com.google.rpc.Status> details(HttpHeaders headers) {

@@ -55,7 +55,6 @@ public final class WebServer implements AutoCloseable {
                 HttpJsonTranscodingQueryParamMatchRule.LOWER_CAMEL_CASE)
             .errorHandler(new JsonErrors())
             .build())
-        .unframedGrpcErrorHandler(new JsonErrors())
         // The implementations block on JDBC: never on an event loop.
         .useBlockingTaskExecutor(true)
         .maxRequestMessageLength(maxMessageBytes)

@@ -80,7 +80,11 @@ class ReadmeHttpIT {
       Matcher path = PATH.matcher(line);
       assertThat(path.find()).as("a README curl line names a /sync path: " + line).isTrue();
       String key = line.contains("Authorization") ? path.group(1) : path.group(1) + " without a token";
-      answers.put(key, run(line, token));
+      Answer answer = run(line, token);
+      String shown = answer.body().toString();
+      System.out.println(key + " -> HTTP " + answer.httpStatus() + " " + shown.substring(0, Math.min(400,
+          shown.length())));
+      answers.put(key, answer);
     }
 
     assertThat(answers.keySet()).as("every REST path of the design is in the README").containsExactlyInAnyOrder(
@@ -94,7 +98,7 @@ class ReadmeHttpIT {
     }
     Answer pull = answers.get("/sync/pull");
     assertThat(pull.httpStatus()).isEqualTo(200);
-    assertThat(pull.body().get("changes")).extracting(change -> change.get("entityId").asText())
+    assertThat(pull.body().get("changes")).extracting(change -> change.at("/entity/entityId").asText())
         .containsExactly("web", "web-batch");
     assertThat(pull.body().get("nextCursor").asText()).isNotEmpty();
     Answer batchPull = answers.get("/sync/batch/pull");
@@ -104,7 +108,7 @@ class ReadmeHttpIT {
     Answer status = answers.get("/sync/status");
     assertThat(status.httpStatus()).as(status.body().toString()).isEqualTo(200);
     assertThat(status.body().get("serverCursor").asText()).isNotEmpty();
-    assertThat(status.body().at("/client/clientId").asText()).isEqualTo("web-readme");
+    assertThat(status.body().get("databaseReachable").asBoolean()).isTrue();
 
     Answer conflicts = answers.get("/sync/conflicts");
     assertThat(conflicts.httpStatus()).isEqualTo(200);
