@@ -96,6 +96,12 @@ class ConsoleBrowserIT {
   @Test
   void twoPagesEditTheSameEntityAndEachSeesTheOthersEdit() throws Exception {
     runScenario("two-pages", Map.of("TOKEN", token("console-user"), "ENTITY", "shared-note"));
+    // The browser is closed: its watches (each page watched twice, at sign-in and at the Watch button) are over.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!server.server().sessions().stats().isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertThat(server.server().sessions().stats()).as("sessions left after the browser closed").isEmpty();
 
     var pulled = sync("checker").pull(io.deltasync.v1.PullRequest.newBuilder().addScopes(SCOPE).build());
     Change last = pulled.getChangesList().stream()

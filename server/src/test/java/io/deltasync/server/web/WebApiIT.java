@@ -20,7 +20,8 @@ import io.deltasync.v1.SyncServiceGrpc;
 import io.deltasync.v1.WatchChangesRequest;
 import io.deltasync.v1.WatchChangesResponse;
 import io.grpc.Status;
-import io.grpc.stub.StreamObserver;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -91,11 +92,12 @@ class WebApiIT {
   }
 
   /** A WatchChanges call over gRPC-Web (binary protobuf), the way a browser's gRPC-Web client makes it. */
-  private final class Watch implements StreamObserver<WatchChangesResponse>, AutoCloseable {
+  private final class Watch implements ClientResponseObserver<WatchChangesRequest, WatchChangesResponse>,
+      AutoCloseable {
     final BlockingQueue<SyncResponse> received = new LinkedBlockingQueue<>();
     final CompletableFuture<Status> end = new CompletableFuture<>();
     final List<Change> changes = new ArrayList<>();
-    io.grpc.Context.CancellableContext context = io.grpc.Context.current().withCancellation();
+    volatile ClientCallStreamObserver<WatchChangesRequest> call;
 
     Watch(String token, WatchChangesRequest request) {
       SyncServiceGrpc.SyncServiceStub stub = GrpcClients.builder(baseUri())
@@ -104,7 +106,12 @@ class WebApiIT {
           .addHeader("authorization", "Bearer " + token)
           .build(SyncServiceGrpc.SyncServiceStub.class);
       watches.add(this);
-      context.run(() -> stub.watchChanges(request, this));
+      stub.watchChanges(request, this);
+    }
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<WatchChangesRequest> requestStream) {
+      call = requestStream;
     }
 
     @Override
@@ -146,7 +153,7 @@ class WebApiIT {
 
     @Override
     public void close() {
-      context.cancel(null);
+      call.cancel("the test closed the watch", null);
     }
   }
 
@@ -213,6 +220,28 @@ class WebApiIT {
     Watch resumed = new Watch(reader, watchOf("browser-c", cursor, "web-c"));
     resumed.awaitChangeOf("second");
     assertThat(resumed.changes).extracting(c -> c.getEntity().getEntityId()).containsExactly("second");
+  }
+
+  @Test
+  void aCancelledWatchLeavesNoSessionBehind() throws Exception {
+    String reader = token("reader-h", List.of("web-h"));
+    Watch welcomed = new Watch(reader, watchOf("browser-h1", "", "web-h"));
+    welcomed.await(SyncResponse::hasWelcome, "welcome");
+    welcomed.close();
+    // Cancelled before the server has even read the request, as a browser tab closed at once.
+    new Watch(reader, watchOf("browser-h2", "", "web-h")).close();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (openSessionsOf("browser-h1", "browser-h2") > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertThat(openSessionsOf("browser-h1", "browser-h2")).isZero();
+    assertThat(server.server().sessions().stats()).noneMatch(stats ->
+        stats.state() == io.deltasync.server.stream.SyncSession.State.AWAITING_HELLO);
+  }
+
+  private static long openSessionsOf(String... clientIds) {
+    return server.server().sessions().stats().stream()
+        .filter(stats -> List.of(clientIds).stream().anyMatch(id -> stats.clientId().endsWith(id))).count();
   }
 
   @Test
