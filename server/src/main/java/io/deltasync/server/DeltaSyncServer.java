@@ -30,7 +30,10 @@ import io.deltasync.server.stream.SyncSessions;
 import io.deltasync.server.write.ManualResolution;
 import io.deltasync.server.write.WriteService;
 import io.deltasync.v1.ErrorsProto;
+import io.deltasync.server.web.WebServer;
 import io.grpc.Server;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.ServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.ProtoReflectionService;
@@ -40,6 +43,7 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -65,11 +69,13 @@ public final class DeltaSyncServer implements AutoCloseable {
   private final Server server;
   private final ServerTelemetry telemetry;
   private final CleanupSchedule cleanupSchedule;
+  private final Optional<WebServer> web;
   private boolean closed;
 
   private DeltaSyncServer(ServerConfig config, Database database, HealthReporter health, ExecutorService executor,
       LiveFeed liveFeed, SyncSessions sessions, SyncStore store, Server server, ServerTelemetry telemetry,
-      CleanupSchedule cleanupSchedule) {
+      CleanupSchedule cleanupSchedule, Optional<WebServer> web) {
+    this.web = web;
     this.config = config;
     this.database = database;
     this.health = health;
@@ -156,35 +162,44 @@ public final class DeltaSyncServer implements AutoCloseable {
     SessionSettings sessionSettings = sessionSettings(config, telemetry.sync());
     SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed, authenticator);
     liveFeed.onHistoryReset(sessions::endAllForHistoryReset);
-    builder
-        .executor(executor)
-        // Interceptors run in the reverse order of adding: the logging context first, then metrics (every call,
-        // refused ones too), then authentication and the method's permission (docs/security.md).
-        .intercept(new AuthInterceptor(authenticator))
-        .intercept(telemetry.grpcInterceptor())
-        .intercept(new LogContextInterceptor())
-        .maxInboundMessageSize(config.limits().maxMessageBytes())
-        // Requests are parsed leniently: what cannot be parsed is answered, never an UNKNOWN end of the call.
-        .addService(RequestParsing.lenient(new SyncServiceImpl(writes, changeFeed, sessions,
+    // Interceptors run in the reverse order of adding: the logging context first, then metrics (every call,
+    // refused ones too), then authentication and the method's permission (docs/security.md). The HTTP port wraps
+    // the same services in the same list.
+    List<ServerInterceptor> interceptors = List.of(new AuthInterceptor(authenticator), telemetry.grpcInterceptor(),
+        new LogContextInterceptor());
+    // Requests are parsed leniently: what cannot be parsed is answered, never an UNKNOWN end of the call.
+    List<ServerServiceDefinition> services = List.of(
+        RequestParsing.lenient(new SyncServiceImpl(writes, changeFeed, sessions,
             new ManualResolution(store, new ConflictQueue(database.dsl()), config.limits().maxDeltaDataBytes(),
                 config.limits().pageSize(), config.limits().maxMessageBytes(), liveFeed::committed),
             sessionSettings, config.limits(), new StatusReport(changeFeed, sessions, sessionSettings,
-                new StatusQueries(database.dsl()))).bindService()))
+                new StatusQueries(database.dsl()))).bindService()),
         // Reflection also serves the error catalogue and google.rpc's error details through this service's schema.
-        .addService(ReflectedFiles.alongside(
+        ReflectedFiles.alongside(
             RequestParsing.lenient(new AdminServiceImpl(telemetry, cleanup).bindService()),
-            ErrorsProto.getDescriptor(), ErrorDetailsProto.getDescriptor()))
-        .addService(health.service());
+            ErrorsProto.getDescriptor(), ErrorDetailsProto.getDescriptor()));
+    builder.executor(executor);
+    interceptors.forEach(builder::intercept);
+    builder.maxInboundMessageSize(config.limits().maxMessageBytes());
+    services.forEach(builder::addService);
+    builder.addService(health.service());
     if (config.auth().reflection() != AuthSettings.Reflection.OFF) {
       builder.addService(ProtoReflectionServiceV1.newInstance())
           // v1alpha too: grpcurl and many tools still ask for it first.
           .addService(ProtoReflectionService.newInstance());
     }
     Server server = builder.build();
+    WebServer web = null;
     try {
       server.start();
       telemetry.serve(config.ops().metricsPort(), config.ops().metricsHost());
-    } catch (IOException e) {
+      if (config.web().port().isPresent()) {
+        web = WebServer.start(config.web(), config.auth(), services, interceptors, config.limits().maxMessageBytes());
+      }
+    } catch (IOException | RuntimeException e) {
+      if (web != null) {
+        web.close();
+      }
       server.shutdownNow();
       telemetry.close();
       sessions.close();
@@ -195,7 +210,7 @@ public final class DeltaSyncServer implements AutoCloseable {
     }
     health.startChecking(database, () -> liveFeed.isHealthy(FEED_STALL_LIMIT), HEALTH_CHECK_PERIOD);
     return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store, server, telemetry,
-        new CleanupSchedule(cleanup, config.ops().cleanupInterval()));
+        new CleanupSchedule(cleanup, config.ops().cleanupInterval()), Optional.ofNullable(web));
   }
 
   /**
@@ -306,6 +321,11 @@ public final class DeltaSyncServer implements AutoCloseable {
     return server.getPort();
   }
 
+  /** The HTTP port (gRPC-Web, HTTP/JSON, the console), if it is served (DELTASYNC_HTTP_PORT). */
+  public java.util.OptionalInt httpPort() {
+    return web.map(w -> java.util.OptionalInt.of(w.port())).orElse(java.util.OptionalInt.empty());
+  }
+
   /** The port of the Prometheus endpoint, if it is served (DELTASYNC_METRICS_PORT). */
   public java.util.OptionalInt metricsPort() {
     return telemetry.port();
@@ -358,6 +378,7 @@ public final class DeltaSyncServer implements AutoCloseable {
     }
     // server.shutdown() lets streams run on forever: end them first, telling clients to reconnect elsewhere.
     sessions.close();
+    web.ifPresent(WebServer::close);
     server.shutdown();
     try {
       if (!server.awaitTermination(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)) {

@@ -30,6 +30,7 @@ public final class AuthInterceptor implements ServerInterceptor {
   private static final String HEALTH = "grpc.health.v1.Health";
   private static final Map<String, Permission> PERMISSIONS = Map.ofEntries(
       Map.entry(SyncServiceGrpc.getSyncMethod().getFullMethodName(), Permission.SYNC_READ),
+      Map.entry(SyncServiceGrpc.getWatchChangesMethod().getFullMethodName(), Permission.SYNC_READ),
       Map.entry(SyncServiceGrpc.getPushMethod().getFullMethodName(), Permission.SYNC_WRITE),
       Map.entry(SyncServiceGrpc.getPullMethod().getFullMethodName(), Permission.SYNC_READ),
       Map.entry(SyncServiceGrpc.getGetStatusMethod().getFullMethodName(), Permission.SYNC_READ),
@@ -107,7 +108,8 @@ public final class AuthInterceptor implements ServerInterceptor {
     }
     Map<String, Integer> counted = null;
     int limit = 0;
-    if (method.equals(SyncServiceGrpc.getSyncMethod().getFullMethodName())) {
+    if (method.equals(SyncServiceGrpc.getSyncMethod().getFullMethodName())
+        || method.equals(SyncServiceGrpc.getWatchChangesMethod().getFullMethodName())) {
       counted = streams;
       limit = settings.maxStreamsPerPrincipal();
     } else if (method.equals(SyncServiceGrpc.getPushMethod().getFullMethodName())) {

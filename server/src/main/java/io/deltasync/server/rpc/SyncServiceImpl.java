@@ -113,6 +113,12 @@ public final class SyncServiceImpl extends SyncServiceGrpc.SyncServiceImplBase {
   }
 
   @Override
+  public void watchChanges(io.deltasync.v1.WatchChangesRequest request,
+      StreamObserver<io.deltasync.v1.WatchChangesResponse> responseObserver) {
+    sessions.watch(request, responseObserver, Principal.current());
+  }
+
+  @Override
   public void listConflicts(ListConflictsRequest request, StreamObserver<ListConflictsResponse> responseObserver) {
     UnaryCalls.answer("ListConflicts", responseObserver, () -> {
       Principal principal = Principal.current();

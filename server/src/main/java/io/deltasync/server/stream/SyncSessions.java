@@ -99,6 +99,15 @@ public final class SyncSessions implements AutoCloseable {
     return session;
   }
 
+  /**
+   * Opens a session for a WatchChanges call: the request stands for the hello, and the server half of the Sync
+   * protocol follows (docs/http.md).
+   */
+  public void watch(io.deltasync.v1.WatchChangesRequest request,
+      StreamObserver<io.deltasync.v1.WatchChangesResponse> responses, io.deltasync.server.auth.Principal principal) {
+    WatchStream.start(request, responses, out -> open(out, principal), heartbeats, settings.heartbeatInterval());
+  }
+
   /** The counters of every open session. */
   public List<SyncSession.Stats> stats() {
     return sessions.stream().map(SyncSession::stats).toList();

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.deltasync.server.ConfigException;
 import io.deltasync.server.DeltaSyncServer;
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestCertificates;
 import io.deltasync.server.testing.TestPostgres;
 import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
@@ -18,13 +19,8 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.Key;
-import java.security.KeyStore;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -36,30 +32,11 @@ class TlsIT {
   @TempDir
   Path dir;
 
-  /** A self-signed certificate and its key as PEM files, made with the JDK's keytool. */
   private record Pem(Path cert, Path key) {}
 
   private Pem selfSigned(String name) throws Exception {
-    Path store = dir.resolve(name + ".p12");
-    String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
-    Process process = new ProcessBuilder(keytool, "-genkeypair", "-alias", name, "-keyalg", "EC", "-groupname",
-        "secp256r1", "-dname", "CN=localhost", "-ext", "san=ip:127.0.0.1,dns:localhost", "-validity", "2",
-        "-keystore", store.toString(), "-storetype", "PKCS12", "-storepass", "changeit", "-keypass", "changeit")
-        .redirectErrorStream(true).start();
-    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(process.waitFor()).as(output).isZero();
-    KeyStore keys = KeyStore.getInstance("PKCS12");
-    try (InputStream in = Files.newInputStream(store)) {
-      keys.load(in, "changeit".toCharArray());
-    }
-    Key key = keys.getKey(name, "changeit".toCharArray());
-    Base64.Encoder base64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII));
-    Pem pem = new Pem(dir.resolve(name + ".crt"), dir.resolve(name + ".key"));
-    Files.writeString(pem.cert(), "-----BEGIN CERTIFICATE-----\n"
-        + base64.encodeToString(keys.getCertificate(name).getEncoded()) + "\n-----END CERTIFICATE-----\n");
-    Files.writeString(pem.key(), "-----BEGIN PRIVATE KEY-----\n" + base64.encodeToString(key.getEncoded())
-        + "\n-----END PRIVATE KEY-----\n");
-    return pem;
+    TestCertificates.Pem pem = TestCertificates.selfSigned(dir, name);
+    return new Pem(pem.cert(), pem.key());
   }
 
   private static DeltaSyncServer start(Map<String, String> env) throws IOException {
