@@ -145,7 +145,10 @@ class ChaosConvergenceIT {
 
       Map<String, Set<String>> scopesByClient = new HashMap<>();
       nodes.forEach(n -> scopesByClient.put(n.id, new HashSet<>(n.scopes)));
+      long workloadDone = System.nanoTime();
       Map<String, Map<String, Checker.State>> local = awaitConvergence(nodes, postgres, scopesByClient);
+      // A figure for docs/reliability.md (the convoy before and after admission), printed, never asserted.
+      long convergeMillis = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - workloadDone);
       Checker checker = new Checker();
       try (Connection sql = postgres.connect()) {
         checker.checkConvergence(local, scopesByClient, sql);
@@ -160,6 +163,8 @@ class ChaosConvergenceIT {
           counts.acknowledged(), counts.delivered(), counts.changeLogRows(), counts.seamRedeliveries(), counts.reordered(),
           counts.versionGapsInChangeLog(),
           checker.violations().size());
+      System.out.printf("reliability: ChaosConvergenceIT seed=%d convergeMillisAfterWorkload=%d rejections=%s"
+          + " serverEnv=%s%n", seed, convergeMillis, Chaos.rejectionsByReason(history), Chaos.serverEnvironment());
       // The kinds of violation and the first few, on stdout too: a long run's report file comes only at the end.
       Map<String, Integer> kinds = new java.util.TreeMap<>();
       checker.violations().forEach(v -> kinds.merge(v.replaceAll("[0-9a-f]{8}-[0-9a-f-]{27}", "<id>")

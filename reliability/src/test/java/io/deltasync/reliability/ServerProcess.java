@@ -48,6 +48,7 @@ final class ServerProcess implements AutoCloseable {
     env.put("DELTASYNC_AUTH", "none");
     env.put("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0");
     env.put("DELTASYNC_ENTITY_CONFLICT_POLICIES", Chaos.POLICIES);
+    env.putAll(Chaos.serverEnvironment());
     env.putAll(extraEnvironment);
     this.environment = Map.copyOf(env);
   }
