@@ -34,7 +34,7 @@ class NetworkCutIT {
   @Test
   void pushesFailFastWhileTheDatabaseNetworkIsDroppedOrStalledAndNothingIsLostWhenItReturns() throws Exception {
     long seed = Chaos.seed();
-    int cutSeconds = Chaos.integer("cutSeconds", 10);
+    int cutSeconds = Chaos.integer("cutSeconds", 6);
     System.out.printf("reliability: NetworkCutIT seed=%d cutSeconds=%d%n", seed, cutSeconds);
     History history = new History();
     List<ClientNode> nodes = new ArrayList<>();
@@ -124,6 +124,87 @@ class NetworkCutIT {
       for (ClientNode node : nodes) {
         node.close();
       }
+    }
+  }
+
+  /**
+   * A push whose transaction is waiting for PostgreSQL's answer when the network stalls: the answer, held by the
+   * stalled network, never comes. The server must end the wait itself (PgJDBC's socketTimeout, statement_timeout +
+   * 15 s; statement_timeout is 5 s here) and answer a retryable status, not leave the call hanging until the network
+   * returns; the retry of the same delta is then applied at most once.
+   */
+  @Test
+  void aPushWaitingForPostgresWhenTheNetworkStallsIsAnsweredWhileItIsStillStalled() throws Exception {
+    long seed = Chaos.seed();
+    System.out.printf("reliability: NetworkCutIT (in-flight stall) seed=%d%n", seed);
+    try (PostgresProcess postgres = PostgresProcess.start(dir.resolve("pg"));
+        TcpProxy proxy = new TcpProxy(postgres.port());
+        ServerProcess server = new ServerProcess("netstall", postgres, Chaos.logs().resolve("netstall-" + seed),
+            Map.of("DELTASYNC_DATABASE_URL", "jdbc:postgresql://127.0.0.1:" + proxy.port() + "/postgres",
+                "DELTASYNC_DB_STATEMENT_TIMEOUT_SECONDS", "5"));
+        ) {
+      server.start();
+      io.deltasync.v1.PushRequest push = new FuzzInputs(seed, "stalled").validPush();
+      var channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
+      var answer = new java.util.concurrent.CompletableFuture<String>();
+      try (Connection holder = postgres.connect()) {
+        holder.setAutoCommit(false);
+        try (java.sql.Statement lock = holder.createStatement()) {
+          lock.execute("lock table entity in exclusive mode");
+        }
+        Thread.ofPlatform().start(() -> answer.complete(answer(channel, push)));
+        CrashPointIT.await("the push waits in PostgreSQL for the table lock", () -> lockWaiters(postgres) > 0);
+        // The push's statement is now in flight: stall the network, then let PostgreSQL answer into the stall.
+        proxy.mode(TcpProxy.Mode.STALL);
+        holder.rollback();
+        CrashPointIT.await("the push answered while the network is still stalled", answer::isDone);
+      }
+      String during = answer.get();
+      System.out.printf("reliability: NetworkCutIT in-flight stall answer=%s%n", during);
+      assertThat(during).isIn("UNAVAILABLE/DATABASE_UNAVAILABLE", "RESOURCE_EXHAUSTED/SERVER_BUSY");
+
+      proxy.mode(TcpProxy.Mode.FORWARD);
+      try (Probes health = new Probes(server.port(), seed, "health")) {
+        CrashPointIT.await("health SERVING after the stall", () -> health.health() == ServingStatus.SERVING);
+      }
+      // The retry (same delta_id) is applied, or answered from the first attempt if that one committed after all.
+      String retried = answer(channel, push);
+      assertThat(retried).isIn("DELTA_STATUS_APPLIED", "DELTA_STATUS_CONFLICT");
+      channel.shutdownNow();
+      try (Connection sql = postgres.connect(); java.sql.Statement s = sql.createStatement();
+          java.sql.ResultSet rows = s.executeQuery("select count(*) from change_log where delta_id = '"
+              + push.getDeltas(0).getDeltaId() + "'")) {
+        rows.next();
+        assertThat(rows.getInt(1)).as("the delta applied once").isEqualTo(1);
+      }
+      assertThat(server.isAlive()).isTrue();
+    }
+  }
+
+  private static String answer(io.grpc.ManagedChannel channel, io.deltasync.v1.PushRequest push) {
+    try {
+      var result = io.deltasync.v1.SyncServiceGrpc.newBlockingStub(channel)
+          .withDeadlineAfter(300, java.util.concurrent.TimeUnit.SECONDS).push(push).getResults(0);
+      if (result.getStatus() == io.deltasync.v1.DeltaStatus.DELTA_STATUS_REJECTED) {
+        return io.grpc.Status.fromCodeValue(result.getError().getCode()).getCode() + "/"
+            + result.getError().getDetails(0).unpack(com.google.rpc.ErrorInfo.class).getReason();
+      }
+      return result.getStatus().name();
+    } catch (io.grpc.StatusRuntimeException e) {
+      return e.getStatus().getCode().name();
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      return "unparsable ErrorInfo";
+    }
+  }
+
+  private static int lockWaiters(PostgresProcess postgres) {
+    try (Connection sql = postgres.connect(); java.sql.Statement s = sql.createStatement();
+        java.sql.ResultSet rows = s.executeQuery("select count(*) from pg_stat_activity where application_name = "
+            + "'deltasync' and wait_event_type = 'Lock'")) {
+      rows.next();
+      return rows.getInt(1);
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
     }
   }
 }

@@ -34,7 +34,7 @@ class PoolExhaustionIT {
   @Test
   void pushesAreToldNotNowWhileThePoolIsExhaustedAndNothingIsLostWhenItFrees() throws Exception {
     long seed = Chaos.seed();
-    int exhaustSeconds = Chaos.integer("exhaustSeconds", 12);
+    int exhaustSeconds = Chaos.integer("exhaustSeconds", 8);
     System.out.printf("reliability: PoolExhaustionIT seed=%d exhaustSeconds=%d%n", seed, exhaustSeconds);
     History history = new History();
     List<ClientNode> nodes = new ArrayList<>();

@@ -43,7 +43,7 @@ class SlowConsumerIT {
   @Test
   void aStuckConsumerHoldsBoundedServerMemoryAndOthersKeepReceiving() throws Exception {
     long seed = Chaos.seed();
-    int stuckMiB = Chaos.integer("stuckMiB", 64);
+    int stuckMiB = Chaos.integer("stuckMiB", 32);
     int total = stuckMiB * 1024 * 1024 / DOCUMENT_BYTES;
     System.out.printf("reliability: SlowConsumerIT seed=%d stuckMiB=%d changes=%d%n", seed, stuckMiB, total);
     History history = new History();
