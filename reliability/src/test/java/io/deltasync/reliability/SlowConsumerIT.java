@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * A stuck consumer: one app stops reading its Sync stream ({@link ReadGate}) while reliability.stuckMiB of changes
  * (16 KiB documents) are pushed to the scope it follows. The server's heap after a full collection, measured in the
  * server process, grows by less than half of what the stuck stream was sent while it was stuck (the session's queue
- * is bounded, DELTASYNC_STREAM_QUEUE_MIB=4 here; past it the session catches up from the change log instead); the
+ * is bounded, DELTASYNC_STREAM_QUEUE_MIB=1 here; past it the session catches up from the change log instead); the
  * other apps receive every change while it is stuck; once it reads again it catches up, with nothing skipped or
  * doubled (the checker), and its copy equals the database.
  */
@@ -51,7 +51,7 @@ class SlowConsumerIT {
     ReadGate gate = new ReadGate();
     try (PostgresProcess postgres = PostgresProcess.start(dir.resolve("pg"));
         ServerProcess server = new ServerProcess("slow", postgres, Chaos.logs().resolve("slow-" + seed),
-            Map.of("DELTASYNC_STREAM_QUEUE_MIB", "4"))) {
+            Map.of("DELTASYNC_STREAM_QUEUE_MIB", "1"))) {
       server.start();
       ClientNode stuck = new ClientNode("stuck", List.of("big"), dir.resolve("stuck.db"), server.port(), history,
           seed).intercept(gate);
