@@ -141,7 +141,8 @@ final class ServerProcess implements AutoCloseable {
 
   /**
    * The server's heap in use right after a full collection, in bytes, read from the server process itself with the
-   * JDK's jcmd ({@code GC.run}, then {@code GC.heap_info}; the server runs the serial collector).
+   * JDK's jcmd ({@code GC.run}, then {@code GC.heap_info}; the server runs the serial collector, whose two
+   * generations each print a line "… total NK, used NK").
    */
   long heapAfterFullGc() throws IOException, InterruptedException {
     long pid;
@@ -150,7 +151,7 @@ final class ServerProcess implements AutoCloseable {
     }
     jcmd(pid, "GC.run");
     String info = jcmd(pid, "GC.heap_info");
-    java.util.regex.Matcher used = java.util.regex.Pattern.compile("generation\\s+total \\d+K, used (\\d+)K")
+    java.util.regex.Matcher used = java.util.regex.Pattern.compile("total \\d+K, used (\\d+)K")
         .matcher(info);
     long kib = 0;
     int generations = 0;
