@@ -33,6 +33,7 @@ final class ClientNode implements AutoCloseable {
   private SqliteLocalStore store;
   private SyncClient client;
   private int opens;
+  private io.grpc.ClientInterceptor extra;
 
   ClientNode(String id, List<String> scopes, Path file, int port, History history, long seed) {
     this.id = id;
@@ -43,11 +44,20 @@ final class ClientNode implements AutoCloseable {
     this.seed = seed;
   }
 
+  /** Adds an interceptor to the channels of the next opens (a {@link ReadGate}, say). */
+  synchronized ClientNode intercept(io.grpc.ClientInterceptor interceptor) {
+    extra = interceptor;
+    return this;
+  }
+
   /** Opens the store and starts syncing (again). */
   synchronized void open() {
     opens++;
-    channel = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
-        .intercept(history.recorder(id)).build();
+    ManagedChannelBuilder<?> channelBuilder = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext();
+    if (extra != null) {
+      channelBuilder.intercept(extra);
+    }
+    channel = channelBuilder.intercept(history.recorder(id)).build();
     store = SqliteLocalStore.open(file);
     SyncClient.Builder builder = SyncClient.builder().channel(channel).store(store).clientId(id)
         .retryPolicy(FAST, false).random(new Random(seed * 31 + opens));
@@ -83,6 +93,18 @@ final class ClientNode implements AutoCloseable {
   /** Where the client is, for a failure message. */
   synchronized String describe() {
     return id + " " + (client == null ? "closed" : client.state() + ", pending=" + client.pendingCount());
+  }
+
+  /** How many live entities the app's copy holds in its scopes (-1 when closed). */
+  synchronized int count() {
+    if (client == null) {
+      return -1;
+    }
+    int n = 0;
+    for (String scope : scopes) {
+      n += (int) client.query(null, scope).stream().filter(e -> !e.deleted()).count();
+    }
+    return n;
   }
 
   /** The copy the app sees for its scopes, by "scope/type/id"; null if a write is still pending. */

@@ -48,6 +48,7 @@ final class ServerProcess implements AutoCloseable {
     env.put("DELTASYNC_AUTH", "none");
     env.put("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0");
     env.put("DELTASYNC_ENTITY_CONFLICT_POLICIES", Chaos.POLICIES);
+    env.putAll(Chaos.serverEnvironment());
     env.putAll(extraEnvironment);
     this.environment = Map.copyOf(env);
   }
@@ -136,6 +137,43 @@ final class ServerProcess implements AutoCloseable {
 
   int port() {
     return port;
+  }
+
+  /**
+   * The server's heap in use right after a full collection, in bytes, read from the server process itself with the
+   * JDK's jcmd ({@code GC.run}, then {@code GC.heap_info}; the server runs the serial collector, whose two
+   * generations each print a line "… total NK, used NK").
+   */
+  long heapAfterFullGc() throws IOException, InterruptedException {
+    long pid;
+    synchronized (this) {
+      pid = process.pid();
+    }
+    jcmd(pid, "GC.run");
+    String info = jcmd(pid, "GC.heap_info");
+    java.util.regex.Matcher used = java.util.regex.Pattern.compile("total \\d+K, used (\\d+)K")
+        .matcher(info);
+    long kib = 0;
+    int generations = 0;
+    while (used.find()) {
+      kib += Long.parseLong(used.group(1));
+      generations++;
+    }
+    if (generations == 0) {
+      throw new IllegalStateException("GC.heap_info of " + name + " not understood: " + info);
+    }
+    return kib * 1024;
+  }
+
+  private static String jcmd(long pid, String command) throws IOException, InterruptedException {
+    Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+        Long.toString(pid), command)
+        .redirectErrorStream(true).start();
+    String output = new String(jcmd.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    if (jcmd.waitFor() != 0) {
+      throw new IOException("jcmd " + pid + " " + command + " failed: " + output);
+    }
+    return output;
   }
 
   int kills() {

@@ -150,6 +150,9 @@ public final class DeltaSyncServer implements AutoCloseable {
         config.conflicts().maxClockSkew(), Clock.systemUTC(), config.limits().maxMessageBytes(),
         liveFeed::committed);
     writes.traceWith(telemetry.tracer());
+    AdmissionConfig admission = config.admission();
+    writes.admitWith(new io.deltasync.server.admission.WriteAdmission(admission.entityStripes(),
+        admission.entityWait(), admission.failFastWhileDatabaseDown() ? health::databaseUnreachable : () -> false));
     liveFeed.observe(telemetry.sync());
     telemetry.sync().functionCounter("deltasync.changes.degraded",
         "Changes delivered degraded (documents left out)", liveFeed,

@@ -34,6 +34,7 @@ import java.util.Optional;
  * @param ops operations: metrics endpoint, clean-up retentions and schedule, log format ({@link OpsConfig})
  * @param auth authentication, permissions, sync rules and per-principal limits (docs/security.md)
  * @param web the HTTP port: gRPC-Web, HTTP/JSON and the web console (docs/http.md)
+ * @param admission admission control in front of the database pool for pushes ({@link AdmissionConfig})
  */
 public record ServerConfig(
     String host,
@@ -56,7 +57,8 @@ public record ServerConfig(
     Conflicts conflicts,
     OpsConfig ops,
     io.deltasync.server.auth.AuthSettings auth,
-    WebConfig web) {
+    WebConfig web,
+    AdmissionConfig admission) {
 
   /**
    * Conflict settings beyond the default policy.
@@ -223,70 +225,77 @@ public record ServerConfig(
         new Limits(maxDeltas, maxDataBytes, batchSize, maxMessageBytes, maxEdits),
         new RetryPolicy(maxRetries, baseDelay, maxDelay, multiplier),
         policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts,
-        OpsConfig.from(env), auth(env), WebConfig.from(env));
+        OpsConfig.from(env), auth(env), WebConfig.from(env), AdmissionConfig.from(env));
   }
 
   /** A copy with other HTTP settings (docs/http.md). */
   public ServerConfig withWeb(WebConfig newWeb) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, newWeb);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, newWeb, admission);
   }
 
   /** Returns a copy listening on another port (tests use 0). */
   public ServerConfig withPort(int newPort) {
     return new ServerConfig(host, newPort, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
-        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web);
+        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission);
   }
 
   /** Returns a copy on an external database. */
   public ServerConfig withDatabase(String url, String user, String password) {
     return new ServerConfig(host, port, dataDirectory, Optional.of(url), user, password, poolSize, statementTimeout, limits,
         retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
-        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web);
+        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission);
   }
 
   /** Returns a copy with other limits. */
   public ServerConfig withLimits(Limits newLimits) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         newLimits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission);
   }
 
   /** Returns a copy with other conflict settings. */
   public ServerConfig withConflicts(ConflictPolicy newDefault, Conflicts newConflicts) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, newDefault, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, newConflicts, ops, auth, web);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, newConflicts, ops, auth, web, admission);
   }
 
   /** A copy with operational transform enabled or disabled (ENABLE_OPERATIONAL_TRANSFORM). */
   public ServerConfig withOperationalTransform(boolean enabled) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, enabled, tombstoneRetention, keepAliveTime, keepAliveTimeout,
-        shutdownGrace, stream, conflicts, ops, auth, web);
+        shutdownGrace, stream, conflicts, ops, auth, web, admission);
   }
 
   /** Returns a copy with other stream settings. */
   public ServerConfig withStream(Stream newStream) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, newStream, conflicts, ops, auth, web);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, newStream, conflicts, ops, auth, web, admission);
   }
 
   /** Returns a copy with other operations settings. */
   public ServerConfig withOps(OpsConfig newOps) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, newOps, auth, web);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, newOps, auth, web, admission);
   }
 
   /** Returns a copy with other security settings. */
   public ServerConfig withAuth(io.deltasync.server.auth.AuthSettings newAuth) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, newAuth, web);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, newAuth, web, admission);
+  }
+
+  /** Returns a copy with other admission settings. */
+  public ServerConfig withAdmission(AdmissionConfig newAdmission) {
+    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+        statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, newAdmission);
   }
 
   private static io.deltasync.server.auth.AuthSettings auth(Map<String, String> env) {

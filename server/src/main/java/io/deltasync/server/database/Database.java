@@ -40,6 +40,11 @@ public final class Database implements AutoCloseable {
   // How long a request waits for a pooled connection before it is told the server is busy (admission control):
   // long enough to ride out a burst, short enough that a client retries elsewhere instead of hanging.
   private static final Duration ACQUIRE_TIMEOUT = Duration.ofSeconds(5);
+  // How much longer than statement_timeout a read may wait for the network before the connection counts as broken.
+  private static final Duration SOCKET_TIMEOUT_MARGIN = Duration.ofSeconds(15);
+  private static final Duration HEALTH_SOCKET_TIMEOUT = Duration.ofSeconds(10);
+  // Opening a connection (TCP, TLS, authentication) through a network that holds packets.
+  private static final Duration LOGIN_TIMEOUT = Duration.ofSeconds(10);
 
   private final EmbeddedDatabase embedded;
   private final HikariDataSource pool;
@@ -81,15 +86,20 @@ public final class Database implements AutoCloseable {
     try {
       // Requests share one pool; the live reader and the health check have their own connections, so that a
       // saturated request pool neither stalls delivery to every client nor reads as an outage.
-      HikariDataSource pool = pool("deltasync", url, user, password, settings.poolSize(), settings.statementTimeout());
+      HikariDataSource pool = pool("deltasync", url, user, password, settings.poolSize(), settings.statementTimeout(),
+          settings.statementTimeout().plus(SOCKET_TIMEOUT_MARGIN));
       HikariDataSource feedPool = null;
       HikariDataSource healthPool = null;
       try {
         // Not on the pool: its statement_timeout would cancel a long migration (an index on a big change log) and
         // leave the server unable to start, every attempt failing the same way.
         migrate(Flyway.configure().dataSource(url, user, password));
-        feedPool = pool("deltasync-feed", url, user, password, 1, settings.statementTimeout());
-        healthPool = pool("deltasync-health", url, user, password, 1, settings.statementTimeout());
+        feedPool = pool("deltasync-feed", url, user, password, 1, settings.statementTimeout(),
+            settings.statementTimeout().plus(SOCKET_TIMEOUT_MARGIN));
+        // The health check's one query is trivial: a network that holds it longer than this is a network that is
+        // down for the server, and health must say so (a stalled read would otherwise leave it SERVING forever).
+        healthPool = pool("deltasync-health", url, user, password, 1, settings.statementTimeout(),
+            HEALTH_SOCKET_TIMEOUT);
         return new Database(embedded, pool, feedPool, healthPool);
       } catch (RuntimeException e) {
         pool.close();
@@ -122,7 +132,7 @@ public final class Database implements AutoCloseable {
   }
 
   private static HikariDataSource pool(String name, String url, String user, String password, int size,
-      Duration statementTimeout) {
+      Duration statementTimeout, Duration socketTimeout) {
     HikariConfig config = new HikariConfig();
     config.setPoolName(name);
     config.setJdbcUrl(url);
@@ -141,6 +151,12 @@ public final class Database implements AutoCloseable {
     config.addDataSourceProperty("options", "-c idle_in_transaction_session_timeout=60000 -c statement_timeout="
         + statementTimeout.toMillis());
     config.addDataSourceProperty("ApplicationName", "deltasync");
+    // A network that stops carrying packets (a partition, a dead router: the reliability suite's stalling proxy)
+    // sends no reset, and a JDBC read would wait for an answer forever, holding its pool connection and, in the
+    // health check, keeping health SERVING. PgJDBC's socketTimeout ends such a read (the connection is then broken
+    // and replaced); it is longer than statement_timeout, so a slow statement is still ended by PostgreSQL first.
+    config.addDataSourceProperty("socketTimeout", Long.toString(Math.max(1, socketTimeout.toSeconds())));
+    config.addDataSourceProperty("loginTimeout", Long.toString(LOGIN_TIMEOUT.toSeconds()));
     return new HikariDataSource(config);
   }
 

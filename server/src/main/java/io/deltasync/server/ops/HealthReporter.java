@@ -28,6 +28,7 @@ public final class HealthReporter implements AutoCloseable {
   private final ScheduledExecutorService checker = Executors.newSingleThreadScheduledExecutor(
       Thread.ofPlatform().name("deltasync-health").daemon().factory());
   private volatile ServingStatus current = ServingStatus.NOT_SERVING;
+  private volatile boolean databaseUnreachable;
 
   /** Creates the reporter, NOT_SERVING for every service. */
   public HealthReporter() {
@@ -48,6 +49,7 @@ public final class HealthReporter implements AutoCloseable {
     checker.scheduleWithFixedDelay(() -> {
       try {
         boolean reachable = database.isReachable();
+        databaseUnreachable = !reachable;
         boolean feeding = feedHealthy.getAsBoolean();
         ServingStatus next = reachable && feeding ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
         if (next != current) {
@@ -60,6 +62,14 @@ public final class HealthReporter implements AutoCloseable {
         log.error("Health check failed", e);
       }
     }, period.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Whether the last check found the database unreachable (pushes are then refused at once, see
+   * server.admission.WriteAdmission); false before the first check and once it answers again.
+   */
+  public boolean databaseUnreachable() {
+    return databaseUnreachable;
   }
 
   private synchronized void set(ServingStatus status) {

@@ -77,6 +77,8 @@ public final class WriteService {
   private final Runnable committed;
   // The stages of a push as child spans of its batch span (telemetry.SyncTelemetry#push); no-op until traced.
   private volatile Tracer tracer = OpenTelemetry.noop().getTracer("deltasync");
+  private volatile io.deltasync.server.admission.WriteAdmission admission =
+      io.deltasync.server.admission.WriteAdmission.NONE;
 
   /**
    * Creates the service.
@@ -118,6 +120,11 @@ public final class WriteService {
    */
   public void traceWith(Tracer tracer) {
     this.tracer = tracer;
+  }
+
+  /** Puts {@code admission} in front of the pool for every push (default: {@code WriteAdmission.NONE}). */
+  public void admitWith(io.deltasync.server.admission.WriteAdmission admission) {
+    this.admission = java.util.Objects.requireNonNull(admission, "admission");
   }
 
   /** A stage's span, current while the stage runs. */
@@ -172,7 +179,13 @@ public final class WriteService {
       });
     }
     List<DeltaResult> results;
-    try {
+    // Admission before the pool (server.admission): entity locks in a fixed order, or "not now" without a connection.
+    io.deltasync.server.admission.WriteAdmission.Permit permit = admission.admit(prepared.stream()
+        .filter(one -> one.valid() != null).map(one -> one.valid().key()).toList());
+    if (permit.refusal() != null) {
+      return decide(prepared, delta -> rejected(delta, permit.refusal()));
+    }
+    try (permit) {
       results = applyBatch(clientId, prepared);
     } catch (RuntimeException e) {
       if (SyncStore.isUnavailable(e)) {

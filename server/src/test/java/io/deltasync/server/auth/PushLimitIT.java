@@ -46,17 +46,22 @@ class PushLimitIT {
 
   @Test
   void aThirdConcurrentPushOfOnePrincipalIsRefusedAndTheLimitIsReleased() throws Exception {
-    PushResponse created = as("alice").push(push("phone", Deltas.create("held", Deltas.doc("v", "0")).toBuilder()
-        .setScope("alice-scope").build()));
-    long base = created.getResults(0).getEntity().getRowVersion();
+    // Two entities: per-entity admission (server.admission) queues a second push of one entity in the server, so
+    // each held push updates its own entity and both wait for a row lock in PostgreSQL.
+    long base = 0;
+    for (int i = 0; i < 2; i++) {
+      PushResponse created = as("alice").push(push("phone", Deltas.create("held-" + i, Deltas.doc("v", "0"))
+          .toBuilder().setScope("alice-scope").build()));
+      base = created.getResults(0).getEntity().getRowVersion();
+    }
 
     List<CompletableFuture<PushResponse>> held = new ArrayList<>();
     java.util.concurrent.ExecutorService callers = java.util.concurrent.Executors.newFixedThreadPool(2);
     try (callers; Connection lock = server.database().dataSource().getConnection()) {
       lock.setAutoCommit(false);
-      lock.createStatement().execute("SELECT 1 FROM entity WHERE entity_id = 'held' FOR UPDATE");
+      lock.createStatement().execute("SELECT 1 FROM entity WHERE entity_id IN ('held-0', 'held-1') FOR UPDATE");
       for (int i = 0; i < 2; i++) {
-        Delta update = Deltas.update("held", base, Deltas.doc("v", "held-" + i)).toBuilder()
+        Delta update = Deltas.update("held-" + i, base, Deltas.doc("v", "held-" + i)).toBuilder()
             .setScope("alice-scope").build();
         held.add(CompletableFuture.supplyAsync(() -> as("alice").push(push("phone", update)), callers));
       }
