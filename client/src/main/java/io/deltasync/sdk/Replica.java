@@ -291,9 +291,9 @@ final class Replica {
             row.hasLocal() || row.server() != null ? row.visible() : null);
         followed.rewritten().forEach(tx::replace);
         followed.dropped().forEach(e -> tx.remove(e.deltaId()));
-        for (OutboxEntry gone : followed.lost()) {
-          tx.remove(gone.deltaId());
-          lost.add(new Outcome(gone, result.toBuilder().setDeltaId(gone.deltaId()).build(), kind, null));
+        for (ChainedWrites.Lost gone : followed.lost()) {
+          tx.remove(gone.entry().deltaId());
+          lost.add(new Outcome(gone.entry(), notSent(gone, result), Outcome.Kind.CONFLICT, null));
         }
       }
       behind = tx.pendingFor(key);
@@ -312,6 +312,21 @@ final class Replica {
     }
     outcomes.add(new Outcome(entry, result, kind, visible));
     outcomes.addAll(lost);
+  }
+
+  /**
+   * The verdict reported for a chained write that leaves the outbox unsent: a conflict of its own (its own delta id,
+   * no resolution and no conflict id: no policy decided it), with the server's entity and the reason.
+   */
+  private static DeltaResult notSent(ChainedWrites.Lost gone, DeltaResult headResult) {
+    DeltaResult.Builder verdict = DeltaResult.newBuilder().setDeltaId(gone.entry().deltaId())
+        .setStatus(DeltaStatus.DELTA_STATUS_CONFLICT)
+        .setError(com.google.rpc.Status.newBuilder().setCode(Status.Code.ABORTED.value())
+            .setMessage(gone.reason()));
+    if (headResult.hasEntity()) {
+      verdict.setEntity(headResult.getEntity());
+    }
+    return verdict.build();
   }
 
   /**
@@ -384,7 +399,9 @@ final class Replica {
 
   /**
    * A result that only means "not now": the server did not apply the delta and did not record the answer, so the
-   * same delta id is sent again later (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED without a conflict, CANCELLED).
+   * same delta id is sent again later, with backoff (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED without a conflict,
+   * CANCELLED, DEADLINE_EXCEEDED, and NOT_FOUND: docs/protocol.md, "an update or delete that overtook its create:
+   * retry it after the create"; the server does not store it, so absent may only mean not yet).
    */
   static boolean isRetryable(DeltaResult result) {
     if (result.getStatus() != DeltaStatus.DELTA_STATUS_REJECTED) {
@@ -393,7 +410,7 @@ final class Replica {
     int code = result.getError().getCode();
     return code == Status.Code.UNAVAILABLE.value() || code == Status.Code.RESOURCE_EXHAUSTED.value()
         || code == Status.Code.ABORTED.value() || code == Status.Code.CANCELLED.value()
-        || code == Status.Code.DEADLINE_EXCEEDED.value();
+        || code == Status.Code.DEADLINE_EXCEEDED.value() || code == Status.Code.NOT_FOUND.value();
   }
 
   /**

@@ -15,10 +15,13 @@ public interface SyncListener {
    * A pushed delta met a conflict and the server's policy decided: {@code result.getStatus()} is CONFLICT (the
    * server's state was kept, the local copy now shows it) or APPLIED with a {@code resolution} (client won, merged,
    * or queued for manual resolution: then {@code result.getResolution().getConflictId()} names it, see
-   * {@link SyncClient#resolveConflict}). A write queued behind one the server did not keep is sent so that it meets
-   * the same conflict and is reported here with its own verdict; a delete behind a create that lost is not sent, and
-   * is reported with that create's result under the delete's {@code delta_id} (docs/client.md, "Writes behind a
-   * conflict").
+   * {@link SyncClient#resolveConflict}). A write queued behind one the server did not keep is rebased onto the
+   * server's document under last write wins, or sent so that it meets the same conflict, and is reported with its
+   * own verdict (one rebased that applies without a conflict is not reported here). A queued write that is not sent
+   * (a delete behind a create that lost, that was queued or rejected) is reported here under its own
+   * {@code delta_id}: status CONFLICT, the server's entity, no resolution (no policy decided it: nothing to
+   * resolve), and {@code result.getError().getMessage()} says which delta it followed (docs/client.md, "Writes
+   * behind a conflict").
    */
   default void onConflict(Delta delta, DeltaResult result) {}
 

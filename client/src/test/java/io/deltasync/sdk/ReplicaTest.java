@@ -217,8 +217,10 @@ class ReplicaTest {
         org.assertj.core.groups.Tuple.tuple(Y, Replica.Outcome.Kind.CONFLICT));
     assertThat(outcomes.get(2).entry().delta().getOperation()).isEqualTo(Operation.OPERATION_DELETE);
     assertThat(outcomes.get(2).result().getDeltaId()).isEqualTo(outcomes.get(2).entry().deltaId());
-    assertThat(outcomes.get(2).result().getResolution().getOutcome())
-        .isEqualTo(ResolutionOutcome.RESOLUTION_OUTCOME_SERVER_WON);
+    // Reported as its own conflict: no policy decided it, so no resolution (and no conflict id) is copied.
+    assertThat(outcomes.get(2).result().getStatus()).isEqualTo(DeltaStatus.DELTA_STATUS_CONFLICT);
+    assertThat(outcomes.get(2).result().hasResolution()).isFalse();
+    assertThat(outcomes.get(2).result().getError().getMessage()).contains("followed delta " + batch.get(1).deltaId());
     LocalEntity y = replica.get(Y).orElseThrow();
     assertThat(y.pending()).isFalse();
     assertThat(y.deleted()).isFalse();
@@ -332,5 +334,77 @@ class ReplicaTest {
     Struct.Builder props = Struct.newBuilder();
     fields.forEach((k, v) -> props.putFields(k, Value.newBuilder().setStringValue(v).build()));
     return Struct.newBuilder().putFields("props", Value.newBuilder().setStructValue(props).build()).build();
+  }
+
+  private static Struct two(String a, String b) {
+    Struct.Builder data = Struct.newBuilder();
+    if (a != null) {
+      data.putFields("a", Value.newBuilder().setStringValue(a).build());
+    }
+    if (b != null) {
+      data.putFields("b", Value.newBuilder().setStringValue(b).build());
+    }
+    return data.build();
+  }
+
+  @Test
+  void createEditDeleteBehindACreateTheServerDidNotTakeReportsEachDroppedWriteUnderItsOwnId() {
+    create(X, "mine");
+    replica.edit(X, List.of(Edits.insertText(List.of("v"), 4, ", typed")), Instant.EPOCH);
+    replica.write(X, Operation.OPERATION_DELETE, null, ConflictPolicy.CONFLICT_POLICY_UNSPECIFIED, Instant.EPOCH);
+    List<OutboxEntry> all = replica.outbox();
+    List<OutboxEntry> batch = replica.nextBatch(10, e -> true);
+    List<Replica.Outcome> outcomes = replica.applyResults(batch, List.of(result(batch.get(0),
+        DeltaStatus.DELTA_STATUS_CONFLICT, entity(X, 1, "theirs"), ConflictPolicy.CONFLICT_POLICY_SERVER_WINS,
+        ResolutionOutcome.RESOLUTION_OUTCOME_SERVER_WON)));
+    // The edit (sent as the user's document: deleted) and the delete both lost with the create, each reported.
+    assertThat(outcomes).extracting(o -> o.result().getDeltaId())
+        .containsExactly(all.get(0).deltaId(), all.get(1).deltaId(), all.get(2).deltaId());
+    assertThat(outcomes).extracting(Replica.Outcome::kind).containsOnly(Replica.Outcome.Kind.CONFLICT);
+    assertThat(outcomes.subList(1, 3)).allSatisfy(o -> assertThat(o.result().hasResolution()).isFalse());
+    assertThat(replica.pendingCount()).isZero();
+    assertThat(replica.get(X).orElseThrow().data()).isEqualTo(doc("v", "theirs"));
+  }
+
+  @Test
+  void notFoundMeansNotYetAndIsRetried() {
+    DeltaResult notFound = DeltaResult.newBuilder().setStatus(DeltaStatus.DELTA_STATUS_REJECTED)
+        .setError(com.google.rpc.Status.newBuilder().setCode(io.grpc.Status.Code.NOT_FOUND.value())).build();
+    assertThat(Replica.isRetryable(notFound)).isTrue();
+  }
+
+  @Test
+  void anUpdateBehindALastWriteWinsMergeIsRebasedOntoTheMergeOrJudgedWhenItTouchesTheServersFields() {
+    replica.applyChanges(List.of(change(entity(X, 1, two("0", "0")))), "");
+    replica.write(X, Operation.OPERATION_UPDATE, two("mine", "mine"), ConflictPolicy.CONFLICT_POLICY_UNSPECIFIED,
+        Instant.EPOCH);
+    replica.write(X, Operation.OPERATION_UPDATE, two("mine", null), ConflictPolicy.CONFLICT_POLICY_UNSPECIFIED,
+        Instant.EPOCH);
+    List<OutboxEntry> batch = replica.nextBatch(10, e -> true);
+    // Merged: a went to the server's later write, b to ours.
+    replica.applyResults(batch, List.of(result(batch.get(0), DeltaStatus.DELTA_STATUS_APPLIED,
+        entity(X, 3, two("theirs", "mine")), ConflictPolicy.CONFLICT_POLICY_LAST_WRITE_WINS,
+        ResolutionOutcome.RESOLUTION_OUTCOME_MERGED)));
+    // The next write only removed b (ours): rebased onto the merge, at its version; a keeps the server's value.
+    assertThat(replica.nextBatch(10, e -> true)).singleElement().satisfies(e -> {
+      assertThat(e.delta().getBaseRowVersion()).isEqualTo(3);
+      assertThat(e.delta().getData()).isEqualTo(two("theirs", null));
+    });
+
+    EntityKey y = new EntityKey(X.scope(), X.entityType(), "y");
+    replica.applyChanges(List.of(change(entity(y, 1, two("0", "0")))), "");
+    replica.write(y, Operation.OPERATION_UPDATE, two("mine", "mine"), ConflictPolicy.CONFLICT_POLICY_UNSPECIFIED,
+        Instant.EPOCH);
+    replica.write(y, Operation.OPERATION_UPDATE, two("mine, again", "mine"),
+        ConflictPolicy.CONFLICT_POLICY_UNSPECIFIED, Instant.EPOCH);
+    List<OutboxEntry> second = replica.nextBatch(10, e -> e.key().equals(y));
+    replica.applyResults(second, List.of(result(second.get(0), DeltaStatus.DELTA_STATUS_CONFLICT,
+        entity(y, 3, two("theirs", "theirs")), ConflictPolicy.CONFLICT_POLICY_LAST_WRITE_WINS,
+        ResolutionOutcome.RESOLUTION_OUTCOME_SERVER_WON)));
+    // It changes a, whose server value is not ours: the policy judges it at the stale base, on the server's document.
+    assertThat(replica.nextBatch(10, e -> e.key().equals(y))).singleElement().satisfies(e -> {
+      assertThat(e.delta().getBaseRowVersion()).isEqualTo(1);
+      assertThat(e.delta().getData()).isEqualTo(two("mine, again", "theirs"));
+    });
   }
 }
