@@ -254,7 +254,8 @@ final class Replica {
       LOG.warning("delta " + entry.deltaId() + ": unknown result status " + result.getStatusValue()
           + "; kept, sent again later");
     }
-    if (unknownStatus || isRetryable(result)) {
+    boolean gaveUpWaiting = isNotFound(result) && entry.attempts() + 1 >= NOT_FOUND_ATTEMPTS;
+    if (unknownStatus || (isRetryable(result) && !gaveUpWaiting)) {
       OutboxEntry again = new OutboxEntry(entry.seq(), entry.delta(), false, true, entry.attempts() + 1);
       tx.replace(again);
       outcomes.add(new Outcome(again, result, Outcome.Kind.RETRY,
@@ -403,6 +404,19 @@ final class Replica {
    * CANCELLED, DEADLINE_EXCEEDED, and NOT_FOUND: docs/protocol.md, "an update or delete that overtook its create:
    * retry it after the create"; the server does not store it, so absent may only mean not yet).
    */
+  /**
+   * How many NOT_FOUND answers an update or delete gets before it is reported as rejected: NOT_FOUND means "not yet"
+   * while its create may still be on its way (docs/protocol.md), but an entity that never comes (purged, or never
+   * created) must not keep that entity's writes pending forever. With the default backoff (1 s doubling to 32 s)
+   * ten answers span about five minutes.
+   */
+  static final int NOT_FOUND_ATTEMPTS = 10;
+
+  private static boolean isNotFound(DeltaResult result) {
+    return result.getStatus() == DeltaStatus.DELTA_STATUS_REJECTED && result.hasError()
+        && result.getError().getCode() == Status.Code.NOT_FOUND.value();
+  }
+
   static boolean isRetryable(DeltaResult result) {
     if (result.getStatus() != DeltaStatus.DELTA_STATUS_REJECTED) {
       return false;

@@ -374,6 +374,24 @@ class ReplicaTest {
   }
 
   @Test
+  void notFoundIsRetriedUntilItsLimitThenReportedAsRejectedAndTheQueueMovesOn() {
+    replica.applyChanges(List.of(change(entity(X, 2, "server")), change(entity(Y, 1, "server"))), "c");
+    update(X, "mine");
+    update(Y, "other");
+    for (int answer = 1; answer <= Replica.NOT_FOUND_ATTEMPTS; answer++) {
+      List<OutboxEntry> batch = replica.nextBatch(10, e -> e.key().equals(X));
+      assertThat(batch).singleElement();
+      List<Replica.Outcome> outcomes = replica.applyResults(batch, List.of(DeltaResult.newBuilder()
+          .setDeltaId(batch.get(0).deltaId()).setStatus(DeltaStatus.DELTA_STATUS_REJECTED)
+          .setError(com.google.rpc.Status.newBuilder().setCode(io.grpc.Status.Code.NOT_FOUND.value())).build()));
+      assertThat(outcomes).extracting(Replica.Outcome::kind).containsExactly(
+          answer < Replica.NOT_FOUND_ATTEMPTS ? Replica.Outcome.Kind.RETRY : Replica.Outcome.Kind.REJECTED);
+    }
+    assertThat(replica.nextBatch(10, e -> e.key().equals(X))).isEmpty();
+    assertThat(replica.outbox()).singleElement().satisfies(e -> assertThat(e.key()).isEqualTo(Y));
+  }
+
+  @Test
   void anUpdateBehindALastWriteWinsMergeIsRebasedOntoTheMergeOrJudgedWhenItTouchesTheServersFields() {
     replica.applyChanges(List.of(change(entity(X, 1, two("0", "0")))), "");
     replica.write(X, Operation.OPERATION_UPDATE, two("mine", "mine"), ConflictPolicy.CONFLICT_POLICY_UNSPECIFIED,
