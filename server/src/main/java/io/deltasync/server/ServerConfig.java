@@ -33,6 +33,7 @@ import java.util.Optional;
  * @param conflicts per-entity-type policies and the clock-skew bound of last-write-wins
  * @param ops operations: metrics endpoint, clean-up retentions and schedule, log format ({@link OpsConfig})
  * @param auth authentication, permissions, sync rules and per-principal limits (docs/security.md)
+ * @param streamPages how the Sync stream sizes its pages, by bytes ({@link StreamPages})
  */
 public record ServerConfig(
     String host,
@@ -54,7 +55,8 @@ public record ServerConfig(
     Stream stream,
     Conflicts conflicts,
     OpsConfig ops,
-    io.deltasync.server.auth.AuthSettings auth) {
+    io.deltasync.server.auth.AuthSettings auth,
+    StreamPages streamPages) {
 
   /**
    * Conflict settings beyond the default policy.
@@ -221,63 +223,70 @@ public record ServerConfig(
         new Limits(maxDeltas, maxDataBytes, batchSize, maxMessageBytes, maxEdits),
         new RetryPolicy(maxRetries, baseDelay, maxDelay, multiplier),
         policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts,
-        OpsConfig.from(env), auth(env));
+        OpsConfig.from(env), auth(env), StreamPages.from(env));
   }
 
   /** Returns a copy listening on another port (tests use 0). */
   public ServerConfig withPort(int newPort) {
     return new ServerConfig(host, newPort, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
-        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth);
+        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, streamPages);
   }
 
   /** Returns a copy on an external database. */
   public ServerConfig withDatabase(String url, String user, String password) {
     return new ServerConfig(host, port, dataDirectory, Optional.of(url), user, password, poolSize, statementTimeout, limits,
         retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
-        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth);
+        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, streamPages);
   }
 
   /** Returns a copy with other limits. */
   public ServerConfig withLimits(Limits newLimits) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         newLimits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, streamPages);
   }
 
   /** Returns a copy with other conflict settings. */
   public ServerConfig withConflicts(ConflictPolicy newDefault, Conflicts newConflicts) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, newDefault, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, newConflicts, ops, auth);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, newConflicts, ops, auth, streamPages);
   }
 
   /** A copy with operational transform enabled or disabled (ENABLE_OPERATIONAL_TRANSFORM). */
   public ServerConfig withOperationalTransform(boolean enabled) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, enabled, tombstoneRetention, keepAliveTime, keepAliveTimeout,
-        shutdownGrace, stream, conflicts, ops, auth);
+        shutdownGrace, stream, conflicts, ops, auth, streamPages);
   }
 
   /** Returns a copy with other stream settings. */
   public ServerConfig withStream(Stream newStream) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, newStream, conflicts, ops, auth);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, newStream, conflicts, ops, auth, streamPages);
   }
 
   /** Returns a copy with other operations settings. */
   public ServerConfig withOps(OpsConfig newOps) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, newOps, auth);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, newOps, auth, streamPages);
   }
 
   /** Returns a copy with other security settings. */
   public ServerConfig withAuth(io.deltasync.server.auth.AuthSettings newAuth) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, newAuth);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, newAuth, streamPages);
+  }
+
+  /** Returns a copy with another page sizing of the Sync stream. */
+  public ServerConfig withStreamPages(StreamPages newPages) {
+    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+        statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, newPages);
   }
 
   private static io.deltasync.server.auth.AuthSettings auth(Map<String, String> env) {
