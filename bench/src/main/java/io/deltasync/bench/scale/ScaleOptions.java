@@ -72,7 +72,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         before = 2_000;
         idle = 120;
         storm = 30;
-        stormSubscribers = 5;
+        stormSubscribers = 3;
         stalled = 300;
         batches = List.of(1, 50);
         writeDeltas = 200;
