@@ -106,8 +106,12 @@ public final class ScaleBenchmark {
     report.machine.put("server JVM heap", o.serverHeap());
     report.machine.put("size", o.smoke() ? "smoke" : "full");
     log("results into %s", o.out().toAbsolutePath());
+    Path jfr = o.jfr() ? o.out().resolve("server.jfr") : null;
+    if (jfr != null) {
+      Files.createDirectories(o.out());
+    }
     server = ServerProcess.start("server", seeds.url(), seeds.user(), seeds.password(), work, Map.of(),
-        o.serverHeap());
+        o.serverHeap(), jfr);
     target = new Target(server);
     report.machine.put("PostgreSQL", seeds.postgresVersion());
     try {
@@ -120,6 +124,9 @@ public final class ScaleBenchmark {
       writeCost();
     } finally {
       server.close();
+    }
+    if (jfr != null) {
+      hotMethods(jfr, o.out().resolve("server-hot-methods.txt"));
     }
     report.machine.put("uptime at end", uptime());
     report.details.put("total seconds", (System.nanoTime() - start) / 1e9);
@@ -342,7 +349,7 @@ public final class ScaleBenchmark {
       double after = timedStream(channel, "", small, o.initialRowsBefore(), true);
       double before;
       try (ServerProcess old = ServerProcess.start("server-50-row-pages", seeds.url(), seeds.user(),
-          seeds.password(), work, Map.of("DELTASYNC_STREAM_QUEUE_CHANGES", "50"), o.serverHeap())) {
+          seeds.password(), work, Map.of("DELTASYNC_STREAM_QUEUE_CHANGES", "50"), o.serverHeap(), null)) {
         ManagedChannel oldChannel = new Target(old).channel();
         try {
           before = timedStream(oldChannel, "", small, o.initialRowsBefore(), true);
@@ -507,6 +514,18 @@ public final class ScaleBenchmark {
       if (r.getStatus() != DeltaStatus.DELTA_STATUS_APPLIED) {
         throw new IllegalStateException("a delta was not applied: " + r);
       }
+    }
+  }
+
+  /** JDK's own summary of where the server spent its CPU (jfr view hot-methods), beside the recording. */
+  private static void hotMethods(Path jfr, Path out) {
+    try {
+      Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jfr").toString(), "view",
+          "--width", "160", "hot-methods", jfr.toString()).redirectErrorStream(true).redirectOutput(out.toFile())
+          .start();
+      p.waitFor(5, TimeUnit.MINUTES);
+    } catch (IOException | InterruptedException e) {
+      log("jfr view failed: %s", e);
     }
   }
 

@@ -14,7 +14,7 @@ import java.util.stream.Stream;
 record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser, String databasePassword,
     List<Integer> subscribers, int fanOutSeconds, int rate, int catchUpChanges, int initialRows,
     int initialRowsBefore, int idleStreams, int storm, int stormSubscribers, int stalledChanges,
-    List<Integer> writeBatches, int writeDeltas, int writeClients, String serverHeap, boolean smoke) {
+    List<Integer> writeBatches, int writeDeltas, int writeClients, String serverHeap, boolean smoke, boolean jfr) {
 
   static final String USAGE = """
       ScaleBenchmark: deltasync at scale against same-run baselines (see docs/performance.md).
@@ -26,15 +26,16 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         --rate N                  changes per second the writer commits             (default 200)
         --catch-up N              changes a client is behind                        (default 100000)
         --initial-rows N          live rows of the initial-sync scope               (default 1000000)
-        --initial-rows-before N   rows for the before/after page-sizing comparison  (default 100000)
+        --initial-rows-before N   rows for the before/after page-sizing comparison  (default 30000)
         --idle-streams N          idle streams for memory per stream                (default 10000)
         --storm N                 streams opened at once beside live traffic        (default 1000)
         --storm-subscribers N     live subscribers measured during the storm        (default 100)
         --stalled-changes N       changes written while one consumer is stalled     (default 5000)
         --write-batches L         batch sizes of the write-cost sweep               (default 1,10,50,200,500)
-        --write-deltas N          deltas per write measurement                      (default 8000)
+        --write-deltas N          deltas per write measurement                      (default 4000)
         --write-clients N         concurrent writers                                (default 8)
         --server-heap SIZE        -Xms/-Xmx of the server JVM                       (default 2g)
+        --jfr                     record the server with JFR (server.jfr, server-hot-methods.txt in --out)
         --smoke                   tiny sizes (the test suite's run); flags after it still apply""";
 
   static ScaleOptions parse(String[] args) {
@@ -47,20 +48,25 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     int rate = 200;
     int catchUp = 100_000;
     int initial = 1_000_000;
-    int before = 100_000;
+    int before = 30_000;
     int idle = 10_000;
     int storm = 1_000;
     int stormSubscribers = 100;
     int stalled = 5_000;
     List<Integer> batches = List.of(1, 10, 50, 200, 500);
-    int writeDeltas = 8_000;
+    int writeDeltas = 4_000;
     int writeClients = 8;
     String heap = "2g";
     boolean smoke = false;
+    boolean jfr = false;
     for (int i = 0; i < args.length; i++) {
       String name = args[i];
       if (name.equals("--help") || name.equals("-h")) {
         throw new HelpRequested();
+      }
+      if (name.equals("--jfr")) {
+        jfr = true;
+        continue;
       }
       if (name.equals("--smoke")) {
         smoke = true;
@@ -114,7 +120,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
           + "default DELTASYNC_MAX_DELTAS_PER_PUSH)");
     }
     return new ScaleOptions(out, url, user, password, subscribers, seconds, rate, catchUp, initial, before, idle,
-        storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke);
+        storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke, jfr);
   }
 
   private static List<Integer> list(String name, String value) {

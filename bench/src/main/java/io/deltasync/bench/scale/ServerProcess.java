@@ -38,12 +38,16 @@ final class ServerProcess implements AutoCloseable {
 
   /** Starts a server on the database at {@code jdbcUrl} and waits until it answers SERVING. */
   static ServerProcess start(String name, String jdbcUrl, String user, String password, Path workDir,
-      Map<String, String> extraEnv, String heap) throws IOException, InterruptedException {
+      Map<String, String> extraEnv, String heap, Path jfr) throws IOException, InterruptedException {
     int port = freePort();
     Path log = workDir.resolve(name + ".log");
     List<String> command = new ArrayList<>(List.of(javaExecutable(), "--enable-native-access=ALL-UNNAMED",
-        "-Xms" + heap, "-Xmx" + heap, "-XX:+UseG1GC",
-        "-cp", System.getProperty("java.class.path"), "io.deltasync.server.DeltaSyncMain", "serve"));
+        "-Xms" + heap, "-Xmx" + heap, "-XX:+UseG1GC"));
+    if (jfr != null) {
+      command.add("-XX:StartFlightRecording=settings=profile,filename=" + jfr.toAbsolutePath());
+    }
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.deltasync.server.DeltaSyncMain",
+        "serve"));
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
     Map<String, String> env = builder.environment();
     env.keySet().removeIf(key -> key.startsWith("DELTASYNC_") || key.startsWith("SYNC_"));
