@@ -104,7 +104,9 @@ final class FanOut {
     allScheduled.get(seconds * 10L + 60, TimeUnit.SECONDS);
     ticks.shutdownNow();
     CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).get(120, TimeUnit.SECONDS);
-    long deliverDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    // A change is missing only if it never arrives: on a saturated machine the first round's latency reached tens
+    // of seconds, so the wait is long (an open stream that fell behind catches up from the log on its own).
+    long deliverDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
     for (Subscriber s : live) {
       while (System.nanoTime() < deliverDeadline && s.liveChanges.get() < changes && !s.ended.isDone()) {
         Thread.sleep(5);
