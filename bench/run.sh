@@ -3,7 +3,7 @@
 # PostgreSQL (or uses --database-url), a deltasync server in its own JVM on 127.0.0.1, and runs the load clients in
 # this JVM: fan-out latency, reconnect storm, stalled consumer, memory per idle stream, catch-up, initial sync and
 # write cost, each against a baseline measured in the same run. Writes bench/results/<UTC date>/results.json,
-# results.md and plots.png. About 6-9 minutes on 2 cores at the default sizes.
+# results.md and plots.png. 4.5-9.5 minutes on 2 cores at the default sizes, depending on what else runs.
 #
 #   bench/run.sh                                  # the full run
 #   bench/run.sh --smoke                          # tiny sizes, under a minute
