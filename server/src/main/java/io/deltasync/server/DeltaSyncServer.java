@@ -257,7 +257,9 @@ public final class DeltaSyncServer implements AutoCloseable {
   static SessionSettings sessionSettings(ServerConfig config, SyncTelemetry telemetry) {
     return new SessionSettings(config.limits().pageSize(), config.stream().maxQueuedChanges(),
         config.stream().heartbeatInterval(), limits(config), retryPolicy(config), config.stream().maxQueuedBytes(),
-        config.stream().stallTimeout(), config.stream().maxStreamsPerClient(), telemetry);
+        config.stream().stallTimeout(), config.stream().maxStreamsPerClient(), telemetry,
+        Math.min(config.streamPages().pageBytes(),
+            io.deltasync.server.wire.MessageBudget.of(config.limits().maxMessageBytes())));
   }
 
   /** The limits as clients see them. */

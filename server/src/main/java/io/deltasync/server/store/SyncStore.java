@@ -13,6 +13,8 @@ import io.deltasync.v1.Operation;
 import com.google.rpc.Status;
 import java.security.SecureRandom;
 import java.sql.SQLException;
+import io.deltasync.db.jooq.tables.records.EntityRecord;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -218,16 +220,35 @@ public final class SyncStore {
     if (!except.selectors().isEmpty()) {
       condition = condition.andNot(condition(except, ENTITY.SCOPE, ENTITY.ENTITY_TYPE));
     }
-    if (after != null) {
-      condition = condition.and(DSL.row(ENTITY.SCOPE, ENTITY.ENTITY_TYPE, ENTITY.ENTITY_ID)
-          .gt(after.scope(), after.entityType(), after.entityId()));
+    List<EntityRecord> rows;
+    if (after == null) {
+      rows = initialStatePage(condition, limit);
+    } else {
+      // Two ranges of the primary key, each an ordered index scan that starts where the page starts: the rest of
+      // after's scope, then the scopes after it. One row comparison over (scope, entity_type, entity_id) beside the
+      // subscription's "scope = ?" does not position the scan: PostgreSQL starts at the scope's first row and
+      // filters, so every page read the scope from its start and paging a large scope was quadratic (a page of a
+      // 1,000,000-row scope took 290 ms at its middle; 0.7 ms so). docs/performance.md, "At scale".
+      rows = new ArrayList<>(initialStatePage(condition.and(ENTITY.SCOPE.eq(after.scope()))
+          .and(DSL.row(ENTITY.ENTITY_TYPE, ENTITY.ENTITY_ID).gt(after.entityType(), after.entityId())), limit));
+      if (rows.size() < limit) {
+        rows.addAll(initialStatePage(condition.and(ENTITY.SCOPE.gt(after.scope())), limit - rows.size()));
+      }
     }
+    List<Change> changes = new ArrayList<>(rows.size());
+    for (EntityRecord row : rows) {
+      changes.add(carried(() -> Change.newBuilder().setOperation(Operation.OPERATION_CREATE)
+          .setEntity(Rows.entity(row)).build(), why -> Rows.degradedCreate(row, why), "current state"));
+    }
+    return changes;
+  }
+
+  private List<EntityRecord> initialStatePage(Condition condition, int limit) {
     return dsl.selectFrom(ENTITY)
         .where(condition)
         .orderBy(ENTITY.SCOPE, ENTITY.ENTITY_TYPE, ENTITY.ENTITY_ID)
         .limit(limit)
-        .fetch(row -> carried(() -> Change.newBuilder().setOperation(Operation.OPERATION_CREATE)
-            .setEntity(Rows.entity(row)).build(), why -> Rows.degradedCreate(row, why), "current state"));
+        .fetch();
   }
 
   /**

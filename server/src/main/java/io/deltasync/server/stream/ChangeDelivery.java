@@ -51,6 +51,8 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   private final OutboundQueue queue;
   private final ReentrantLock lock;
   private final Condition progress;
+  // Used by the delivery thread only.
+  private final PageSizer pages;
   private final ExecutorService delivery = Executors.newSingleThreadExecutor(
       Thread.ofVirtual().name("deltasync-sync-out-", 0).factory());
   // Guarded by lock.
@@ -71,6 +73,13 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
     this.queue = queue;
     this.lock = lock;
     this.progress = progress;
+    // A page never holds more than the stream buffers (so the buffer limits hold in every phase), and its first
+    // read is SYNC_BATCH_SIZE rows (a new client's first screen arrives quickly), then as many as the budget holds.
+    this.pages = new PageSizer(pageBytes(settings), settings.maxQueuedChanges(), settings.pageSize());
+  }
+
+  private static long pageBytes(SessionSettings settings) {
+    return Math.min(settings.pageBytes(), settings.maxQueuedBytes());
   }
 
   /**
@@ -142,8 +151,12 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
             return;
           }
           EntityKey from = after;
-          List<Change> creates = whenNotBusy(() -> changeFeed.initialState(include, except, from, readSize()));
-          passDone = creates.size() < readSize();
+          int rows = pages.nextRows();
+          List<Change> read = whenNotBusy(() -> changeFeed.initialState(include, except, from, rows));
+          int fit = pages.fitting(read, Change::getSerializedSize);
+          // What did not fit the page's bytes is read again for the next page.
+          List<Change> creates = read.subList(0, fit);
+          passDone = read.size() < rows && fit == read.size();
           boolean last = passDone && pass == passes.size() - 1;
           if (!enqueueInitialState(creates, last, end, endCursor)) {
             return;
@@ -228,28 +241,33 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
         } finally {
           lock.unlock();
         }
-        ChangePage page = whenNotBusy(() -> changeFeed.readPage(from, readSize(), filter));
-        List<ChangePage.Positioned> changes = new ArrayList<>(page.changes().size());
+        int rows = pages.nextRows();
+        ChangePage page = whenNotBusy(() -> changeFeed.readPage(from, rows, filter));
+        List<ChangePage.Positioned> read = new ArrayList<>(page.changes().size());
+        for (ChangePage.Positioned positioned : page.changes()) {
+          read.add(new ChangePage.Positioned(positioned.position(), changeFeed.withCursor(positioned)));
+        }
+        // Sized as sent (with their cursors); what does not fit the page's bytes is read again next round.
+        int fit = pages.fitting(read, c -> c.change().getSerializedSize());
         Position reached = page.frontier();
-        String reachedCursor = whenNotBusy(() -> changeFeed.encodeAt(page.frontier()));
+        String reachedCursor;
         boolean more = page.hasMore();
+        if (fit < read.size()) {
+          reached = read.get(fit - 1).position();
+          reachedCursor = read.get(fit - 1).change().getCursor();
+          more = true;
+        } else {
+          reachedCursor = whenNotBusy(() -> changeFeed.encodeAt(page.frontier()));
+        }
+        List<ChangePage.Positioned> changes = new ArrayList<>(fit);
         lock.lock();
         try {
           if (session.state != State.CATCHING_UP) {
             return;
           }
-          long bytes = 0;
-          for (ChangePage.Positioned positioned : page.changes()) {
-            bytes += positioned.change().getSerializedSize();
-            if (bytes > settings.maxQueuedBytes() && !changes.isEmpty()) {
-              // The byte bound holds in catch-up too: the rest of the page is read again next round.
-              reached = changes.getLast().position();
-              reachedCursor = changes.getLast().change().getCursor();
-              more = true;
-              break;
-            }
+          for (ChangePage.Positioned positioned : read.subList(0, fit)) {
             if (!session.answeredOnThisStream(positioned.change())) {
-              changes.add(new ChangePage.Positioned(positioned.position(), changeFeed.withCursor(positioned)));
+              changes.add(positioned);
             }
           }
           if (!changes.isEmpty()) {
@@ -370,8 +388,9 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   }
 
   /**
-   * Under the lock: queues changes as one or more messages, each below the message size clients accept (a page of
-   * 50 documents of 256 KiB would not fit 4 MiB). Every message but the last ends at its own last change.
+   * Under the lock: queues changes as one or more messages, each within the stream's page budget (itself below the
+   * message size clients accept: a page of 50 documents of 256 KiB would not fit 4 MiB). Every message but the last
+   * ends at its own last change.
    */
   private void enqueueChanges(List<ChangePage.Positioned> changes, Position reached, String reachedCursor,
       SyncPhase phase) {
@@ -387,17 +406,12 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   }
 
   private <T> List<List<T>> bySize(List<T> items, java.util.function.ToIntFunction<T> sizeOf) {
-    return MessageBudget.split(items, sizeOf, MessageBudget.of(settings.limits().getMaxMessageBytes()));
+    return MessageBudget.split(items, sizeOf, pages.budgetBytes());
   }
 
   private static Outgoing changesMessage(List<Change> changes, Position reached, String cursor, SyncPhase phase) {
     return new Outgoing(SyncResponse.newBuilder().setChanges(SyncChanges.newBuilder().addAllChanges(changes)
         .setCursor(cursor).setPhase(phase)).build(), changes.size(), reached);
-  }
-
-  /** Pages read for this client never exceed its buffer limit, so the limit holds in every phase. */
-  private int readSize() {
-    return Math.min(settings.pageSize(), settings.maxQueuedChanges());
   }
 
   /** Waits until the previous page has been handed to gRPC and the transport can take more; false if closed. */

@@ -19,7 +19,9 @@ import java.time.Duration;
  *     is ended with RECONNECT
  * @param maxStreamsPerClient the most streams open at once for one client id
  * @param telemetry where sessions count what they send, their fallbacks and their pushes
+ * @param pageBytes the most bytes of changes in one page the stream sends (initial state, catch-up, live), already
+ *     capped to fit one message; a single larger change goes alone
  */
 public record SessionSettings(int pageSize, int maxQueuedChanges, Duration heartbeatInterval, Limits limits,
     RetryPolicy retryPolicy, long maxQueuedBytes, Duration stallTimeout, int maxStreamsPerClient,
-    io.deltasync.server.telemetry.SyncTelemetry telemetry) {}
+    io.deltasync.server.telemetry.SyncTelemetry telemetry, long pageBytes) {}
