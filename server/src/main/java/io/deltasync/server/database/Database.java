@@ -144,7 +144,11 @@ public final class Database implements AutoCloseable {
     // SyncStore.isOverloaded); a database that is gone fails faster than Hikari's default 30 s, too.
     config.setConnectionTimeout(ACQUIRE_TIMEOUT.toMillis());
     // Every connection is READ COMMITTED, whatever the database's default (ReadCommittedConnections relies on it).
+    // The session default is set on every new connection: Hikari applies setTransactionIsolation only when it
+    // differs from the default it saw on the pool's first connection, so a default changed later (ALTER DATABASE or
+    // ROLE ... SET default_transaction_isolation) would otherwise reach the connections opened after it.
     config.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
+    config.setConnectionInitSql("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED");
     // A transaction left open holds back the change feed's watermark for every client (DESIGN-NOTES §1):
     // PostgreSQL ends our sessions that sit idle inside a transaction. A runaway statement is cancelled rather than
     // holding a connection others wait for.

@@ -1,13 +1,5 @@
 package io.deltasync.server.store;
 
-import static io.deltasync.db.jooq.Tables.APPLIED_DELTA;
-import static io.deltasync.db.jooq.Tables.CHANGE_LOG;
-
-import io.deltasync.v1.DeltaResult;
-import io.deltasync.v1.DeltaStatus;
-import java.util.ArrayList;
-import java.util.List;
-
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -121,45 +113,11 @@ public final class CleanupStore {
    * statement trigger of V11 keeps each key's highest version in entity_version_mark.
    */
   public int purgeChangeLogUpTo(Position previousFloor, Position position) {
-    return dsl.transactionResult(cfg -> {
-      DSLContext tx = DSL.using(cfg);
-      storeWrittenResults(tx, previousFloor, position);
-      return tx.execute("""
-          DELETE FROM change_log
-          WHERE (tx_id, change_id) <= ({0}, {1}) AND (tx_id, change_id) >= ({2}, {3})
-          """, DSL.val(position.txId()), DSL.val(position.changeId()), DSL.val(previousFloor.txId()),
-          DSL.val(previousFloor.changeId()));
-    });
-  }
-
-  /**
-   * Stores, before their change-log rows go, the results of deltas applied by a plain write (WriteTransaction's
-   * recordWritten): their idempotency record carries no result, and a retry is answered from the log row the
-   * write made. The result is what the write answered: APPLIED with the entity as logged. Same transaction as the
-   * delete, so a retry never finds neither.
-   */
-  private static void storeWrittenResults(DSLContext tx, Position from, Position to) {
-    var logged = tx.resultQuery("""
-        SELECT DISTINCT ON (c.client_id, c.delta_id) c.*
-        FROM change_log c
-        JOIN applied_delta a ON a.client_id = c.client_id AND a.delta_id = c.delta_id
-        WHERE (c.tx_id, c.change_id) <= ({0}, {1}) AND (c.tx_id, c.change_id) >= ({2}, {3})
-          AND a.result IS NULL
-        ORDER BY c.client_id, c.delta_id, c.row_version
-        """, DSL.val(to.txId()), DSL.val(to.changeId()), DSL.val(from.txId()), DSL.val(from.changeId()))
-        .fetchInto(CHANGE_LOG);
-    if (logged.isEmpty()) {
-      return;
-    }
-    List<org.jooq.Query> updates = new ArrayList<>(logged.size());
-    for (var row : logged) {
-      byte[] result = DeltaResult.newBuilder().setDeltaId(row.getDeltaId())
-          .setStatus(DeltaStatus.DELTA_STATUS_APPLIED).setEntity(Rows.logged(row)).build().toByteArray();
-      updates.add(tx.update(APPLIED_DELTA).set(APPLIED_DELTA.RESULT, result)
-          .where(APPLIED_DELTA.CLIENT_ID.eq(row.getClientId()), APPLIED_DELTA.DELTA_ID.eq(row.getDeltaId()),
-              APPLIED_DELTA.RESULT.isNull()));
-    }
-    tx.batch(updates).execute();
+    return dsl.execute("""
+        DELETE FROM change_log
+        WHERE (tx_id, change_id) <= ({0}, {1}) AND (tx_id, change_id) >= ({2}, {3})
+        """, DSL.val(position.txId()), DSL.val(position.changeId()), DSL.val(previousFloor.txId()),
+        DSL.val(previousFloor.changeId()));
   }
 
   /** How many change-log entries below the watermark were written before {@code cutoff}. */

@@ -75,24 +75,6 @@ final class Rows {
     return json == null ? null : JSONB.valueOf(json);
   }
 
-  /**
-   * The entity as a change-log row logged it (the version that change made), with the same leniency about
-   * conflict_data as {@link #written(Record)}: a write's answer rebuilt for a replay (see WriteTransaction).
-   */
-  static Entity logged(Record row) {
-    try {
-      return entity(row.get(CHANGE_LOG.SCOPE), row.get(CHANGE_LOG.ENTITY_TYPE), row.get(CHANGE_LOG.ENTITY_ID),
-          row.get(CHANGE_LOG.DATA), row.get(CHANGE_LOG.ROW_VERSION), row.get(CHANGE_LOG.ETAG),
-          row.get(CHANGE_LOG.LAST_MODIFIED_AT), row.get(CHANGE_LOG.LAST_MODIFIED_BY), row.get(CHANGE_LOG.SYNC_STATUS),
-          row.get(CHANGE_LOG.CONFLICT_DATA), row.get(CHANGE_LOG.IS_DELETED), row.get(CHANGE_LOG.CREATED_AT));
-    } catch (RuntimeException e) {
-      return entity(row.get(CHANGE_LOG.SCOPE), row.get(CHANGE_LOG.ENTITY_TYPE), row.get(CHANGE_LOG.ENTITY_ID),
-          row.get(CHANGE_LOG.DATA), row.get(CHANGE_LOG.ROW_VERSION), row.get(CHANGE_LOG.ETAG),
-          row.get(CHANGE_LOG.LAST_MODIFIED_AT), row.get(CHANGE_LOG.LAST_MODIFIED_BY), row.get(CHANGE_LOG.SYNC_STATUS),
-          null, row.get(CHANGE_LOG.IS_DELETED), row.get(CHANGE_LOG.CREATED_AT));
-    }
-  }
-
   static Entity entity(Record row) {
     return entity(row.get(ENTITY.SCOPE), row.get(ENTITY.ENTITY_TYPE), row.get(ENTITY.ENTITY_ID), row.get(ENTITY.DATA),
         row.get(ENTITY.ROW_VERSION), row.get(ENTITY.ETAG), row.get(ENTITY.LAST_MODIFIED_AT),

@@ -9,9 +9,10 @@ import com.google.protobuf.Struct;
 import io.deltasync.v1.Delta;
 import io.deltasync.v1.EditOperation;
 import io.deltasync.v1.Entity;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
 import java.time.Instant;
 import java.time.ZoneOffset;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -25,6 +26,7 @@ import java.util.UUID;
 import java.util.function.Function;
 import org.jooq.JSONB;
 import org.jooq.DSLContext;
+import org.jooq.exception.DataAccessException;
 import org.jooq.impl.DSL;
 
 /**
@@ -38,14 +40,12 @@ public final class WriteTransaction {
   private final Results results;
 
   /**
-   * What this transaction knows of its deltas' results, by "client_id NUL delta_id": the ones recorded but not yet
-   * written (deferred mode, in batch order), and the entities its plain writes wrote, whose results are never
-   * stored (see {@link #recordWritten}) but which a retry later in the same transaction is answered from.
+   * The results this transaction recorded but has not written yet (deferred mode), by "client_id NUL delta_id", in
+   * batch order: a retry later in the same batch is answered from them.
    */
   private static final class Results {
     boolean deferred;
     final Map<String, byte[]> pending = new LinkedHashMap<>();
-    final Map<String, Entity> written = new HashMap<>();
   }
 
   WriteTransaction(DSLContext tx) {
@@ -66,13 +66,11 @@ public final class WriteTransaction {
     // jOOQ nests transactions as savepoints (SAVEPOINT, then RELEASE or ROLLBACK TO). Deferred results are shared
     // with the savepoint (a retry later in the batch must find them) and forgotten with it when it rolls back.
     Set<String> pendingBefore = new HashSet<>(results.pending.keySet());
-    Set<String> writtenBefore = new HashSet<>(results.written.keySet());
     try {
       return tx.transactionResult(configuration -> work.apply(new WriteTransaction(DSL.using(configuration),
           results)));
     } catch (RuntimeException e) {
       results.pending.keySet().retainAll(pendingBefore);
-      results.written.keySet().retainAll(writtenBefore);
       throw e;
     }
   }
@@ -114,10 +112,7 @@ public final class WriteTransaction {
     return PlainWrites.apply(tx, clientId, writes);
   }
 
-  /**
-   * Drops this transaction's own claim of a delta (one it will not record a result for). Only a claim made by this
-   * transaction may be released: a committed claim without a stored result is a delta applied by a plain write.
-   */
+  /** Drops this transaction's own claim of a delta (one it will not record a result for). */
   public void releaseClaim(String clientId, String deltaId) {
     tx.deleteFrom(APPLIED_DELTA)
         .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId), APPLIED_DELTA.RESULT.isNull())
@@ -131,22 +126,20 @@ public final class WriteTransaction {
   public record Claimed() implements Claim {}
 
   /**
-   * The delta was applied before. Its first result is either {@code result} (stored) or, for a delta applied by a
-   * plain write, whose result is not stored, {@code written}: the entity that write wrote, the whole of the result
-   * besides the delta id and the status (APPLIED). Neither is set for a reused id.
+   * The delta was applied before.
    *
    * @param sameContent whether it had the same digest (a true retry) or other content (a reused id)
-   * @param result the serialized result first returned, or null
-   * @param written the entity the delta's plain write wrote, or null
+   * @param result the serialized result first returned (stored with the claim, or pending earlier in this batch);
+   *     null for a reused id
    */
-  public record AlreadyApplied(boolean sameContent, byte[] result, Entity written) implements Claim {}
+  public record AlreadyApplied(boolean sameContent, byte[] result) implements Claim {}
 
   /**
    * Claims (client_id, delta_id) for this transaction. The insert comes first so that a concurrent retry of the
    * same delta blocks on the primary key until this transaction ends, then sees the committed result instead of
-   * applying the delta a second time. {@code key} is the delta's entity (where a plain write's result is found).
+   * applying the delta a second time.
    */
-  public Claim claimDelta(String clientId, String deltaId, byte[] digest, long writeClockMicros, EntityKey key) {
+  public Claim claimDelta(String clientId, String deltaId, byte[] digest, long writeClockMicros) {
     // One round trip for the claim and the writer settings: the INSERT selects from the settings CTE, which makes
     // PostgreSQL evaluate it. Settings made for a delta that turns out to be a retry are harmless (nothing is
     // written after them, and they end with the transaction). The edits setting is cleared: a batch is one
@@ -164,66 +157,34 @@ public final class WriteTransaction {
     if (inserted == 1) {
       return new Claimed();
     }
-    return stored(clientId, deltaId, digest, key);
+    return stored(clientId, deltaId, digest);
   }
 
   /**
    * The claim stored for the delta, made before this statement (applied before, or earlier in this very batch):
-   * whether its digest is {@code digest}, and its first result. That is the result recorded, or pending or known
-   * from earlier in this transaction, or, for a committed claim without a stored result (a delta applied by a plain
-   * write, see {@link #recordWritten}), the entity its write wrote, read back from the change log: the log row the
-   * write made names the delta (client_id, delta_id), and holds the entity exactly as written, however often the
-   * entity changed since. Clean-up stores such a result before it deletes the log row (CleanupStore); if neither is
-   * there (someone deleted log rows by hand), the entity itself is the answer as long as that write is still its
-   * current version.
+   * whether its digest is {@code digest}, and its first result: the one stored with the claim (every claimed delta's
+   * result is stored in the transaction that claims it), or pending from earlier in this batch. Nothing else is
+   * consulted: neither the change log nor the entity can say what the first answer was (an operator may empty the
+   * log, bookkeeping changes the entity without a new version, and a later application of the same id writes rows
+   * naming it too).
    */
-  private AlreadyApplied stored(String clientId, String deltaId, byte[] digest, EntityKey key) {
+  private AlreadyApplied stored(String clientId, String deltaId, byte[] digest) {
     var stored = tx.select(APPLIED_DELTA.DELTA_DIGEST, APPLIED_DELTA.RESULT)
         .from(APPLIED_DELTA)
         .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId))
         .fetchSingle();
     if (!Arrays.equals(stored.value1(), digest)) {
-      return new AlreadyApplied(false, null, null);
+      return new AlreadyApplied(false, null);
     }
-    if (stored.value2() != null) {
-      return new AlreadyApplied(true, stored.value2(), null);
-    }
-    String id = clientId + '\0' + deltaId;
-    if (results.pending.containsKey(id)) {
-      return new AlreadyApplied(true, results.pending.get(id), null);
-    }
-    if (results.written.containsKey(id)) {
-      return new AlreadyApplied(true, null, results.written.get(id));
-    }
-    Optional<Entity> written = tx.selectFrom(CHANGE_LOG)
-        .where(CHANGE_LOG.SCOPE.eq(key.scope()), CHANGE_LOG.ENTITY_TYPE.eq(key.entityType()),
-            CHANGE_LOG.ENTITY_ID.eq(key.entityId()), CHANGE_LOG.CLIENT_ID.eq(clientId),
-            CHANGE_LOG.DELTA_ID.eq(deltaId))
-        .orderBy(CHANGE_LOG.ROW_VERSION)
-        .limit(1)
-        .fetchOptional()
-        .map(Rows::logged)
-        .or(() -> tx.selectFrom(ENTITY)
-            .where(ENTITY.SCOPE.eq(key.scope()), ENTITY.ENTITY_TYPE.eq(key.entityType()),
-                ENTITY.ENTITY_ID.eq(key.entityId()), ENTITY.WRITER_CLIENT_ID.eq(clientId),
-                ENTITY.WRITER_DELTA_ID.eq(deltaId))
-            .fetchOptional()
-            .map(Rows::written));
-    if (written.isPresent()) {
-      return new AlreadyApplied(true, null, written.get());
-    }
-    // Clean-up may have stored the result and deleted the log row between the first read and this one
-    byte[] result = tx.select(APPLIED_DELTA.RESULT).from(APPLIED_DELTA)
-        .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId))
-        .fetchOptional(APPLIED_DELTA.RESULT)
-        .orElseThrow(() -> new IllegalStateException("delta " + deltaId + " of client " + clientId + ": its "
-            + "idempotency record went while it was read"));
+    byte[] result = stored.value2() != null ? stored.value2() : results.pending.get(clientId + '\0' + deltaId);
     if (result == null) {
-      throw new IllegalStateException("delta " + deltaId + " of client " + clientId + " was applied by a plain "
-          + "write, but neither a stored result nor its change-log entry nor the entity it wrote is left to answer "
-          + "its retry with");
+      // Another transaction's uncommitted claim would have made us wait, and this transaction's own claims have
+      // their results pending; a committed claim without a result was left by a build that did not store the
+      // results of plainly applied deltas (withdrawn before release, docs/performance.md).
+      throw new IllegalStateException("delta " + deltaId + " of client " + clientId + " has an idempotency record "
+          + "without a result; its first answer is unknown");
     }
-    return new AlreadyApplied(true, result, null);
+    return new AlreadyApplied(true, result);
   }
 
   /**
@@ -241,7 +202,7 @@ public final class WriteTransaction {
    */
   public FirstWrite claimAndInsert(String clientId, String deltaId, byte[] digest, long writeClockMicros,
       EntityKey key, String dataJson) {
-    return firstWrite(clientId, deltaId, digest, key,
+    return firstWrite(clientId, deltaId, digest,
         SingleWrites.insert(tx, clientId, deltaId, digest, writeClockMicros, key, dataJson));
   }
 
@@ -252,16 +213,15 @@ public final class WriteTransaction {
    */
   public FirstWrite claimAndReplace(String clientId, String deltaId, byte[] digest, long writeClockMicros,
       EntityKey key, Expected base, String dataJson) {
-    return firstWrite(clientId, deltaId, digest, key,
+    return firstWrite(clientId, deltaId, digest,
         SingleWrites.replace(tx, clientId, deltaId, digest, writeClockMicros, key, base, dataJson));
   }
 
-  private FirstWrite firstWrite(String clientId, String deltaId, byte[] digest, EntityKey key,
-      SingleWrites.Outcome outcome) {
+  private FirstWrite firstWrite(String clientId, String deltaId, byte[] digest, SingleWrites.Outcome outcome) {
     if (outcome.claimed()) {
       return new FirstWrite(new Claimed(), outcome.written());
     }
-    return new FirstWrite(stored(clientId, deltaId, digest, key), Optional.empty());
+    return new FirstWrite(stored(clientId, deltaId, digest), Optional.empty());
   }
 
   private static org.jooq.Field<String> setting(String name, String value) {
@@ -289,38 +249,46 @@ public final class WriteTransaction {
     results.deferred = true;
   }
 
-  /**
-   * Records the result of a delta applied by a plain write (claimed and written by one statement, nothing else
-   * decided): APPLIED with the entity {@code written}. Nothing is stored: the claim row without a result, committed,
-   * says "applied by a plain write", and a retry is answered from the change-log row that write made, which holds
-   * the same entity (see {@link #claimDelta}). This saves writing the idempotency row a second time, and the
-   * serialized entity with it, for every applied delta. Only for a delta whose write's change-log row names it
-   * (client_id, delta_id) and that wrote nothing else.
-   */
-  public void recordWritten(String clientId, String deltaId, Entity written) {
-    results.written.put(clientId + '\0' + deltaId, written);
-  }
+  // Fixed text through the driver, as the claim-and-write statements (SingleWrites, PlainWrites): PgJDBC prepares
+  // it once per connection, and jOOQ neither parses a plain-SQL template nor renders anything per batch. The results
+  // travel as base64 text, because a bytea[] bind is not something every driver version agrees on.
+  private static final String STORE_RESULTS = """
+      UPDATE applied_delta a SET result = decode(r.result, 'base64')
+      FROM unnest(?::text[], ?::text[], ?::text[]) AS r(client_id, delta_id, result)
+      WHERE a.client_id = r.client_id AND a.delta_id = r.delta_id""";
 
-  /** Writes the deferred results (one UPDATE for all of them). */
+  /**
+   * Writes the deferred results: one UPDATE for all of them, the results of every delta this transaction claimed
+   * (plain writes included), so that they commit with the claims.
+   */
   public void flushResults() {
     Map<String, byte[]> pendingResults = results.pending;
     if (pendingResults.isEmpty()) {
       return;
     }
-    List<String> clients = new ArrayList<>(pendingResults.size());
-    List<String> deltas = new ArrayList<>(pendingResults.size());
-    for (String key : pendingResults.keySet()) {
+    String[] clients = new String[pendingResults.size()];
+    String[] deltas = new String[pendingResults.size()];
+    String[] encoded = new String[pendingResults.size()];
+    int i = 0;
+    for (Map.Entry<String, byte[]> entry : pendingResults.entrySet()) {
+      String key = entry.getKey();
       int nul = key.indexOf('\0');
-      clients.add(key.substring(0, nul));
-      deltas.add(key.substring(nul + 1));
+      clients[i] = key.substring(0, nul);
+      deltas[i] = key.substring(nul + 1);
+      encoded[i] = Base64.getEncoder().encodeToString(entry.getValue());
+      i++;
     }
-    tx.execute("""
-        UPDATE applied_delta a SET result = decode(r.result, 'base64')
-        FROM unnest(?::text[], ?::text[], ?::text[]) AS r(client_id, delta_id, result)
-        WHERE a.client_id = r.client_id AND a.delta_id = r.delta_id""",
-        // base64 text, because a bytea[] bind is not something every driver and jOOQ version agree on
-        clients.toArray(String[]::new), deltas.toArray(String[]::new),
-        pendingResults.values().stream().map(Base64.getEncoder()::encodeToString).toArray(String[]::new));
+    tx.connection(connection -> {
+      try (PreparedStatement statement = connection.prepareStatement(STORE_RESULTS)) {
+        statement.setArray(1, connection.createArrayOf("text", clients));
+        statement.setArray(2, connection.createArrayOf("text", deltas));
+        statement.setArray(3, connection.createArrayOf("text", encoded));
+        statement.executeUpdate();
+      } catch (SQLException e) {
+        // As jOOQ would: callers classify by SQLSTATE (DataAccessException#sqlState reads the cause's).
+        throw new DataAccessException("SQL [" + STORE_RESULTS + "]; " + e.getMessage(), e);
+      }
+    });
     pendingResults.clear();
   }
 

@@ -366,7 +366,7 @@ public final class WriteService {
             && clocks.containsKey(i)) {
           Prepared one = prepared.get(i);
           results[i] = applied(one.delta(), written.entity(), null);
-          tx.recordWritten(clientId, one.delta().getDeltaId(), written.entity());
+          tx.recordResult(clientId, one.delta().getDeltaId(), results[i].toByteArray());
           responseBytes += results[i].getSerializedSize() + 8;
         }
       }
@@ -615,7 +615,7 @@ public final class WriteService {
           valid.base(), valid.dataJson());
       claim = first.claim();
     } else {
-      claim = tx.claimDelta(clientId, delta.getDeltaId(), digest, writeClock.micros(), valid.key());
+      claim = tx.claimDelta(clientId, delta.getDeltaId(), digest, writeClock.micros());
     }
     if (claim instanceof WriteTransaction.AlreadyApplied applied) {
       if (!applied.sameContent()) {
@@ -623,18 +623,19 @@ public final class WriteService {
             "delta_id '" + delta.getDeltaId() + "' was already used by this client for a different delta; "
                 + "every delta needs its own id (retries reuse the id with identical content)"));
       }
-      return replay(delta, applied);
+      return replay(applied.result());
     }
+    DeltaResult result;
     if (first != null && first.written().isPresent()) {
-      // Applied by the plain write: the result is not stored (a retry is answered from the change log)
-      tx.recordWritten(clientId, delta.getDeltaId(), first.written().get());
-      return applied(delta, first.written().get(), null);
+      // Applied by the plain write; its result is stored like every other (with the batch's results)
+      result = applied(delta, first.written().get(), null);
+    } else {
+      if (first != null) {
+        // The claim-and-write named its writer in the row, not in the settings the resolution's writes log with
+        tx.identifyWriter(clientId, delta.getDeltaId(), writeClock.micros());
+      }
+      result = write(tx, clientId, valid, edits, field, writeClock, first != null, plan);
     }
-    if (first != null) {
-      // The claim-and-write named its writer in the row, not in the settings the resolution's writes log with
-      tx.identifyWriter(clientId, delta.getDeltaId(), writeClock.micros());
-    }
-    DeltaResult result = write(tx, clientId, valid, edits, field, writeClock, first != null, plan);
     tx.recordResult(clientId, delta.getDeltaId(), result.toByteArray());
     return result;
   }
@@ -949,13 +950,9 @@ public final class WriteService {
   }
 
   /** The first result of a delta applied before, marked as replayed. */
-  private static DeltaResult replay(Delta delta, WriteTransaction.AlreadyApplied applied) {
-    if (applied.result() == null) {
-      // Applied by a plain write: its result is the entity that write wrote, and nothing else
-      return applied(delta, applied.written(), null).toBuilder().setReplayed(true).build();
-    }
+  private static DeltaResult replay(byte[] stored) {
     try {
-      return DeltaResult.parseFrom(applied.result()).toBuilder().setReplayed(true).build();
+      return DeltaResult.parseFrom(stored).toBuilder().setReplayed(true).build();
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException("stored result is not a DeltaResult", e);
     }

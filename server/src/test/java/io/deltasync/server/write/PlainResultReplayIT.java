@@ -28,9 +28,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A delta applied by a plain write (a create, a compare-and-set update or delete that nothing had to decide about)
- * has no stored result: its retry is answered from the change-log row its write made. These tests hold that answer
- * to the one the first push got, whatever happened to the entity since, through clean-up, and under concurrent
- * retries; through both the single-delta statement (batches of one) and the set-based one (batches of several).
+ * has its result stored with its idempotency record, in the transaction that claims it, like every other delta.
+ * These tests hold a retry's answer to the one the first push got, whatever happened to the entity since, through
+ * clean-up, and under concurrent retries; through both the single-delta statement (batches of one) and the
+ * set-based one (batches of several).
  */
 class PlainResultReplayIT {
   @RegisterExtension
@@ -83,7 +84,7 @@ class PlainResultReplayIT {
     assertThat(singles).extracting(DeltaResult::getStatus).containsOnly(DeltaStatus.DELTA_STATUS_APPLIED);
     assertThat(batchCreates).extracting(DeltaResult::getStatus).containsOnly(DeltaStatus.DELTA_STATUS_APPLIED);
     assertThat(batchWrites).extracting(DeltaResult::getStatus).containsOnly(DeltaStatus.DELTA_STATUS_APPLIED);
-    assertThat(storedResults("phone-s")).as("no result of a plain write is stored").isZero();
+    assertThat(storedResults("phone-s")).as("the result of every plain write is stored").isEqualTo(2L + 3 + 3);
 
     // Another client moves every entity on.
     push("phone-other", List.of(in(scope, update("single", 2, doc("v", "later"))),
@@ -93,7 +94,7 @@ class PlainResultReplayIT {
     assertReplays(singles, List.of(push("phone-s", created), push("phone-s", updated)));
     assertReplays(batchCreates, push("phone-s", creates));
     assertReplays(batchWrites, push("phone-s", writes));
-    // Retried one at a time (the single-delta path answers from the log too) and mixed into one batch.
+    // Retried one at a time (the single-delta path) and mixed into one batch.
     assertReplays(List.of(batchCreates.get(1)), List.of(push("phone-s", creates.get(1))));
     assertReplays(List.of(singles.get(1), batchWrites.get(2)), push("phone-s", List.of(updated, writes.get(2))));
     assertThat(count("select count(*) from change_log where scope = ?", scope))
@@ -163,7 +164,7 @@ class PlainResultReplayIT {
     List<DeltaResult> batchResults = push("phone-k", batch);
     push("phone-other", List.of(in(scope, update("single", 1, doc("v", "2"))), in(scope, update("b0", 1,
         doc("v", "2"))), in(scope, update("b1", 1, doc("v", "2")))));
-    assertThat(storedResults("phone-k")).isZero();
+    assertThat(storedResults("phone-k")).as("stored when applied").isEqualTo(3);
 
     // Clean-up with a clock a year ahead and a change-log retention of a day: the whole log goes; the idempotency
     // records are kept (ten years).
@@ -175,7 +176,7 @@ class PlainResultReplayIT {
     assertThat(cleanup.run(false).changeLog()).isPositive();
     assertThat(count("select count(*) from change_log where scope = ?", scope))
         .isZero();
-    assertThat(storedResults("phone-k")).as("clean-up stored the results it would otherwise lose").isEqualTo(3);
+    assertThat(storedResults("phone-k")).as("clean-up of the log leaves the stored results").isEqualTo(3);
 
     assertReplays(List.of(singleResult), List.of(push("phone-k", single)));
     assertReplays(batchResults, push("phone-k", batch));

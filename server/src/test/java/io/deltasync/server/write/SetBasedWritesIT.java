@@ -345,8 +345,8 @@ class SetBasedWritesIT {
     }
     assertThat(server.sql().fetchValue("select count(*) from entity where scope = ? and row_version = 3", scope))
         .as("exactly the answered deltas were applied").isEqualTo((long) applied);
-    assertThat(server.sql().fetchValue("select count(*) from applied_delta where client_id = 'phone-big'"))
-        .as("an idempotency record for exactly the answered deltas").isEqualTo(30L + applied);
+    assertThat(server.sql().fetchValue("select count(*) from applied_delta where client_id = 'phone-big' "
+        + "and result is not null")).isEqualTo(30L + applied);
   }
   @Test
   void multiRowPlainSqlStatementsReachLiveStreamsRowByRow() {
