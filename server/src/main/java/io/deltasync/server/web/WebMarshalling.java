@@ -91,7 +91,20 @@ final class WebMarshalling {
     private final GrpcJsonMarshaller armeria;
 
     Json(ServiceDescriptor service) {
-      this.armeria = GrpcJsonMarshaller.of(service);
+      // google.rpc.Status details inside responses (a rejected delta's DeltaResult) are Any: their types must be
+      // known, or the whole response fails to print.
+      this.armeria = GrpcJsonMarshaller.builder().jsonMarshallerCustomizer(json -> json
+          .register(com.google.rpc.ErrorInfo.getDefaultInstance())
+          .register(com.google.rpc.BadRequest.getDefaultInstance())
+          .register(com.google.rpc.RetryInfo.getDefaultInstance())
+          .register(com.google.rpc.PreconditionFailure.getDefaultInstance())
+          .register(com.google.rpc.QuotaFailure.getDefaultInstance())
+          .register(com.google.rpc.ResourceInfo.getDefaultInstance())
+          .register(com.google.rpc.RequestInfo.getDefaultInstance())
+          .register(com.google.rpc.DebugInfo.getDefaultInstance())
+          .register(com.google.rpc.Help.getDefaultInstance())
+          .register(com.google.rpc.LocalizedMessage.getDefaultInstance()))
+          .build(service);
     }
 
     @Override

@@ -55,6 +55,13 @@ public final class WebServer implements AutoCloseable {
         .supportedSerializationFormats(GrpcSerializationFormats.values())
         // Requests parsed as on the gRPC port (protobuf) and strictly (JSON): WebMarshalling.
         .jsonMarshallerFactory(WebMarshalling.Json::new)
+        // A failure of the port itself (not a status a service chose) is logged, as the gRPC port logs them.
+        .exceptionHandler((ctx, status, cause, metadata) -> {
+          if (!(cause instanceof io.grpc.StatusRuntimeException) && !(cause instanceof io.grpc.StatusException)) {
+            log.warn("{} failed on the HTTP port: {}", ctx.path(), status, cause);
+          }
+          return null;
+        })
         .enableHttpJsonTranscoding(HttpJsonTranscodingOptions.builder()
             // ?client_id=... as the proto names it, and ?clientId=... as proto3 JSON does.
             .queryParamMatchRules(HttpJsonTranscodingQueryParamMatchRule.ORIGINAL_FIELD,
