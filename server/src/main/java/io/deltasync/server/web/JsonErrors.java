@@ -32,13 +32,11 @@ final class JsonErrors implements UnframedGrpcErrorHandler {
 
   @Override
   public HttpResponse handle(ServiceRequestContext ctx, Status status, AggregatedHttpResponse response) {
-    com.google.rpc.Status body = details(response.trailers())
-        .or(() -> details(response.headers()))
-        .orElseGet(() -> withoutDetails(status));
+    java.util.Optional<com.google.rpc.Status> own = details(response.trailers()).or(() -> details(response.headers()));
+    com.google.rpc.Status body = own.orElseGet(() -> withoutDetails(status));
     HttpStatus mapped = httpStatus.apply(ctx, status, status.getCause());
-    if (body.getDetailsCount() == 0 && overTheLimit(status)) {
+    if (own.isEmpty() && overTheLimit(status)) {
       // Armeria's own: the body is over the message limit. The same body never fits, so not 429 ("retry later").
-      body = tooLarge();
       mapped = HttpStatus.REQUEST_ENTITY_TOO_LARGE;
     }
     return respond(mapped == null ? HttpStatus.INTERNAL_SERVER_ERROR : mapped, body);
