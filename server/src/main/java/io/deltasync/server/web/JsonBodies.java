@@ -1,6 +1,7 @@
 package io.deltasync.server.web;
 
 import com.linecorp.armeria.common.AggregatedHttpRequest;
+import com.linecorp.armeria.common.HttpMethod;
 import com.linecorp.armeria.common.HttpRequest;
 import com.linecorp.armeria.common.HttpResponse;
 import com.linecorp.armeria.common.HttpStatus;
@@ -21,9 +22,7 @@ final class JsonBodies {
 
   static DecoratingHttpServiceFunction checking(int maxMessageBytes) {
     return (delegate, ctx, req) -> {
-      MediaType type = req.contentType();
-      if (type == null || !type.is(MediaType.JSON) && !"json".equals(type.subtype())
-          && !type.subtype().endsWith("+json") || type.subtype().startsWith("grpc")) {
+      if (!json(req)) {
         return delegate.serve(ctx, req);
       }
       return HttpResponse.of(req.aggregate().handleAsync((body, failure) -> {
@@ -37,6 +36,17 @@ final class JsonBodies {
         return check(delegate, ctx, body, maxMessageBytes);
       }, ctx.eventLoop()));
     };
+  }
+
+  /** A JSON body for the transcoder: JSON, or no type at all on a method with a body; gRPC(-Web) is framed. */
+  static boolean json(HttpRequest req) {
+    MediaType type = req.contentType();
+    if (type == null) {
+      return req.method() == HttpMethod.POST || req.method() == HttpMethod.PUT || req.method() == HttpMethod.PATCH;
+    }
+    String subtype = type.subtype();
+    return !subtype.startsWith("grpc") && (type.is(MediaType.JSON) || "json".equals(subtype)
+        || subtype.endsWith("+json"));
   }
 
   private static HttpResponse check(HttpService delegate, ServiceRequestContext ctx, AggregatedHttpRequest body,
