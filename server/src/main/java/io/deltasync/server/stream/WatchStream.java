@@ -87,7 +87,12 @@ final class WatchStream extends ServerCallStreamObserver<SyncResponse> {
       if (ended.compareAndSet(false, true)) {
         stopHeartbeats();
         out.onError(StatusProto.toStatusRuntimeException(value.getError().getStatus()));
-        session.onError(Status.CANCELLED.withDescription("the watch's request was refused").asRuntimeException());
+        // Not here: onNext runs inside the session's outbound drain, under its lock, and ending the session leaves
+        // the live feed, whose lock is taken before a session's (SyncSession.close). The lock is reentrant, so
+        // closing from here would take the feed's lock while holding the session's: a deadlock with a delivery.
+        StreamObserver<SyncRequest> ending = session;
+        Thread.ofVirtual().name("watch-end").start(() -> ending.onError(
+            Status.CANCELLED.withDescription("the watch's request was refused").asRuntimeException()));
       }
       return;
     }

@@ -32,6 +32,10 @@ public final class WebServer implements AutoCloseable {
   /** Where the console's files live in the server's jar. */
   static final String CONSOLE_RESOURCES = "io/deltasync/server/web/console";
 
+  /** The console's Content-Security-Policy: its own script, style and calls; no frames, no plugins. */
+  static final String CONSOLE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+      + "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
   private final Server server;
 
   private WebServer(Server server) {
@@ -49,6 +53,15 @@ public final class WebServer implements AutoCloseable {
     config.checkExposure(auth);
     var grpc = GrpcService.builder()
         .supportedSerializationFormats(GrpcSerializationFormats.values())
+        // Requests parsed as on the gRPC port (protobuf) and strictly (JSON): WebMarshalling.
+        .jsonMarshallerFactory(WebMarshalling.Json::new)
+        // A failure of the port itself (not a status a service chose) is logged, as the gRPC port logs them.
+        .exceptionHandler((ctx, status, cause, metadata) -> {
+          if (!(cause instanceof io.grpc.StatusRuntimeException) && !(cause instanceof io.grpc.StatusException)) {
+            log.warn("{} failed on the HTTP port: {}", ctx.path(), status, cause);
+          }
+          return null;
+        })
         .enableHttpJsonTranscoding(HttpJsonTranscodingOptions.builder()
             // ?client_id=... as the proto names it, and ?clientId=... as proto3 JSON does.
             .queryParamMatchRules(HttpJsonTranscodingQueryParamMatchRule.ORIGINAL_FIELD,
@@ -57,17 +70,24 @@ public final class WebServer implements AutoCloseable {
             .build())
         // The implementations block on JDBC: never on an event loop.
         .useBlockingTaskExecutor(true)
-        .maxRequestMessageLength(maxMessageBytes)
-        .maxResponseMessageLength(maxMessageBytes);
+        .maxRequestMessageLength(maxMessageBytes);
+    // No response limit: the services size their pages for DELTASYNC_MAX_MESSAGE_BYTES of protobuf, and the same
+    // page as JSON text can be several times larger (escaped characters, base64, field names).
     for (ServerServiceDefinition service : services) {
-      grpc.addService(ServerInterceptors.intercept(service, interceptors));
+      grpc.addService(WebMarshalling.forArmeria(ServerInterceptors.intercept(service, interceptors)));
     }
     ServerBuilder builder = Server.builder()
         // WatchChanges streams live for as long as the token does; the session's own heartbeats and stall rule
         // end dead ones.
         .requestTimeout(Duration.ZERO)
         .maxRequestLength(maxMessageBytes + 64L * 1024)
-        .service(grpc.build());
+        .service(grpc.build(), service -> service.decorate(JsonBodies.checking(maxMessageBytes)))
+        .errorHandler(new WebErrors());
+    if (auth.mode() == AuthSettings.Mode.NONE) {
+      // Anonymous access: only a client on this machine may call, and a web page whose name was rebound to
+      // 127.0.0.1 (DNS rebinding) is not one.
+      builder.decorator(LoopbackOnly::new);
+    }
     InetSocketAddress address = new InetSocketAddress(config.host(), port);
     AuthSettings.Tls tls = auth.tls();
     if (tls.enabled()) {
@@ -79,7 +99,15 @@ public final class WebServer implements AutoCloseable {
     }
     if (config.console()) {
       HttpService files = FileService.builder(WebServer.class.getClassLoader(), CONSOLE_RESOURCES)
-          .serveCompressedFiles(false).build();
+          .serveCompressedFiles(false).build()
+          .decorate((delegate, ctx, req) -> {
+            // Its own files only, never in a frame (clickjacking), never sniffed as another type.
+            ctx.addAdditionalResponseHeader("content-security-policy", CONSOLE_POLICY);
+            ctx.addAdditionalResponseHeader("x-frame-options", "DENY");
+            ctx.addAdditionalResponseHeader("x-content-type-options", "nosniff");
+            ctx.addAdditionalResponseHeader("referrer-policy", "no-referrer");
+            return delegate.serve(ctx, req);
+          });
       builder.serviceUnder("/console/", files)
           .service("/", (ctx, req) -> com.linecorp.armeria.common.HttpResponse.ofRedirect("/console/"));
     }

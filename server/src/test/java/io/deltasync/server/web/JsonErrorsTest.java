@@ -65,4 +65,20 @@ class JsonErrorsTest {
         + "\"domain\":\"deltasync.dev\"},{\"@type\":\"type.googleapis.com/google.rpc.BadRequest\","
         + "\"fieldViolations\":[{\"field\":\"client_id\",\"description\":\"required\"}]}]}");
   }
+  @Test
+  void aDetailOfAnUnknownTypeStillGetsAJsonAnswer() {
+    com.google.rpc.Status details = com.google.rpc.Status.newBuilder().setCode(3).setMessage("odd")
+        .addDetails(Any.pack(io.deltasync.v1.PullRequest.newBuilder().addScopes("s").build())).build();
+    AggregatedHttpResponse response = answer(Status.INVALID_ARGUMENT, details);
+    assertThat(response.status().code()).isEqualTo(400);
+    assertThat(response.contentUtf8()).isEqualTo("{\"code\":3,\"message\":\"odd\"}");
+  }
+
+  @Test
+  void aBodyOverTheMessageLimitIs413WithLimitExceeded() {
+    AggregatedHttpResponse response = answer(Status.RESOURCE_EXHAUSTED.withDescription(
+        "com.linecorp.armeria.common.ContentTooLargeException: exceeds the maximum length"), null);
+    assertThat(response.status().code()).isEqualTo(413);
+    assertThat(response.contentUtf8()).contains("LIMIT_EXCEEDED").doesNotContain("com.linecorp");
+  }
 }

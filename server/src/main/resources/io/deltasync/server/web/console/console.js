@@ -167,8 +167,10 @@ function startWatching() {
   state.watch = controller;
   setWatchState('connecting');
   const loop = async () => {
+    let delay = 1000;
     while (!controller.signal.aborted) {
       let end;
+      const started = Date.now();
       try {
         end = await watch(handleEvent, controller.signal);
       } catch (e) {
@@ -181,13 +183,21 @@ function startWatching() {
         signOut('Your token expired or was refused (' + end.message + '): sign in again.');
         return;
       }
-      if (end.code === 7 || end.code === 3) {
+      // Errors that the same request gets again (INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED,
+      // FAILED_PRECONDITION, OUT_OF_RANGE, UNIMPLEMENTED): retrying cannot help.
+      if ([3, 5, 7, 9, 11, 12].includes(end.code)) {
         setWatchState('refused: ' + end.message);
         return;
       }
-      // Anything else: resume from the last cursor, as a Sync client would.
-      setWatchState('reconnecting (' + end.message + ')');
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // Anything else: resume from the last cursor, as a Sync client would, backing off (1 s doubling to 60 s,
+      // with jitter) while the watch keeps ending quickly, so a lasting failure is not retried every second.
+      if (Date.now() - started > 60000) {
+        delay = 1000;
+      }
+      const wait = delay / 2 + Math.random() * delay / 2;
+      setWatchState('reconnecting in ' + Math.round(wait / 1000) + ' s (' + end.message + ')');
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      delay = Math.min(delay * 2, 60000);
     }
   };
   loop();
