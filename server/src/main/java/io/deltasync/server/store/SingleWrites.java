@@ -22,35 +22,51 @@ import org.jooq.exception.DataAccessException;
  * trigger settings are made: the triggers take client, delta and clock from the row, as for set-based writes.
  */
 final class SingleWrites {
-  // Data-modifying CTEs run to completion; the write is gated on the claim (EXISTS), so the claim happens first,
-  // exactly as when it was its own statement: a concurrent retry of the same delta blocks on applied_delta's
-  // primary key until this transaction ends, then claims nothing and writes nothing.
+  // The write comes first and the claim after it, in the same statement, and the claim stores the written row
+  // (applied_delta.written_entity, V19): a plainly applied delta's result is APPLIED with exactly that entity, so
+  // it needs no second write of its idempotency row (docs/performance.md, "Fourth part"). The write is gated on
+  // the statement's snapshot showing no claim of the delta (a retry of a delta applied before writes nothing).
+  // What that snapshot cannot show is the claim of a concurrent transaction. A concurrent identical retry's write
+  // misses (its create meets the entity, its compare-and-set the new version: every update names a base), and its
+  // claim then waits for the other transaction's and finds it: answered from it. The same delta id used at the same
+  // time for another entity (a client reusing ids) does write; its claim then finds the other's, the statement
+  // answers "written, not claimed", and run() fails the transaction as a serialization failure (40001), so that
+  // write never commits and the batch runs again (then the claim is visible: the id is reported reused).
+  private static final String GATE = """
+      WITH gate AS (SELECT NOT EXISTS (SELECT 1 FROM applied_delta WHERE client_id = ? AND delta_id = ?) AS open),
+      """;
+  // Only what Rows.written reads; a retry reads it back as an entity row (jsonb_populate_record, WriteTransaction).
   private static final String CLAIM = """
-      WITH claim AS (INSERT INTO applied_delta (client_id, delta_id, delta_digest) VALUES (?, ?, ?)
-                     ON CONFLICT DO NOTHING RETURNING 1),
+           claim AS (INSERT INTO applied_delta (client_id, delta_id, delta_digest, written_entity)
+                     SELECT ?, ?, ?, (SELECT jsonb_build_object('scope', w.scope, 'entity_type', w.entity_type,
+                         'entity_id', w.entity_id, 'data', w.data, 'row_version', w.row_version, 'etag', w.etag,
+                         'last_modified_at', w.last_modified_at, 'last_modified_by', w.last_modified_by,
+                         'sync_status', w.sync_status, 'conflict_data', w.conflict_data,
+                         'is_deleted', w.is_deleted, 'created_at', w.created_at) FROM written w)
+                     ON CONFLICT DO NOTHING RETURNING 1)
       """;
   private static final String ANSWER = """
       SELECT EXISTS (SELECT 1 FROM claim) AS claimed, w.* FROM (SELECT 1) AS one LEFT JOIN written w ON true""";
 
-  static final String INSERT = CLAIM + """
+  static final String INSERT = GATE + """
            written AS (INSERT INTO entity (scope, entity_type, entity_id, data, last_modified_by, writer_client_id,
                                            writer_delta_id, write_clock_us)
-                       SELECT ?, ?, ?, ?::jsonb, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM claim)
+                       SELECT ?, ?, ?, ?::jsonb, ?, ?, ?, ? WHERE (SELECT open FROM gate)
                        ON CONFLICT DO NOTHING
-                       RETURNING *)
-      """ + ANSWER;
+                       RETURNING *),
+      """ + CLAIM + ANSWER;
 
   // Keeps every stored value the new document equals exactly as stored (deltasync_keep_exact, V8), as the
   // set-based statement does.
-  static final String REPLACE = CLAIM + """
+  static final String REPLACE = GATE + """
            written AS (UPDATE entity e SET data = deltasync_keep_exact(e.data, ?::jsonb),
                                            row_version = e.row_version + 1, last_modified_by = ?,
                                            writer_client_id = ?, writer_delta_id = ?, write_clock_us = ?
                        WHERE e.scope = ? AND e.entity_type = ? AND e.entity_id = ? AND NOT e.is_deleted
                          AND (?::bigint = 0 OR e.row_version = ?::bigint) AND (?::text = '' OR e.etag = ?::text)
-                         AND EXISTS (SELECT 1 FROM claim)
-                       RETURNING e.*)
-      """ + ANSWER;
+                         AND (SELECT open FROM gate)
+                       RETURNING e.*),
+      """ + CLAIM + ANSWER;
 
   /**
    * What the statement did.
@@ -65,42 +81,46 @@ final class SingleWrites {
   static Outcome insert(DSLContext tx, String clientId, String deltaId, byte[] digest, long writeClockMicros,
       EntityKey key, String dataJson) {
     return run(tx, INSERT, statement -> {
-      claimBinds(statement, clientId, deltaId, digest);
-      statement.setString(4, key.scope());
-      statement.setString(5, key.entityType());
-      statement.setString(6, key.entityId());
-      statement.setString(7, dataJson);
+      statement.setString(1, clientId);
+      statement.setString(2, deltaId);
+      statement.setString(3, key.scope());
+      statement.setString(4, key.entityType());
+      statement.setString(5, key.entityId());
+      statement.setString(6, dataJson);
+      statement.setString(7, clientId);
       statement.setString(8, clientId);
-      statement.setString(9, clientId);
-      statement.setString(10, deltaId);
-      statement.setLong(11, writeClockMicros);
+      statement.setString(9, deltaId);
+      statement.setLong(10, writeClockMicros);
+      claimBinds(statement, 11, clientId, deltaId, digest);
     });
   }
 
   static Outcome replace(DSLContext tx, String clientId, String deltaId, byte[] digest, long writeClockMicros,
       EntityKey key, Expected base, String dataJson) {
     return run(tx, REPLACE, statement -> {
-      claimBinds(statement, clientId, deltaId, digest);
-      statement.setString(4, dataJson);
+      statement.setString(1, clientId);
+      statement.setString(2, deltaId);
+      statement.setString(3, dataJson);
+      statement.setString(4, clientId);
       statement.setString(5, clientId);
-      statement.setString(6, clientId);
-      statement.setString(7, deltaId);
-      statement.setLong(8, writeClockMicros);
-      statement.setString(9, key.scope());
-      statement.setString(10, key.entityType());
-      statement.setString(11, key.entityId());
+      statement.setString(6, deltaId);
+      statement.setLong(7, writeClockMicros);
+      statement.setString(8, key.scope());
+      statement.setString(9, key.entityType());
+      statement.setString(10, key.entityId());
+      statement.setLong(11, base.rowVersion());
       statement.setLong(12, base.rowVersion());
-      statement.setLong(13, base.rowVersion());
+      statement.setString(13, base.etag());
       statement.setString(14, base.etag());
-      statement.setString(15, base.etag());
+      claimBinds(statement, 15, clientId, deltaId, digest);
     });
   }
 
-  private static void claimBinds(PreparedStatement statement, String clientId, String deltaId, byte[] digest)
-      throws SQLException {
-    statement.setString(1, clientId);
-    statement.setString(2, deltaId);
-    statement.setBytes(3, digest);
+  private static void claimBinds(PreparedStatement statement, int first, String clientId, String deltaId,
+      byte[] digest) throws SQLException {
+    statement.setString(first, clientId);
+    statement.setString(first + 1, deltaId);
+    statement.setBytes(first + 2, digest);
   }
 
   private interface Binder {
@@ -122,6 +142,13 @@ final class SingleWrites {
         boolean claimed = row.getBoolean("claimed");
         row.getLong("row_version");
         Optional<Entity> written = row.wasNull() ? Optional.empty() : Optional.of(Rows.written(row));
+        if (!claimed && written.isPresent()) {
+          // Written, but a concurrent transaction claimed the delta first (see the class comment): this write must
+          // not commit. A serialization failure rolls the transaction back and runs the batch again.
+          throw new DataAccessException("delta " + row.getString("writer_delta_id") + " was claimed by a concurrent "
+              + "transaction after this one wrote; rolled back", new SQLException("written but not claimed",
+              "40001"));
+        }
         return new Outcome(claimed, written);
       }
     } catch (SQLException e) {

@@ -115,7 +115,8 @@ public final class WriteTransaction {
   /** Drops this transaction's own claim of a delta (one it will not record a result for). */
   public void releaseClaim(String clientId, String deltaId) {
     tx.deleteFrom(APPLIED_DELTA)
-        .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId), APPLIED_DELTA.RESULT.isNull())
+        .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId), APPLIED_DELTA.RESULT.isNull(),
+            APPLIED_DELTA.WRITTEN_ENTITY.isNull())
         .execute();
   }
 
@@ -130,9 +131,11 @@ public final class WriteTransaction {
    *
    * @param sameContent whether it had the same digest (a true retry) or other content (a reused id)
    * @param result the serialized result first returned (stored with the claim, or pending earlier in this batch);
-   *     null for a reused id
+   *     null for a reused id, and when {@code written} holds the first result instead
+   * @param written for a delta applied by the single-delta claim-and-write: the entity that write left, exactly as
+   *     stored with the claim; its first result was APPLIED with this entity. Null otherwise
    */
-  public record AlreadyApplied(boolean sameContent, byte[] result) implements Claim {}
+  public record AlreadyApplied(boolean sameContent, byte[] result, Entity written) implements Claim {}
 
   /**
    * Claims (client_id, delta_id) for this transaction. The insert comes first so that a concurrent retry of the
@@ -169,14 +172,14 @@ public final class WriteTransaction {
    * naming it too).
    */
   private AlreadyApplied stored(String clientId, String deltaId, byte[] digest) {
-    var stored = tx.select(APPLIED_DELTA.DELTA_DIGEST, APPLIED_DELTA.RESULT)
-        .from(APPLIED_DELTA)
-        .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId))
-        .fetchSingle();
-    if (!Arrays.equals(stored.value1(), digest)) {
-      return new AlreadyApplied(false, null);
+    StoredClaim stored = tx.connectionResult(connection -> storedClaim(connection, clientId, deltaId));
+    if (!Arrays.equals(stored.digest(), digest)) {
+      return new AlreadyApplied(false, null, null);
     }
-    byte[] result = stored.value2() != null ? stored.value2() : results.pending.get(clientId + '\0' + deltaId);
+    if (stored.result() == null && stored.written() != null) {
+      return new AlreadyApplied(true, null, stored.written());
+    }
+    byte[] result = stored.result() != null ? stored.result() : results.pending.get(clientId + '\0' + deltaId);
     if (result == null) {
       // Another transaction's uncommitted claim would have made us wait, and this transaction's own claims have
       // their results pending; a committed claim without a result was left by a build that did not store the
@@ -184,7 +187,32 @@ public final class WriteTransaction {
       throw new IllegalStateException("delta " + deltaId + " of client " + clientId + " has an idempotency record "
           + "without a result; its first answer is unknown");
     }
-    return new AlreadyApplied(true, result);
+    return new AlreadyApplied(true, result, null);
+  }
+
+  private record StoredClaim(byte[] digest, byte[] result, Entity written) {}
+
+  // The entity stored by the claim-and-write (SingleWrites) is read back as an entity row, so that Rows.written
+  // maps it exactly as it mapped the row the write returned: the same entity, hence the same result bytes.
+  private static final String STORED_CLAIM = """
+      SELECT a.delta_digest, a.result, a.written_entity IS NOT NULL AS has_written, e.*
+      FROM applied_delta a, jsonb_populate_record(NULL::entity, a.written_entity) e
+      WHERE a.client_id = ? AND a.delta_id = ?""";
+
+  private static StoredClaim storedClaim(java.sql.Connection connection, String clientId, String deltaId) {
+    try (PreparedStatement statement = connection.prepareStatement(STORED_CLAIM)) {
+      statement.setString(1, clientId);
+      statement.setString(2, deltaId);
+      try (java.sql.ResultSet row = statement.executeQuery()) {
+        if (!row.next()) {
+          throw new IllegalStateException("delta " + deltaId + " of client " + clientId + " was not claimed");
+        }
+        return new StoredClaim(row.getBytes("delta_digest"), row.getBytes("result"),
+            row.getBoolean("has_written") ? Rows.written(row) : null);
+      }
+    } catch (SQLException e) {
+      throw new DataAccessException("SQL [" + STORED_CLAIM + "]; " + e.getMessage(), e);
+    }
   }
 
   /**
@@ -196,9 +224,10 @@ public final class WriteTransaction {
   public record FirstWrite(Claim claim, Optional<Entity> written) {}
 
   /**
-   * Claims the delta and, if claimed, inserts the entity (a create without a base) in the same statement. The row
-   * names its writer (V14): no trigger settings are made, so a caller that writes again for this delta after a miss
-   * must {@link #identifyWriter} first.
+   * Inserts the entity (a create without a base) unless the delta was claimed before, and claims the delta, in one
+   * statement. The row names its writer (V14): no trigger settings are made, so a caller that writes again for this
+   * delta after a miss must {@link #identifyWriter} first. When it wrote, the claim holds the written entity (V19)
+   * and answers retries with it: the caller records no result for it.
    */
   public FirstWrite claimAndInsert(String clientId, String deltaId, byte[] digest, long writeClockMicros,
       EntityKey key, String dataJson) {

@@ -623,19 +623,21 @@ public final class WriteService {
             "delta_id '" + delta.getDeltaId() + "' was already used by this client for a different delta; "
                 + "every delta needs its own id (retries reuse the id with identical content)"));
       }
-      return replay(applied.result());
+      // A delta applied by the claim-and-write is answered with the entity its claim stored (V19): the same
+      // result, built the same way as the first time.
+      return applied.result() != null ? replay(applied.result())
+          : applied(delta, applied.written(), null).toBuilder().setReplayed(true).build();
     }
-    DeltaResult result;
     if (first != null && first.written().isPresent()) {
-      // Applied by the plain write; its result is stored like every other (with the batch's results)
-      result = applied(delta, first.written().get(), null);
-    } else {
-      if (first != null) {
-        // The claim-and-write named its writer in the row, not in the settings the resolution's writes log with
-        tx.identifyWriter(clientId, delta.getDeltaId(), writeClock.micros());
-      }
-      result = write(tx, clientId, valid, edits, field, writeClock, first != null, plan);
+      // Applied by the plain write; its claim stored the written entity, which is all its result needs (a retry
+      // builds the same result from it), so nothing more is written for it.
+      return applied(delta, first.written().get(), null);
     }
+    if (first != null) {
+      // The claim-and-write named its writer in the row, not in the settings the resolution's writes log with
+      tx.identifyWriter(clientId, delta.getDeltaId(), writeClock.micros());
+    }
+    DeltaResult result = write(tx, clientId, valid, edits, field, writeClock, first != null, plan);
     tx.recordResult(clientId, delta.getDeltaId(), result.toByteArray());
     return result;
   }
