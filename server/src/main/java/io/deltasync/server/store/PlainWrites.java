@@ -17,31 +17,34 @@ import org.jooq.exception.DataAccessException;
  * own client, delta and clock.
  */
 final class PlainWrites {
-  // One statement, one round trip. Data-modifying CTEs all run to completion and see the same snapshot; the writes
-  // join the claim's RETURNING, so a delta whose claim failed (applied before) writes nothing, and a concurrent retry
-  // of one of these deltas blocks on applied_delta's primary key until this transaction ends, as with the
-  // single-delta claim. The caller guarantees that no entity and no delta id appears twice in one call, so the
-  // writes never meet their own rows. Creates are inserted in batch order (WITH ORDINALITY), so the change log has
-  // them in the order the client made them, as when each was its own statement; the updates' order among
-  // themselves follows the plan (they are different entities of one transaction, and clients apply by version).
-  // Arrays (unnest), not VALUES: the statement text is the same whatever the batch size, so it is parsed and
-  // planned as one prepared statement.
+  // One statement, one round trip. Data-modifying CTEs all run to completion and see the same snapshot. As in
+  // SingleWrites (whose class comment says why this order is safe): the writes come first, gated on the snapshot
+  // showing no claim of their delta ("open"), and the claims after them, each storing the entity its delta wrote
+  // (applied_delta.written_entity, V19), so a plainly applied delta's result needs no second write of its row. A
+  // delta claimed before writes nothing and is not claimed again (the caller answers it from its claim). A
+  // concurrent identical retry's writes miss (creates meet the entities, compare-and-sets the new versions) and its
+  // claims wait for the other transaction's, then find them; a delta written here whose claim a concurrent
+  // transaction made first (its id reused at the same time for another entity) fails the transaction as a
+  // serialization failure, so that write never commits. The caller guarantees that no entity and no delta id
+  // appears twice in one call, so the writes never meet their own rows. Creates are inserted in batch order (WITH
+  // ORDINALITY), so the change log has them in the order the client made them, as when each was its own statement;
+  // the updates' order among themselves follows the plan (they are different entities of one transaction, and
+  // clients apply by version). Arrays (unnest), not VALUES: the statement text is the same whatever the batch size,
+  // so it is parsed and planned as one prepared statement.
   private static final String SQL = """
       WITH input AS MATERIALIZED (
           SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
                                ?::bigint[], ?::text[], ?::bigint[]) WITH ORDINALITY
               AS i(delta_id, digest, op, scope, entity_type, entity_id, data, base_version, base_etag, clock_us,
                    ord)),
-      claim AS (
-          INSERT INTO applied_delta (client_id, delta_id, delta_digest)
-          SELECT ?, i.delta_id, decode(i.digest, 'base64') FROM input i
-          ON CONFLICT DO NOTHING
-          RETURNING delta_id),
+      open AS MATERIALIZED (
+          SELECT i.* FROM input i
+          WHERE NOT EXISTS (SELECT 1 FROM applied_delta a WHERE a.client_id = ? AND a.delta_id = i.delta_id)),
       created AS (
           INSERT INTO entity (scope, entity_type, entity_id, data, last_modified_by, writer_client_id,
                               writer_delta_id, write_clock_us)
           SELECT i.scope, i.entity_type, i.entity_id, i.data::jsonb, ?, ?, i.delta_id, i.clock_us
-          FROM input i JOIN claim c ON c.delta_id = i.delta_id
+          FROM open i
           WHERE i.op = 'create'
           ORDER BY i.ord
           ON CONFLICT DO NOTHING
@@ -52,16 +55,30 @@ final class PlainWrites {
               is_deleted = (i.op = 'delete'),
               row_version = e.row_version + 1,
               last_modified_by = ?, writer_client_id = ?, writer_delta_id = i.delta_id, write_clock_us = i.clock_us
-          FROM input i JOIN claim c ON c.delta_id = i.delta_id
+          FROM open i
           WHERE i.op <> 'create'
             AND e.scope = i.scope AND e.entity_type = i.entity_type AND e.entity_id = i.entity_id
             AND NOT e.is_deleted
             AND (i.base_version = 0 OR e.row_version = i.base_version)
             AND (i.base_etag = '' OR e.etag = i.base_etag)
-          RETURNING e.*)
-      SELECT c.delta_id AS claimed_delta_id, w.*
-      FROM claim c
-      LEFT JOIN (SELECT * FROM created UNION ALL SELECT * FROM updated) w ON w.writer_delta_id = c.delta_id""";
+          RETURNING e.*),
+      written AS MATERIALIZED (SELECT * FROM created UNION ALL SELECT * FROM updated),
+      claim AS (
+          INSERT INTO applied_delta (client_id, delta_id, delta_digest, written_entity)
+          SELECT ?, i.delta_id, decode(i.digest, 'base64'),
+                 CASE WHEN w.writer_delta_id IS NULL THEN NULL ELSE jsonb_build_object('scope', w.scope,
+                     'entity_type', w.entity_type, 'entity_id', w.entity_id, 'data', w.data,
+                     'row_version', w.row_version, 'etag', w.etag, 'last_modified_at', w.last_modified_at,
+                     'last_modified_by', w.last_modified_by, 'sync_status', w.sync_status,
+                     'conflict_data', w.conflict_data, 'is_deleted', w.is_deleted, 'created_at', w.created_at) END
+          FROM open i LEFT JOIN written w ON w.writer_delta_id = i.delta_id
+          ORDER BY i.ord
+          ON CONFLICT DO NOTHING
+          RETURNING delta_id)
+      SELECT i.delta_id AS input_delta_id, c.delta_id IS NOT NULL AS claimed, w.*
+      FROM open i
+      LEFT JOIN claim c ON c.delta_id = i.delta_id
+      LEFT JOIN written w ON w.writer_delta_id = i.delta_id""";
 
   private PlainWrites() {}
 
@@ -113,16 +130,24 @@ final class PlainWrites {
         statement.setArray(++p, connection.createArrayOf("bigint", baseVersions));
         statement.setArray(++p, connection.createArrayOf("text", baseEtags));
         statement.setArray(++p, connection.createArrayOf("bigint", clocks));
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < 6; i++) {
           statement.setString(++p, clientId);
         }
         Map<String, WriteTransaction.PlainOutcome> outcomes = new HashMap<>();
         try (ResultSet row = statement.executeQuery()) {
           while (row.next()) {
-            String deltaId = row.getString("claimed_delta_id");
+            String deltaId = row.getString("input_delta_id");
+            boolean claimed = row.getBoolean("claimed");
             row.getLong("row_version");
-            outcomes.put(deltaId, row.wasNull() ? new WriteTransaction.PlainMissed()
-                : new WriteTransaction.PlainWritten(Rows.written(row)));
+            boolean written = !row.wasNull();
+            if (claimed) {
+              outcomes.put(deltaId, written ? new WriteTransaction.PlainWritten(Rows.written(row))
+                  : new WriteTransaction.PlainMissed());
+            } else if (written) {
+              // Written, but a concurrent transaction claimed the delta first: this write must not commit.
+              throw new DataAccessException("delta " + deltaId + " was claimed by a concurrent transaction after "
+                  + "this one wrote; rolled back", new SQLException("written but not claimed", "40001"));
+            }
           }
         }
         return outcomes;

@@ -105,7 +105,8 @@ public final class WriteTransaction {
    * Claims and writes many plain deltas of one client in one statement (set-based: one multi-row claim, one
    * multi-row insert, one multi-row compare-and-set update). No entity and no delta id may appear twice in
    * {@code writes}. Returns the outcome of each delta claimed here, by delta id; a delta that is absent was not
-   * claimed (applied before, or claimed earlier in this transaction) and nothing was written for it. The claims of
+   * claimed (applied before, or claimed earlier in this transaction) and nothing was written for it. The claim of a
+   * written delta holds the written entity (V19), which answers its retries: record no result for it. The claims of
    * missed deltas stay: the caller resolves them in this transaction, or {@link #releaseClaim}s them.
    */
   public Map<String, PlainOutcome> claimAndWritePlain(String clientId, List<PlainWrite> writes) {

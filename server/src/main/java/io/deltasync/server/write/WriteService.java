@@ -365,8 +365,9 @@ public final class WriteService {
         if (outcomes.get(prepared.get(i).delta().getDeltaId()) instanceof WriteTransaction.PlainWritten written
             && clocks.containsKey(i)) {
           Prepared one = prepared.get(i);
+          // Its claim stored the written entity (V19): a retry builds this same result from it, nothing more is
+          // written for it.
           results[i] = applied(one.delta(), written.entity(), null);
-          tx.recordResult(clientId, one.delta().getDeltaId(), results[i].toByteArray());
           responseBytes += results[i].getSerializedSize() + 8;
         }
       }

@@ -52,14 +52,17 @@ class WriteThenClaimIT {
   }
 
   @Test
-  void aPlainlyAppliedSingleDeltaStoresItsEntityWithTheClaimAndNoResult() {
+  void plainlyAppliedDeltasStoreTheirEntityWithTheClaimAndNoResult() {
     String scope = "stored-with-claim";
     DeltaResult created = push("phone-s", in(scope, create("a", doc("v", "1"))));
     DeltaResult updated = push("phone-s", in(scope, update("a", 1, doc("v", "2"))));
     assertThat(List.of(created, updated)).extracting(DeltaResult::getStatus)
         .containsOnly(DeltaStatus.DELTA_STATUS_APPLIED);
+    List<DeltaResult> batch = push("phone-s", List.of(in(scope, create("b", doc("v", "1"))),
+        in(scope, create("c", doc("v", "1")))));
+    assertThat(batch).extracting(DeltaResult::getStatus).containsOnly(DeltaStatus.DELTA_STATUS_APPLIED);
     assertThat(count("select count(*) from applied_delta where client_id = 'phone-s' and result is null "
-        + "and written_entity is not null")).as("claims holding their entity, no result written").isEqualTo(2);
+        + "and written_entity is not null")).as("claims holding their entity, no result written").isEqualTo(4);
   }
 
   @Test
@@ -108,14 +111,65 @@ class WriteThenClaimIT {
         .as("one update written").isEqualTo(1);
   }
 
+  @Test
+  void concurrentRetriesOfOneBatchPastTheGateWriteOnceAndGetTheSameResults() throws Exception {
+    String scope = "racing-batches";
+    push("phone-c", List.of(in(scope, create("x", doc("v", "1"))), in(scope, create("y", doc("v", "1")))));
+    List<Delta> retried = List.of(in(scope, update("x", 1, doc("v", "2"))), in(scope, update("y", 1, doc("v", "2"))));
+    List<List<DeltaResult>> answers = raceBatchesBehindRowLocks(scope, List.of("x", "y"), List.of(retried, retried));
+    for (int i = 0; i < 2; i++) {
+      int delta = i;
+      assertThat(answers).extracting(answer -> answer.get(delta).getStatus())
+          .containsOnly(DeltaStatus.DELTA_STATUS_APPLIED);
+      assertThat(answers.stream().filter(answer -> !answer.get(delta).getReplayed()).count())
+          .as("delta %d applied once", i).isEqualTo(1);
+      assertThat(answers.get(0).get(i).toBuilder().setReplayed(false).build())
+          .isEqualTo(answers.get(1).get(i).toBuilder().setReplayed(false).build());
+    }
+    assertThat(count("select count(*) from entity where scope = ? and row_version = 2", scope)).isEqualTo(2);
+    assertThat(count("select count(*) from change_log where scope = ?", scope)).as("written once").isEqualTo(4);
+  }
+
+  @Test
+  void oneDeltaIdUsedConcurrentlyInTwoBatchesWritesOnlyTheOneThatClaimedIt() throws Exception {
+    String scope = "racing-batch-reuse";
+    push("phone-u", List.of(in(scope, create("x", doc("v", "1"))), in(scope, create("y", doc("v", "1"))),
+        in(scope, create("z", doc("v", "1"))), in(scope, create("w", doc("v", "1")))));
+    List<Delta> first = List.of(in(scope, update("x", 1, doc("v", "2"))).toBuilder().setDeltaId("shared").build(),
+        in(scope, update("y", 1, doc("v", "2"))));
+    List<Delta> second = List.of(in(scope, update("z", 1, doc("v", "2"))).toBuilder().setDeltaId("shared").build(),
+        in(scope, update("w", 1, doc("v", "2"))));
+    List<List<DeltaResult>> answers = raceBatchesBehindRowLocks(scope, List.of("x", "y", "z", "w"),
+        List.of(first, second));
+    assertThat(List.of(answers.get(0).get(1), answers.get(1).get(1))).extracting(DeltaResult::getStatus)
+        .as("the deltas with their own ids").containsOnly(DeltaStatus.DELTA_STATUS_APPLIED);
+    assertThat(List.of(answers.get(0).get(0), answers.get(1).get(0))).extracting(DeltaResult::getStatus)
+        .containsExactlyInAnyOrder(DeltaStatus.DELTA_STATUS_APPLIED, DeltaStatus.DELTA_STATUS_REJECTED);
+    String loser = answers.get(0).get(0).getStatus() == DeltaStatus.DELTA_STATUS_REJECTED ? "x" : "z";
+    DeltaResult refused = answers.get(loser.equals("x") ? 0 : 1).get(0);
+    assertThat(refused.getError().getDetails(0).unpack(com.google.rpc.ErrorInfo.class).getReason())
+        .isEqualTo("DELTA_ID_REUSED");
+    assertThat(count("select row_version from entity where scope = ? and entity_id = ?", scope, loser))
+        .as("the write of the delta that lost the claim was rolled back").isEqualTo(1);
+    assertThat(count("select count(*) from change_log where scope = ? and operation = 'update'", scope))
+        .as("three updates written").isEqualTo(3);
+  }
+
   /**
    * Holds the row locks of {@code ids} in another transaction, starts one push per delta (client "phone-race"),
-   * waits until both wait for the locks inside PostgreSQL (so both statements have taken their snapshot and passed
+   * waits until every push waits for a lock inside PostgreSQL (so every statement has taken its snapshot and passed
    * the gate), then lets them go. Returns the answers in the order of {@code deltas}.
    */
   private static List<DeltaResult> raceBehindRowLocks(String scope, List<String> ids, List<Delta> deltas)
       throws Exception {
-    ExecutorService threads = Executors.newFixedThreadPool(deltas.size());
+    return raceBatchesBehindRowLocks(scope, ids, deltas.stream().map(List::of).toList()).stream()
+        .map(answer -> answer.get(0)).toList();
+  }
+
+  /** As {@link #raceBehindRowLocks}, one push per batch. */
+  private static List<List<DeltaResult>> raceBatchesBehindRowLocks(String scope, List<String> ids,
+      List<List<Delta>> batches) throws Exception {
+    ExecutorService threads = Executors.newFixedThreadPool(batches.size());
     try (Connection holder = server.database().dataSource().getConnection()) {
       holder.setAutoCommit(false);
       try (PreparedStatement lock = holder.prepareStatement(
@@ -124,12 +178,12 @@ class WriteThenClaimIT {
         lock.setArray(2, holder.createArrayOf("text", ids.toArray()));
         lock.executeQuery().close();
       }
-      List<Future<DeltaResult>> pushes = deltas.stream()
-          .map(delta -> threads.submit(() -> push("phone-race", delta))).toList();
-      awaitLockWaiters(deltas.size());
+      List<Future<List<DeltaResult>>> pushes = batches.stream()
+          .map(batch -> threads.submit(() -> push("phone-race", batch))).toList();
+      awaitLockWaiters(batches.size());
       holder.rollback();
-      List<DeltaResult> answers = new java.util.ArrayList<>();
-      for (Future<DeltaResult> push : pushes) {
+      List<List<DeltaResult>> answers = new java.util.ArrayList<>();
+      for (Future<List<DeltaResult>> push : pushes) {
         answers.add(push.get());
       }
       return answers;
