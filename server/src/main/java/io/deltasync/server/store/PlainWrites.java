@@ -14,7 +14,9 @@ import org.jooq.exception.DataAccessException;
  * The set-based write of many plain deltas of one client in one statement: the idempotency claims of all of them,
  * all creates as one {@code INSERT … ON CONFLICT DO NOTHING}, all compare-and-set updates and deletes as one
  * {@code UPDATE … FROM unnest(…)}, each row carrying its writer (schema V14) so the triggers log every row with its
- * own client, delta and clock.
+ * own client, delta and clock. Every row also sets {@code writer_supplied} (V22): without it, a delta id used again
+ * after its idempotency record expired, for the entity its first use wrote, supplies the pair the row already holds,
+ * the trigger took the write for plain SQL, and the written row no longer matched its delta here (a false miss).
  */
 final class PlainWrites {
   // One statement, one round trip. Data-modifying CTEs all run to completion and see the same snapshot. As in
@@ -42,8 +44,8 @@ final class PlainWrites {
           WHERE NOT EXISTS (SELECT 1 FROM applied_delta a WHERE a.client_id = ? AND a.delta_id = i.delta_id)),
       created AS (
           INSERT INTO entity (scope, entity_type, entity_id, data, last_modified_by, writer_client_id,
-                              writer_delta_id, write_clock_us)
-          SELECT i.scope, i.entity_type, i.entity_id, i.data::jsonb, ?, ?, i.delta_id, i.clock_us
+                              writer_delta_id, write_clock_us, writer_supplied)
+          SELECT i.scope, i.entity_type, i.entity_id, i.data::jsonb, ?, ?, i.delta_id, i.clock_us, true
           FROM open i
           WHERE i.op = 'create'
           ORDER BY i.ord
@@ -54,7 +56,8 @@ final class PlainWrites {
           SET data = CASE WHEN i.op = 'delete' THEN e.data ELSE deltasync_keep_exact(e.data, i.data::jsonb) END,
               is_deleted = (i.op = 'delete'),
               row_version = e.row_version + 1,
-              last_modified_by = ?, writer_client_id = ?, writer_delta_id = i.delta_id, write_clock_us = i.clock_us
+              last_modified_by = ?, writer_client_id = ?, writer_delta_id = i.delta_id, write_clock_us = i.clock_us,
+              writer_supplied = true
           FROM open i
           WHERE i.op <> 'create'
             AND e.scope = i.scope AND e.entity_type = i.entity_type AND e.entity_id = i.entity_id

@@ -19,7 +19,9 @@ import org.jooq.exception.DataAccessException;
  * and mapping every column of the written row into a record (docs/performance.md, "Single deltas"). The text never
  * varies (the compare-and-set's expectations are binds that may be empty, as in {@link PlainWrites}), so PgJDBC
  * prepares it once per connection and the server plans it once. The row carries its writer (schema V14), so no
- * trigger settings are made: the triggers take client, delta and clock from the row, as for set-based writes.
+ * trigger settings are made: the triggers take client, delta and clock from the row, as for set-based writes. It
+ * also sets {@code writer_supplied} (V22), so the row's writer counts even when it is the pair the row already holds
+ * (a delta id used again after its idempotency record expired, for the entity its first use wrote).
  */
 final class SingleWrites {
   // The write comes first and the claim after it, in the same statement, and the claim stores the written row
@@ -50,8 +52,8 @@ final class SingleWrites {
 
   static final String INSERT = GATE + """
            written AS (INSERT INTO entity (scope, entity_type, entity_id, data, last_modified_by, writer_client_id,
-                                           writer_delta_id, write_clock_us)
-                       SELECT ?, ?, ?, ?::jsonb, ?, ?, ?, ? WHERE (SELECT open FROM gate)
+                                           writer_delta_id, write_clock_us, writer_supplied)
+                       SELECT ?, ?, ?, ?::jsonb, ?, ?, ?, ?, true WHERE (SELECT open FROM gate)
                        ON CONFLICT DO NOTHING
                        RETURNING *),
       """ + CLAIM + ANSWER;
@@ -61,7 +63,8 @@ final class SingleWrites {
   static final String REPLACE = GATE + """
            written AS (UPDATE entity e SET data = deltasync_keep_exact(e.data, ?::jsonb),
                                            row_version = e.row_version + 1, last_modified_by = ?,
-                                           writer_client_id = ?, writer_delta_id = ?, write_clock_us = ?
+                                           writer_client_id = ?, writer_delta_id = ?, write_clock_us = ?,
+                                           writer_supplied = true
                        WHERE e.scope = ? AND e.entity_type = ? AND e.entity_id = ? AND NOT e.is_deleted
                          AND (?::bigint = 0 OR e.row_version = ?::bigint) AND (?::text = '' OR e.etag = ?::text)
                          AND (SELECT open FROM gate)
