@@ -172,11 +172,13 @@ public final class DeltaSyncServer implements AutoCloseable {
         new LogContextInterceptor());
     // Requests are parsed leniently: what cannot be parsed is answered, never an UNKNOWN end of the call.
     List<ServerServiceDefinition> services = List.of(
-        RequestParsing.lenient(new SyncServiceImpl(writes, changeFeed, sessions,
+        // Live pages shared by many streams are serialized once (wire.SharedResponses).
+        io.deltasync.server.wire.SharedResponses.install(RequestParsing.lenient(new SyncServiceImpl(writes,
+            changeFeed, sessions,
             new ManualResolution(store, new ConflictQueue(database.dsl()), config.limits().maxDeltaDataBytes(),
                 config.limits().pageSize(), config.limits().maxMessageBytes(), liveFeed::committed),
             sessionSettings, config.limits(), new StatusReport(changeFeed, sessions, sessionSettings,
-                new StatusQueries(database.dsl()))).bindService()),
+                new StatusQueries(database.dsl()))).bindService())),
         // Reflection also serves the error catalogue and google.rpc's error details through this service's schema.
         ReflectedFiles.alongside(
             RequestParsing.lenient(new AdminServiceImpl(telemetry, cleanup).bindService()),

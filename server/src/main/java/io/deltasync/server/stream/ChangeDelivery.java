@@ -12,6 +12,7 @@ import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.stream.OutboundQueue.Outgoing;
 import io.deltasync.server.stream.SyncSession.State;
 import io.deltasync.server.wire.MessageBudget;
+import io.deltasync.server.wire.SharedResponses;
 import io.deltasync.v1.Change;
 import io.deltasync.v1.Entity;
 import io.deltasync.v1.ErrorReason;
@@ -20,6 +21,7 @@ import io.deltasync.v1.SyncPhase;
 import io.deltasync.v1.SyncResponse;
 import io.grpc.protobuf.StatusProto;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -347,25 +349,41 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
       if (page.to().compareTo(frontier) <= 0) {
         return;
       }
+      List<ChangePage.Positioned> entries = page.entries();
       List<ChangePage.Positioned> changes = new ArrayList<>();
-      for (ChangePage.Positioned entry : page.entries()) {
+      BitSet included = new BitSet(entries.size());
+      long bytes = 0;
+      long framed = 0;
+      for (int i = 0; i < entries.size(); i++) {
+        ChangePage.Positioned entry = entries.get(i);
         Entity entity = entry.change().getEntity();
         if (filter.matches(entity.getScope(), entity.getEntityType()) && entry.position().compareTo(frontier) > 0
             && !session.answeredOnThisStream(entry.change())) {
           changes.add(entry);
+          included.set(i);
+          int size = entry.change().getSerializedSize();  // memoized on the page's one Change instance
+          bytes += size;
+          framed += size + MessageBudget.FRAMING_BYTES;
         }
       }
       if (!changes.isEmpty()) {
-        long bytes = 0;
-        for (ChangePage.Positioned change : changes) {
-          bytes += change.change().getSerializedSize();
-        }
         if (queue.changes() + changes.size() > settings.maxQueuedChanges()
             || queue.bytes() + bytes > settings.maxQueuedBytes()) {
           fallBackToCatchUp();
           return;
         }
-        enqueueChanges(changes, page.to(), page.toCursor(), SyncPhase.SYNC_PHASE_LIVE);
+        if (changes.size() == 1 || framed <= pages.budgetBytes()) {
+          // One message: the same for every stream that receives the same entries of this page (same filter
+          // outcome, same cursor), so it is built and serialized once for all of them. A stream whose own change
+          // was left out has other entries, hence its own message.
+          quietTicks = 0;
+          SyncResponse shared = page.message(included, unused -> SharedResponses.share(changesMessage(
+              changes.stream().map(ChangePage.Positioned::change).toList(), page.to(), page.toCursor(),
+              SyncPhase.SYNC_PHASE_LIVE).message()));
+          session.enqueue(new Outgoing(shared, changes.size(), page.to()));
+        } else {
+          enqueueChanges(changes, page.to(), page.toCursor(), SyncPhase.SYNC_PHASE_LIVE);
+        }
       }
       frontier = page.to();
       frontierCursor = page.toCursor();
