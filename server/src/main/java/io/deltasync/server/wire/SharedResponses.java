@@ -85,6 +85,12 @@ public final class SharedResponses {
     return builder.build();
   }
 
+  /** {@code generated} (the Sync method's own response marshaller), sending kept bytes where there are any. */
+  public static MethodDescriptor.Marshaller<SyncResponse> marshaller(
+      MethodDescriptor.Marshaller<SyncResponse> generated) {
+    return new Marshaller((MethodDescriptor.PrototypeMarshaller<SyncResponse>) generated);
+  }
+
   @SuppressWarnings("unchecked")
   private static <Q, R> ServerMethodDefinition<Q, R> installOn(ServerMethodDefinition<Q, R> definition) {
     MethodDescriptor<Q, R> method = definition.getMethodDescriptor();
