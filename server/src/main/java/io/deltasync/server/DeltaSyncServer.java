@@ -168,6 +168,8 @@ public final class DeltaSyncServer implements AutoCloseable {
     SessionSettings sessionSettings = sessionSettings(config, telemetry.sync());
     SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed, authenticator);
     liveFeed.onHistoryReset(sessions::endAllForHistoryReset);
+    sessions.admitHellosWith(new io.deltasync.server.admission.HelloAdmission(config.scale().helloConcurrency(),
+        config.scale().helloWait()));
     // Interceptors run in the reverse order of adding: the logging context first, then metrics (every call,
     // refused ones too), then authentication and the method's permission (docs/security.md). The HTTP port wraps
     // the same services in the same list.

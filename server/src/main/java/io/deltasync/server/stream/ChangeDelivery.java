@@ -1,6 +1,7 @@
 package io.deltasync.server.stream;
 
 import com.google.rpc.Code;
+import io.deltasync.server.admission.HelloAdmission;
 import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.changefeed.LiveFeed;
 import io.deltasync.server.error.Errors;
@@ -65,6 +66,10 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   private String frontierCursor;
   private long fallbacks;
   private int quietTicks;
+  // The stream's turn between hello and first page (admission.HelloAdmission), and whether that page is reached.
+  private HelloAdmission.Ticket turn;
+  private boolean started;
+  private boolean firstPageReached;
 
   ChangeDelivery(SyncSession session, SessionSettings settings, ChangeFeed changeFeed, LiveFeed liveFeed,
       OutboundQueue queue, ReentrantLock lock, Condition progress) {
@@ -90,12 +95,39 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
    */
   void startFrom(ChangeFilter filter, Position resumeAfter, String resumeCursor) {
     this.filter = filter;
+    this.started = true;
     if (resumeAfter != null) {
       frontier = resumeAfter;
       frontierCursor = resumeCursor;
       queue.sentUpTo(resumeAfter);
     }
     delivery.execute(resumeAfter == null ? this::deliverInitialStateThenCatchUp : this::catchUp);
+  }
+
+  /**
+   * After the hello: the delivery keeps the stream's admission turn until its first page is queued, it goes live,
+   * or it ends; a hello that did not start delivery gives it back now.
+   */
+  void holdTurnUntilFirstPage(HelloAdmission.Ticket ticket) {
+    lock.lock();
+    try {
+      if (!started || firstPageReached || session.state == State.CLOSED) {
+        ticket.close();
+      } else {
+        turn = ticket;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Under the lock: the start-up work of this stream is done (or over), the next hello may go ahead. */
+  private void firstPageReached() {
+    firstPageReached = true;
+    if (turn != null) {
+      turn.close();
+      turn = null;
+    }
   }
 
   /** Under the lock: the filter changes pass. */
@@ -129,6 +161,12 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
 
   /** Stops the delivery thread (the session closed). */
   void shutdown() {
+    lock.lock();
+    try {
+      firstPageReached();
+    } finally {
+      lock.unlock();
+    }
     delivery.shutdown();
   }
 
@@ -300,6 +338,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
         return false;
       }
       session.state = State.LIVE;
+      firstPageReached();
       // An empty batch marks the switch, and gives the client a cursor to acknowledge.
       session.enqueue(changesMessage(List.of(), frontier, frontierCursor, SyncPhase.SYNC_PHASE_LIVE));
       return true;
@@ -437,6 +476,8 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
     lock.lock();
     try {
       while (session.state != State.CLOSED && (queue.changes() > 0 || !queue.isReady() || queue.isPaused())) {
+        // From here on the client sets the pace: the stream's start-up is over.
+        firstPageReached();
         // Signalled by drain(); the timeout covers a readiness change that raced with the check.
         progress.await(200, TimeUnit.MILLISECONDS);
       }
@@ -476,6 +517,12 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   }
 
   private void failDelivery(RuntimeException e) {
+    lock.lock();
+    try {
+      firstPageReached();
+    } finally {
+      lock.unlock();
+    }
     if (SyncStore.isUnavailable(e)) {
       log.warn("Client '{}': database unavailable during delivery; ending the stream", session.clientId);
     } else {
