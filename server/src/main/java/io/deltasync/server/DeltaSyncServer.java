@@ -27,6 +27,7 @@ import io.deltasync.server.store.StatusQueries;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.stream.SessionSettings;
 import io.deltasync.server.stream.SyncSessions;
+import io.deltasync.server.warmup.Warmup;
 import io.deltasync.server.write.ManualResolution;
 import io.deltasync.server.write.WriteService;
 import io.deltasync.v1.ErrorsProto;
@@ -71,6 +72,7 @@ public final class DeltaSyncServer implements AutoCloseable {
   private final CleanupSchedule cleanupSchedule;
   private final Optional<WebServer> web;
   private boolean closed;
+  private Warmup.Result warmup = Warmup.Result.NONE;
 
   private DeltaSyncServer(ServerConfig config, Database database, HealthReporter health, ExecutorService executor,
       LiveFeed liveFeed, SyncSessions sessions, SyncStore store, Server server, ServerTelemetry telemetry,
@@ -143,12 +145,13 @@ public final class DeltaSyncServer implements AutoCloseable {
     LiveFeed liveFeed = new LiveFeed(changeFeed, feedStore, database::openDedicatedConnection,
         config.stream().feedPollInterval(), config.limits().pageSize());
     // After each commit: wake this node's reader, and (coalesced) the other nodes'; never a NOTIFY in the write.
-    WriteService writes = new WriteService(store, config.limits().maxDeltaDataBytes(),
-        config.limits().maxEditsPerDelta(),
-        new ConflictPolicies(config.defaultConflictPolicy(), config.conflicts().byEntityType(),
-            config.operationalTransformEnabled()),
-        config.conflicts().maxClockSkew(), Clock.systemUTC(), config.limits().maxMessageBytes(),
-        liveFeed::committed);
+    ServerConfig settings = config;
+    java.util.function.BiFunction<SyncStore, Runnable, WriteService> writeService = (on, committed) ->
+        new WriteService(on, settings.limits().maxDeltaDataBytes(), settings.limits().maxEditsPerDelta(),
+            new ConflictPolicies(settings.defaultConflictPolicy(), settings.conflicts().byEntityType(),
+                settings.operationalTransformEnabled()),
+            settings.conflicts().maxClockSkew(), Clock.systemUTC(), settings.limits().maxMessageBytes(), committed);
+    WriteService writes = writeService.apply(store, liveFeed::committed);
     writes.traceWith(telemetry.tracer());
     AdmissionConfig admission = config.admission();
     writes.admitWith(new io.deltasync.server.admission.WriteAdmission(admission.entityStripes(),
@@ -165,6 +168,8 @@ public final class DeltaSyncServer implements AutoCloseable {
     SessionSettings sessionSettings = sessionSettings(config, telemetry.sync());
     SyncSessions sessions = new SyncSessions(sessionSettings, writes, changeFeed, liveFeed, authenticator);
     liveFeed.onHistoryReset(sessions::endAllForHistoryReset);
+    sessions.admitHellosWith(new io.deltasync.server.admission.HelloAdmission(config.scale().helloConcurrency(),
+        config.scale().helloWait()));
     // Interceptors run in the reverse order of adding: the logging context first, then metrics (every call,
     // refused ones too), then authentication and the method's permission (docs/security.md). The HTTP port wraps
     // the same services in the same list.
@@ -172,11 +177,13 @@ public final class DeltaSyncServer implements AutoCloseable {
         new LogContextInterceptor());
     // Requests are parsed leniently: what cannot be parsed is answered, never an UNKNOWN end of the call.
     List<ServerServiceDefinition> services = List.of(
-        RequestParsing.lenient(new SyncServiceImpl(writes, changeFeed, sessions,
+        // Live pages shared by many streams are serialized once (wire.SharedResponses).
+        io.deltasync.server.wire.SharedResponses.install(RequestParsing.lenient(new SyncServiceImpl(writes,
+            changeFeed, sessions,
             new ManualResolution(store, new ConflictQueue(database.dsl()), config.limits().maxDeltaDataBytes(),
                 config.limits().pageSize(), config.limits().maxMessageBytes(), liveFeed::committed),
             sessionSettings, config.limits(), new StatusReport(changeFeed, sessions, sessionSettings,
-                new StatusQueries(database.dsl()))).bindService()),
+                new StatusQueries(database.dsl()))).bindService())),
         // Reflection also serves the error catalogue and google.rpc's error details through this service's schema.
         ReflectedFiles.alongside(
             RequestParsing.lenient(new AdminServiceImpl(telemetry, cleanup).bindService()),
@@ -211,9 +218,15 @@ public final class DeltaSyncServer implements AutoCloseable {
       health.close();
       throw e;
     }
+    // Before SERVING: the hot paths, run invisibly (rolled-back pushes of a write service of its own).
+    Warmup.Result warmed = Warmup.run(config.scale(), writeService.apply(new SyncStore(database.dsl().configuration()
+        .derive(Warmup.rollbackOnly(database.dataSource())).dsl(), config.limits().maxMessageBytes()), () -> { })::push,
+        database.dsl(), changeFeed, config.limits().maxMessageBytes());
     health.startChecking(database, () -> liveFeed.isHealthy(FEED_STALL_LIMIT), HEALTH_CHECK_PERIOD);
-    return new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store, server, telemetry,
-        new CleanupSchedule(cleanup, config.ops().cleanupInterval()), Optional.ofNullable(web));
+    DeltaSyncServer started = new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store,
+        server, telemetry, new CleanupSchedule(cleanup, config.ops().cleanupInterval()), Optional.ofNullable(web));
+    started.warmup = warmed;
+    return started;
   }
 
   /**
@@ -334,6 +347,11 @@ public final class DeltaSyncServer implements AutoCloseable {
   /** The port of the Prometheus endpoint, if it is served (DELTASYNC_METRICS_PORT). */
   public java.util.OptionalInt metricsPort() {
     return telemetry.port();
+  }
+
+  /** What the start-up warm-up did (DELTASYNC_WARMUP_*). */
+  public Warmup.Result warmup() {
+    return warmup;
   }
 
   /** The open Sync sessions. */

@@ -110,7 +110,7 @@ public final class ScaleBenchmark {
     if (jfr != null) {
       Files.createDirectories(o.out());
     }
-    server = ServerProcess.start("server", seeds.url(), seeds.user(), seeds.password(), work, Map.of(),
+    server = ServerProcess.start("server", seeds.url(), seeds.user(), seeds.password(), work, o.serverEnv(),
         o.serverHeap(), jfr);
     target = new Target(server);
     report.machine.put("PostgreSQL", seeds.postgresVersion());

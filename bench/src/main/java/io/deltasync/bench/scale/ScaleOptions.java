@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 
@@ -14,7 +15,8 @@ import java.util.stream.Stream;
 record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser, String databasePassword,
     List<Integer> subscribers, int fanOutSeconds, int rate, int catchUpChanges, int initialRows,
     int initialRowsBefore, int idleStreams, int storm, int stormSubscribers, int stalledChanges,
-    List<Integer> writeBatches, int writeDeltas, int writeClients, String serverHeap, boolean smoke, boolean jfr) {
+    List<Integer> writeBatches, int writeDeltas, int writeClients, String serverHeap, boolean smoke, boolean jfr,
+    Map<String, String> serverEnv) {
 
   static final String USAGE = """
       ScaleBenchmark: deltasync at scale against same-run baselines (see docs/performance.md).
@@ -35,6 +37,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         --write-deltas N          deltas per write measurement                      (default 4000)
         --write-clients N         concurrent writers                                (default 8)
         --server-heap SIZE        -Xms/-Xmx of the server JVM                       (default 2g)
+        --server-env NAME=VALUE   a DELTASYNC_* setting of the server (repeatable), e.g. DELTASYNC_WARMUP=false
         --jfr                     record the server with JFR (server.jfr, server-hot-methods.txt in --out)
         --smoke                   tiny sizes (the test suite's run); flags after it still apply""";
 
@@ -59,6 +62,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     String heap = "2g";
     boolean smoke = false;
     boolean jfr = false;
+    Map<String, String> serverEnv = new java.util.LinkedHashMap<>();
     for (int i = 0; i < args.length; i++) {
       String name = args[i];
       if (name.equals("--help") || name.equals("-h")) {
@@ -109,6 +113,13 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         case "--write-deltas" -> writeDeltas = positive(name, value);
         case "--write-clients" -> writeClients = positive(name, value);
         case "--server-heap" -> heap = value;
+        case "--server-env" -> {
+          int eq = value.indexOf('=');
+          if (eq < 1 || !value.startsWith("DELTASYNC_")) {
+            throw new IllegalArgumentException("--server-env " + value + " (expected: DELTASYNC_NAME=value)");
+          }
+          serverEnv.put(value.substring(0, eq), value.substring(eq + 1));
+        }
         default -> throw new IllegalArgumentException("unknown option " + name + " (see --help)");
       }
     }
@@ -120,7 +131,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
           + "default DELTASYNC_MAX_DELTAS_PER_PUSH)");
     }
     return new ScaleOptions(out, url, user, password, subscribers, seconds, rate, catchUp, initial, before, idle,
-        storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke, jfr);
+        storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke, jfr, Map.copyOf(serverEnv));
   }
 
   private static List<Integer> list(String name, String value) {

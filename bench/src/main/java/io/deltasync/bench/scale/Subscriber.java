@@ -1,17 +1,14 @@
 package io.deltasync.bench.scale;
 
-import io.deltasync.v1.Change;
 import io.deltasync.v1.Subscription;
-import io.deltasync.v1.SyncChanges;
 import io.deltasync.v1.SyncHeartbeat;
 import io.deltasync.v1.SyncHello;
-import io.deltasync.v1.SyncPhase;
 import io.deltasync.v1.SyncRequest;
-import io.deltasync.v1.SyncResponse;
-import io.deltasync.v1.SyncServiceGrpc;
+import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ClientResponseObserver;
 import java.util.BitSet;
 import java.util.concurrent.CompletableFuture;
@@ -50,7 +47,9 @@ final class Subscriber {
       boolean reading) {
     this.sentAtNanos = sentAtNanos;
     CompletableFuture<ClientCallStreamObserver<SyncRequest>> call = new CompletableFuture<>();
-    SyncServiceGrpc.newStub(channel).sync(new ClientResponseObserver<SyncRequest, SyncResponse>() {
+    // Responses are read lean (LeanResponses): the ids it checks, not the documents.
+    ClientCalls.asyncBidiStreamingCall(channel.newCall(LeanResponses.SYNC, CallOptions.DEFAULT),
+        new ClientResponseObserver<SyncRequest, LeanResponses.Received>() {
       @Override
       public void beforeStart(ClientCallStreamObserver<SyncRequest> stream) {
         if (!reading) {
@@ -60,7 +59,7 @@ final class Subscriber {
       }
 
       @Override
-      public void onNext(SyncResponse message) {
+      public void onNext(LeanResponses.Received message) {
         receive(message);
       }
 
@@ -82,30 +81,29 @@ final class Subscriber {
         .addSubscriptions(Subscription.newBuilder().addScopes(scope))).build());
   }
 
-  private synchronized void receive(SyncResponse message) {
+  private synchronized void receive(LeanResponses.Received page) {
     long now = System.nanoTime();
-    if (message.hasHeartbeat()) {
+    if (page.kind() == LeanResponses.Kind.HEARTBEAT) {
       send(SyncRequest.newBuilder().setHeartbeat(SyncHeartbeat.getDefaultInstance()).build());
       return;
     }
-    if (!message.hasChanges()) {
+    if (page.kind() != LeanResponses.Kind.CHANGES) {
       return;
     }
-    SyncChanges page = message.getChanges();
-    switch (page.getPhase()) {
+    switch (page.phase()) {
       case SYNC_PHASE_INITIAL_STATE -> {
-        stateChanges.addAndGet(page.getChangesCount());
-        if (!page.getCursor().isEmpty()) {
+        stateChanges.addAndGet(page.changeCount());
+        if (page.hasCursor()) {
           stateComplete.complete(now - startNanos);
         }
       }
-      case SYNC_PHASE_CATCH_UP -> catchUpChanges.addAndGet(page.getChangesCount());
+      case SYNC_PHASE_CATCH_UP -> catchUpChanges.addAndGet(page.changeCount());
       case SYNC_PHASE_LIVE -> {
         live.complete(now - startNanos);
-        liveChanges.addAndGet(page.getChangesCount());
+        liveChanges.addAndGet(page.changeCount());
         if (sentAtNanos != null) {
-          for (Change change : page.getChangesList()) {
-            int seq = Integer.parseInt(change.getEntity().getEntityId());
+          for (String entityId : page.entityIds()) {
+            int seq = Integer.parseInt(entityId);
             if (seen.get(seq)) {
               duplicates++;
             } else {

@@ -6,11 +6,13 @@ import io.deltasync.server.store.Position;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.telemetry.SyncTelemetry;
 import io.deltasync.v1.Change;
+import io.deltasync.v1.SyncResponse;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,6 +22,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 import org.postgresql.PGConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -77,11 +80,27 @@ public final class LiveFeed implements AutoCloseable {
    * @param to the position the page ends at (inclusive)
    * @param entries the changes with their positions, in order
    * @param toCursor the wire cursor at {@code to}, encoded once for every subscriber
+   * @param messages the messages built from this page, by which of its entries they hold (see {@link #message})
    */
-  public record Page(Position from, Position to, List<ChangePage.Positioned> entries, String toCursor) {
+  public record Page(Position from, Position to, List<ChangePage.Positioned> entries, String toCursor,
+      Map<BitSet, SyncResponse> messages) {
+    /** A page nobody has built a message of yet. */
+    public Page(Position from, Position to, List<ChangePage.Positioned> entries, String toCursor) {
+      this(from, to, entries, toCursor, new ConcurrentHashMap<>());
+    }
+
     /** The changes, in order. */
     public List<Change> changes() {
       return entries.stream().map(ChangePage.Positioned::change).toList();
+    }
+
+    /**
+     * The one message of this page for every stream that receives the entries in {@code included} (indexes into
+     * {@link #entries}) and nothing else: built by the first stream that asks, then the same instance for all (so
+     * that it is serialized once, see wire.SharedResponses). {@code included} must not change afterwards.
+     */
+    public SyncResponse message(BitSet included, Function<BitSet, SyncResponse> build) {
+      return messages.computeIfAbsent(included, build);
     }
   }
 

@@ -139,7 +139,9 @@ public final class Database implements AutoCloseable {
     config.setUsername(user);
     config.setPassword(password);
     config.setMaximumPoolSize(size);
-    config.setMinimumIdle(Math.min(2, size));
+    // Every connection opened at start-up: the first burst of clients after a start (a deploy reconnects every
+    // device) must not wait for PostgreSQL to start backends one by one.
+    config.setMinimumIdle(size);
     // Admission control: a request waits this long for a connection, then is answered RESOURCE_EXHAUSTED (see
     // SyncStore.isOverloaded); a database that is gone fails faster than Hikari's default 30 s, too.
     config.setConnectionTimeout(ACQUIRE_TIMEOUT.toMillis());

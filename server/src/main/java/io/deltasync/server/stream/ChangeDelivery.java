@@ -1,6 +1,7 @@
 package io.deltasync.server.stream;
 
 import com.google.rpc.Code;
+import io.deltasync.server.admission.HelloAdmission;
 import io.deltasync.server.changefeed.ChangeFeed;
 import io.deltasync.server.changefeed.LiveFeed;
 import io.deltasync.server.error.Errors;
@@ -12,6 +13,7 @@ import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.stream.OutboundQueue.Outgoing;
 import io.deltasync.server.stream.SyncSession.State;
 import io.deltasync.server.wire.MessageBudget;
+import io.deltasync.server.wire.SharedResponses;
 import io.deltasync.v1.Change;
 import io.deltasync.v1.Entity;
 import io.deltasync.v1.ErrorReason;
@@ -20,6 +22,7 @@ import io.deltasync.v1.SyncPhase;
 import io.deltasync.v1.SyncResponse;
 import io.grpc.protobuf.StatusProto;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -63,6 +66,10 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   private String frontierCursor;
   private long fallbacks;
   private int quietTicks;
+  // The stream's turn between hello and first page (admission.HelloAdmission), and whether that page is reached.
+  private HelloAdmission.Ticket turn;
+  private boolean started;
+  private boolean firstPageReached;
 
   ChangeDelivery(SyncSession session, SessionSettings settings, ChangeFeed changeFeed, LiveFeed liveFeed,
       OutboundQueue queue, ReentrantLock lock, Condition progress) {
@@ -88,12 +95,39 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
    */
   void startFrom(ChangeFilter filter, Position resumeAfter, String resumeCursor) {
     this.filter = filter;
+    this.started = true;
     if (resumeAfter != null) {
       frontier = resumeAfter;
       frontierCursor = resumeCursor;
       queue.sentUpTo(resumeAfter);
     }
     delivery.execute(resumeAfter == null ? this::deliverInitialStateThenCatchUp : this::catchUp);
+  }
+
+  /**
+   * After the hello: the delivery keeps the stream's admission turn until its first page is queued, it goes live,
+   * or it ends; a hello that did not start delivery gives it back now.
+   */
+  void holdTurnUntilFirstPage(HelloAdmission.Ticket ticket) {
+    lock.lock();
+    try {
+      if (!started || firstPageReached || session.state == State.CLOSED) {
+        ticket.close();
+      } else {
+        turn = ticket;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Under the lock: the start-up work of this stream is done (or over), the next hello may go ahead. */
+  private void firstPageReached() {
+    firstPageReached = true;
+    if (turn != null) {
+      turn.close();
+      turn = null;
+    }
   }
 
   /** Under the lock: the filter changes pass. */
@@ -127,6 +161,12 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
 
   /** Stops the delivery thread (the session closed). */
   void shutdown() {
+    lock.lock();
+    try {
+      firstPageReached();
+    } finally {
+      lock.unlock();
+    }
     delivery.shutdown();
   }
 
@@ -298,6 +338,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
         return false;
       }
       session.state = State.LIVE;
+      firstPageReached();
       // An empty batch marks the switch, and gives the client a cursor to acknowledge.
       session.enqueue(changesMessage(List.of(), frontier, frontierCursor, SyncPhase.SYNC_PHASE_LIVE));
       return true;
@@ -347,25 +388,41 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
       if (page.to().compareTo(frontier) <= 0) {
         return;
       }
+      List<ChangePage.Positioned> entries = page.entries();
       List<ChangePage.Positioned> changes = new ArrayList<>();
-      for (ChangePage.Positioned entry : page.entries()) {
+      BitSet included = new BitSet(entries.size());
+      long bytes = 0;
+      long framed = 0;
+      for (int i = 0; i < entries.size(); i++) {
+        ChangePage.Positioned entry = entries.get(i);
         Entity entity = entry.change().getEntity();
         if (filter.matches(entity.getScope(), entity.getEntityType()) && entry.position().compareTo(frontier) > 0
             && !session.answeredOnThisStream(entry.change())) {
           changes.add(entry);
+          included.set(i);
+          int size = entry.change().getSerializedSize();  // memoized on the page's one Change instance
+          bytes += size;
+          framed += size + MessageBudget.FRAMING_BYTES;
         }
       }
       if (!changes.isEmpty()) {
-        long bytes = 0;
-        for (ChangePage.Positioned change : changes) {
-          bytes += change.change().getSerializedSize();
-        }
         if (queue.changes() + changes.size() > settings.maxQueuedChanges()
             || queue.bytes() + bytes > settings.maxQueuedBytes()) {
           fallBackToCatchUp();
           return;
         }
-        enqueueChanges(changes, page.to(), page.toCursor(), SyncPhase.SYNC_PHASE_LIVE);
+        if (changes.size() == 1 || framed <= pages.budgetBytes()) {
+          // One message: the same for every stream that receives the same entries of this page (same filter
+          // outcome, same cursor), so it is built and serialized once for all of them. A stream whose own change
+          // was left out has other entries, hence its own message.
+          quietTicks = 0;
+          SyncResponse shared = page.message(included, unused -> SharedResponses.share(changesMessage(
+              changes.stream().map(ChangePage.Positioned::change).toList(), page.to(), page.toCursor(),
+              SyncPhase.SYNC_PHASE_LIVE).message()));
+          session.enqueue(new Outgoing(shared, changes.size(), page.to()));
+        } else {
+          enqueueChanges(changes, page.to(), page.toCursor(), SyncPhase.SYNC_PHASE_LIVE);
+        }
       }
       frontier = page.to();
       frontierCursor = page.toCursor();
@@ -419,6 +476,8 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
     lock.lock();
     try {
       while (session.state != State.CLOSED && (queue.changes() > 0 || !queue.isReady() || queue.isPaused())) {
+        // From here on the client sets the pace: the stream's start-up is over.
+        firstPageReached();
         // Signalled by drain(); the timeout covers a readiness change that raced with the check.
         progress.await(200, TimeUnit.MILLISECONDS);
       }
@@ -458,6 +517,12 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   }
 
   private void failDelivery(RuntimeException e) {
+    lock.lock();
+    try {
+      firstPageReached();
+    } finally {
+      lock.unlock();
+    }
     if (SyncStore.isUnavailable(e)) {
       log.warn("Client '{}': database unavailable during delivery; ending the stream", session.clientId);
     } else {

@@ -106,9 +106,12 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
   private volatile boolean awaitingClient;
   private long lastSeenRecordedNanos;
 
+  private final io.deltasync.server.admission.HelloAdmission hellos;
+
   SyncSession(ServerCallStreamObserver<SyncResponse> out, SessionSettings settings, WriteService writes,
       ChangeFeed changeFeed, LiveFeed liveFeed, ClientStreams clientStreams, StreamCredential credential,
-      Runnable onClose) {
+      io.deltasync.server.admission.HelloAdmission hellos, Runnable onClose) {
+    this.hellos = hellos;
     this.out = out;
     this.credential = credential;
     this.clientStreams = clientStreams;
@@ -238,6 +241,26 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
     }
     // Scopes named but not readable are refused; what remains is narrowed to the credential's readable scopes.
     String helloClientId = credential.checkHello(hello);
+    // A burst of hellos takes turns (admission.HelloAdmission): the turn lasts until the stream's first page.
+    io.deltasync.server.admission.HelloAdmission.Ticket turn;
+    try {
+      turn = hellos.admit();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new DeltaSyncException(hellos.busy());
+    }
+    if (turn == null) {
+      throw new DeltaSyncException(hellos.busy());
+    }
+    try {
+      helloAdmitted(hello, helloClientId, subscriptions, turn);
+    } finally {
+      changes.holdTurnUntilFirstPage(turn);
+    }
+  }
+
+  private void helloAdmitted(SyncHello hello, String helloClientId, Subscriptions subscriptions,
+      io.deltasync.server.admission.HelloAdmission.Ticket turn) {
     String resyncReason = null;
     Cursor cursor = null;
     if (!hello.getCursor().isEmpty()) {

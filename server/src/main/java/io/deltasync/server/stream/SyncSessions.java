@@ -26,6 +26,8 @@ public final class SyncSessions implements AutoCloseable {
       Thread.ofPlatform().name("deltasync-heartbeats").daemon().factory());
   private final ClientStreams clientStreams;
   private volatile boolean accepting = true;
+  private volatile io.deltasync.server.admission.HelloAdmission hellos =
+      io.deltasync.server.admission.HelloAdmission.NONE;
 
   private final io.deltasync.server.auth.Authenticator authenticator;
 
@@ -59,6 +61,11 @@ public final class SyncSessions implements AutoCloseable {
         TimeUnit.SECONDS);
   }
 
+  /** Puts {@code admission} in front of every hello (default: {@code HelloAdmission.NONE}). */
+  public void admitHellosWith(io.deltasync.server.admission.HelloAdmission admission) {
+    this.hellos = java.util.Objects.requireNonNull(admission, "admission");
+  }
+
   private static void checkCredentialSafely(SyncSession session) {
     try {
       session.checkCredential();
@@ -86,7 +93,7 @@ public final class SyncSessions implements AutoCloseable {
     var span = settings.telemetry().sessionStarted();
     SyncSession session = new SyncSession(out, settings, writes, changeFeed, liveFeed, clientStreams,
         new StreamCredential(principal, authenticator, authenticator.settings().expiryWarning(),
-            java.time.Clock.systemUTC()), () -> {
+            java.time.Clock.systemUTC()), hellos, () -> {
           sessions.remove(self[0]);
           SyncSession.Stats stats = self[0].stats();
           settings.telemetry().sessionEnded(span, stats.clientId(), stats.state().name(), stats.fallbacks());

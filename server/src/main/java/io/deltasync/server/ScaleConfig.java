@@ -1,0 +1,64 @@
+package io.deltasync.server;
+
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * Settings for serving many streams (docs/performance.md, "At scale"): the start-up warm-up and the admission of
+ * hellos.
+ *
+ * @param warmupEnabled whether the server warms its hot paths (a rolled-back push of creates and updates, change-log
+ *     reads, live-page messages and their serialization) before health answers SERVING, so that the first clients
+ *     after a start or a deploy are not served by cold code. Nothing of it is visible to clients
+ * @param warmupIterations how many rounds the warm-up runs at most (each: a rolled-back push of a few deltas, a
+ *     change-log read, the message of a page built and serialized several times); 0 = none
+ * @param warmupMaxDuration the longest the warm-up may delay SERVING; it stops after this even with rounds left
+ * @param helloConcurrency how many Sync streams at a time may do the work between their hello and their first page
+ *     (resolve the cursor, first reads, join the live feed); the others wait their turn in order. 0 = no bound
+ * @param helloWait how long a hello waits for its turn; past it the stream is answered RESOURCE_EXHAUSTED /
+ *     SERVER_BUSY with a RetryInfo (the client sends the hello again after a backoff)
+ */
+public record ScaleConfig(boolean warmupEnabled, int warmupIterations, Duration warmupMaxDuration,
+    int helloConcurrency, Duration helloWait) {
+  /** Validates. */
+  public ScaleConfig {
+    if (warmupIterations < 0) {
+      throw new IllegalArgumentException("warmupIterations: " + warmupIterations + " (expected: >= 0)");
+    }
+    if (helloConcurrency < 0) {
+      throw new IllegalArgumentException("helloConcurrency: " + helloConcurrency + " (expected: >= 0)");
+    }
+    if (warmupMaxDuration.isNegative()) {
+      throw new IllegalArgumentException("warmupMaxDuration: " + warmupMaxDuration + " (expected: >= 0)");
+    }
+  }
+
+  /** The defaults. */
+  public static ScaleConfig defaults() {
+    return from(Map.of());
+  }
+
+  /**
+   * Reads DELTASYNC_WARMUP, DELTASYNC_WARMUP_ITERATIONS, DELTASYNC_WARMUP_MAX_MILLIS, DELTASYNC_HELLO_CONCURRENCY
+   * and DELTASYNC_HELLO_WAIT_MILLIS.
+   */
+  public static ScaleConfig from(Map<String, String> env) {
+    ServerConfig.Settings s = new ServerConfig.Settings(env);
+    return new ScaleConfig(
+        s.bool("DELTASYNC_WARMUP", true),
+        s.integer("DELTASYNC_WARMUP_ITERATIONS", 1_000, 0, 1_000_000),
+        Duration.ofMillis(s.integer("DELTASYNC_WARMUP_MAX_MILLIS", 10_000, 0, 600_000)),
+        s.integer("DELTASYNC_HELLO_CONCURRENCY", 4, 0, 100_000),
+        Duration.ofMillis(s.integer("DELTASYNC_HELLO_WAIT_MILLIS", 30_000, 1, 600_000)));
+  }
+
+  /** A copy with the warm-up on or off (tests that start many servers turn it off). */
+  public ScaleConfig withWarmup(boolean enabled, int iterations, Duration maxDuration) {
+    return new ScaleConfig(enabled, iterations, maxDuration, helloConcurrency, helloWait);
+  }
+
+  /** A copy with another admission of hellos. */
+  public ScaleConfig withHelloAdmission(int concurrency, Duration wait) {
+    return new ScaleConfig(warmupEnabled, warmupIterations, warmupMaxDuration, concurrency, wait);
+  }
+}

@@ -1,0 +1,2 @@
+/** The start-up warm-up: the hot paths run before health answers SERVING, invisibly to clients. */
+package io.deltasync.server.warmup;

@@ -1,0 +1,140 @@
+package io.deltasync.server.wire;
+
+import io.deltasync.v1.SyncResponse;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerMethodDefinition;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Serialize once, send to many: a live page that reaches a thousand streams with the same content is one
+ * {@link SyncResponse} instance, {@link #share shared} by every stream; its bytes are kept beside it and the Sync
+ * method's response marshaller hands those same bytes to each stream, instead of serializing the message once per
+ * stream (protobuf's {@code writeTo} is not memoized, only its size is).
+ *
+ * <p>The cache holds the most recently shared messages only ({@link #SLOTS} of them, each at most
+ * {@link #MAX_BYTES}), looked up by identity: a stream that sends a shared message after it fell out of the cache
+ * (a stream far behind the others) serializes it itself, with the same bytes. So the cache costs at most
+ * {@code SLOTS × MAX_BYTES} of heap, and a lookup is a scan of {@link #SLOTS} references.
+ */
+public final class SharedResponses {
+  /** How many recently shared messages keep their bytes. */
+  public static final int SLOTS = 64;
+  /** The largest message whose bytes are kept (larger ones are serialized per stream, as before). */
+  public static final int MAX_BYTES = 256 * 1024;
+
+  private static final AtomicReferenceArray<Entry> RING = new AtomicReferenceArray<>(SLOTS);
+  private static final AtomicInteger NEXT = new AtomicInteger();
+
+  private static final LongAdder REUSED = new LongAdder();
+
+  private record Entry(SyncResponse message, byte[] bytes) {}
+
+  private SharedResponses() {}
+
+  /**
+   * Serializes {@code message} now, once, and keeps its bytes for the marshaller; returns the message. Call it only
+   * for an immutable message that will be sent to several streams.
+   */
+  public static SyncResponse share(SyncResponse message) {
+    int size = message.getSerializedSize();
+    if (size <= MAX_BYTES) {
+      RING.set(Math.floorMod(NEXT.getAndIncrement(), SLOTS), new Entry(message, message.toByteArray()));
+    }
+    return message;
+  }
+
+  /** The bytes kept for {@code message} (this very instance), or null. */
+  static byte[] bytesOf(SyncResponse message) {
+    for (int i = 0; i < SLOTS; i++) {
+      Entry entry = RING.get(i);
+      if (entry != null && entry.message() == message) {
+        return entry.bytes();
+      }
+    }
+    return null;
+  }
+
+  /** How many times, since the process started, kept bytes went out instead of a serialization. */
+  public static long reused() {
+    return REUSED.sum();
+  }
+
+  /**
+   * The service with every method that answers {@link SyncResponse} marshalling its responses through the shared
+   * bytes when there are any (grpc-java frames a {@code ByteArrayInputStream} by its known length, without a copy
+   * through a buffer of unknown size).
+   */
+  public static ServerServiceDefinition install(ServerServiceDefinition service) {
+    ServiceDescriptor original = service.getServiceDescriptor();
+    ServiceDescriptor.Builder descriptor = ServiceDescriptor.newBuilder(original.getName())
+        .setSchemaDescriptor(original.getSchemaDescriptor());
+    java.util.List<ServerMethodDefinition<?, ?>> methods = new java.util.ArrayList<>();
+    for (ServerMethodDefinition<?, ?> method : service.getMethods()) {
+      ServerMethodDefinition<?, ?> installed = installOn(method);
+      methods.add(installed);
+      descriptor.addMethod(installed.getMethodDescriptor());
+    }
+    ServerServiceDefinition.Builder builder = ServerServiceDefinition.builder(descriptor.build());
+    methods.forEach(builder::addMethod);
+    return builder.build();
+  }
+
+  /** {@code generated} (the Sync method's own response marshaller), sending kept bytes where there are any. */
+  public static MethodDescriptor.Marshaller<SyncResponse> marshaller(
+      MethodDescriptor.Marshaller<SyncResponse> generated) {
+    return new Marshaller((MethodDescriptor.PrototypeMarshaller<SyncResponse>) generated);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <Q, R> ServerMethodDefinition<Q, R> installOn(ServerMethodDefinition<Q, R> definition) {
+    MethodDescriptor<Q, R> method = definition.getMethodDescriptor();
+    if (!(method.getResponseMarshaller() instanceof MethodDescriptor.PrototypeMarshaller<R> prototyped)
+        || !(prototyped.getMessagePrototype() instanceof SyncResponse)) {
+      return definition;
+    }
+    MethodDescriptor.Marshaller<R> shared = (MethodDescriptor.Marshaller<R>) new Marshaller(
+        (MethodDescriptor.PrototypeMarshaller<SyncResponse>) prototyped);
+    return ServerMethodDefinition.create(method.toBuilder(method.getRequestMarshaller(), shared).build(),
+        definition.getServerCallHandler());
+  }
+
+  /** The generated marshaller, but for shared messages whose bytes are kept. */
+  static final class Marshaller implements MethodDescriptor.PrototypeMarshaller<SyncResponse> {
+    private final MethodDescriptor.PrototypeMarshaller<SyncResponse> generated;
+
+    Marshaller(MethodDescriptor.PrototypeMarshaller<SyncResponse> generated) {
+      this.generated = generated;
+    }
+
+    @Override
+    public InputStream stream(SyncResponse value) {
+      byte[] bytes = bytesOf(value);
+      if (bytes == null) {
+        return generated.stream(value);
+      }
+      REUSED.increment();
+      return new ByteArrayInputStream(bytes);
+    }
+
+    @Override
+    public SyncResponse parse(InputStream stream) {
+      return generated.parse(stream);
+    }
+
+    @Override
+    public SyncResponse getMessagePrototype() {
+      return generated.getMessagePrototype();
+    }
+
+    @Override
+    public Class<SyncResponse> getMessageClass() {
+      return generated.getMessageClass();
+    }
+  }
+}

@@ -1,0 +1,38 @@
+package io.deltasync.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ScaleConfigTest {
+  @Test
+  void warmupIsOnByDefaultBoundedInTime() {
+    ScaleConfig scale = ServerConfig.from(Map.of()).scale();
+    assertThat(scale.warmupEnabled()).isTrue();
+    assertThat(scale.warmupIterations()).isEqualTo(1_000);
+    assertThat(scale.warmupMaxDuration()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(scale.helloConcurrency()).isEqualTo(4);
+    assertThat(scale.helloWait()).isEqualTo(Duration.ofSeconds(30));
+  }
+
+  @Test
+  void readsTheVariables() {
+    ScaleConfig scale = ServerConfig.from(Map.of("DELTASYNC_WARMUP", "off", "DELTASYNC_WARMUP_ITERATIONS", "50",
+        "DELTASYNC_WARMUP_MAX_MILLIS", "2500", "DELTASYNC_HELLO_CONCURRENCY", "0",
+        "DELTASYNC_HELLO_WAIT_MILLIS", "1500")).scale();
+    assertThat(scale).isEqualTo(new ScaleConfig(false, 50, Duration.ofMillis(2500), 0, Duration.ofMillis(1500)));
+  }
+
+  @Test
+  void anInvalidValueStopsStartUpNamingTheVariable() {
+    assertThatThrownBy(() -> ServerConfig.from(Map.of("DELTASYNC_WARMUP", "maybe")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("DELTASYNC_WARMUP: 'maybe' (expected: true or false)");
+    assertThatThrownBy(() -> ServerConfig.from(Map.of("DELTASYNC_WARMUP_MAX_MILLIS", "-1")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("DELTASYNC_WARMUP_MAX_MILLIS: '-1' (expected: an integer from 0 to 600000");
+  }
+}
