@@ -200,20 +200,19 @@ class ChaosConvergenceIT {
     Instant guard = Instant.now().plus(CONVERGE_GUARD);
     while (true) {
       Map<String, Map<String, Checker.State>> local = new HashMap<>();
-      boolean equal = true;
+      boolean equal;
+      Set<String> allScopes = Set.of(Chaos.SCOPES);
       try (Connection sql = postgres.connect()) {
+        // One database state for every copy: read before and after the copies are taken, and equal.
+        Map<String, Checker.State> before = Checker.databaseState(sql, allScopes);
         for (ClientNode node : nodes) {
           Map<String, Checker.State> copy = node.synced() ? node.localState() : null;
-          if (copy == null) {
-            equal = false;
+          if (copy == null || !copy.equals(Checker.within(before, scopesByClient.get(node.id)))) {
             break;
           }
           local.put(node.id, copy);
-          if (!copy.equals(Checker.databaseState(sql, scopesByClient.get(node.id)))) {
-            equal = false;
-            break;
-          }
         }
+        equal = Checker.convergedAt(before, local, scopesByClient, Checker.databaseState(sql, allScopes));
       }
       if (equal || Instant.now().isAfter(guard)) {
         // On the guard, the checker names every difference.

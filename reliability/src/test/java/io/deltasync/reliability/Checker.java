@@ -58,6 +58,35 @@ final class Checker {
     return state;
   }
 
+  /** The part of {@code all} (keys scope/type/id) that lies in {@code scopes}. */
+  static Map<String, State> within(Map<String, State> all, Set<String> scopes) {
+    Map<String, State> part = new TreeMap<>();
+    all.forEach((key, state) -> {
+      if (scopes.contains(key.substring(0, key.indexOf('/')))) {
+        part.put(key, state);
+      }
+    });
+    return part;
+  }
+
+  /**
+   * Whether the copies show convergence: every client synced (a copy, not null) and equal to the database for its
+   * scopes, with the database the same before and after the copies were taken ({@code before}, {@code after}: every
+   * live entity). Comparing each copy with its own read of the database is not enough: a write landing during the
+   * sweep makes a copy taken before it and a copy taken after it each equal to "the database", though they differ
+   * (the long runs' "write that landed after convergence" on site-a/task/e3 was this).
+   */
+  static boolean convergedAt(Map<String, State> before, Map<String, Map<String, State>> copies,
+      Map<String, Set<String>> scopesByClient, Map<String, State> after) {
+    for (var client : scopesByClient.entrySet()) {
+      Map<String, State> copy = copies.get(client.getKey());
+      if (copy == null || !copy.equals(within(before, client.getValue()))) {
+        return false;
+      }
+    }
+    return before.equals(after);
+  }
+
   static Struct struct(String json) {
     Struct.Builder builder = Struct.newBuilder();
     try {

@@ -94,4 +94,35 @@ class CheckerTest {
         at(11, SyncPhase.SYNC_PHASE_LIVE)), Set.of(), log);
     assertThat(skippedInCommitOrder.violations()).singleElement().asString().contains("version 9 skipped");
   }
+
+  /**
+   * The interleaving of the 50-client long run (seed 4964014157540624190): client-0's copy is taken, then a create of
+   * site-a/task/e3 commits, then client-3 (which wrote it) is synced with it. Each copy equals the database as read
+   * right after it; the copies differ. That is not convergence.
+   */
+  @Test
+  void copiesTakenAcrossAWriteAreNotConvergence() {
+    Map<String, Checker.State> before = Map.of("site-a/note/e1", new Checker.State(1, doc("a")));
+    Map<String, Checker.State> after = Map.of("site-a/note/e1", new Checker.State(1, doc("a")),
+        "site-a/task/e3", new Checker.State(663, doc("t")));
+    Map<String, Set<String>> scopes = Map.of("client-0", Set.of("site-a", "site-b"),
+        "client-3", Set.of("site-a", "site-c"));
+
+    assertThat(Checker.convergedAt(before, Map.of("client-0", before, "client-3", after), scopes, after))
+        .as("client-0 taken before the write, client-3 after it").isFalse();
+    assertThat(Checker.convergedAt(after, Map.of("client-0", before, "client-3", after), scopes, after))
+        .as("client-0 behind the database").isFalse();
+    assertThat(Checker.convergedAt(after, Map.of("client-0", after, "client-3", after), scopes, after)).isTrue();
+    assertThat(Checker.convergedAt(after, Map.of("client-0", after), scopes, after))
+        .as("a client without a copy (not synced)").isFalse();
+    assertThat(Checker.convergedAt(Map.of("site-b/task/e1", new Checker.State(2, doc("x"))),
+        Map.of("client-0", Map.of("site-b/task/e1", new Checker.State(2, doc("x"))), "client-3", Map.of()), scopes,
+        Map.of("site-b/task/e1", new Checker.State(2, doc("x")), "site-c/memo/e2", new Checker.State(1, doc("y")))))
+        .as("a write during the sweep, in a scope only a client already compared reads").isFalse();
+  }
+
+  private static com.google.protobuf.Struct doc(String text) {
+    return com.google.protobuf.Struct.newBuilder().putFields("text",
+        com.google.protobuf.Value.newBuilder().setStringValue(text).build()).build();
+  }
 }

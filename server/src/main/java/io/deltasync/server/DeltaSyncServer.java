@@ -154,8 +154,11 @@ public final class DeltaSyncServer implements AutoCloseable {
     WriteService writes = writeService.apply(store, liveFeed::committed);
     writes.traceWith(telemetry.tracer());
     AdmissionConfig admission = config.admission();
-    writes.admitWith(new io.deltasync.server.admission.WriteAdmission(admission.entityStripes(),
-        admission.entityWait(), admission.failFastWhileDatabaseDown() ? health::databaseUnreachable : () -> false));
+    var writeAdmission = new io.deltasync.server.admission.WriteAdmission(admission.entityStripes(),
+        admission.entityWait(), admission.failFastWhileDatabaseDown() ? health::databaseUnreachable : () -> false);
+    writes.admitWith(writeAdmission);
+    telemetry.sync().gauge("deltasync.admission.waiting", "Pushes waiting for their entities' admission now",
+        writeAdmission, io.deltasync.server.admission.WriteAdmission::waiting);
     liveFeed.observe(telemetry.sync());
     telemetry.sync().functionCounter("deltasync.changes.degraded",
         "Changes delivered degraded (documents left out)", liveFeed,

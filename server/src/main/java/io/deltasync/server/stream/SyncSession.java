@@ -82,6 +82,10 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
   private final StreamCredential credential;
   private final ExecutorService inbound = Executors.newSingleThreadExecutor(
       Thread.ofVirtual().name("deltasync-sync-in-", 0).factory());
+  // The call's context, cancelled when the session closes: the inbound work runs in it, so a push the stream no
+  // longer waits for (the client went away while it waited for admission or a pool connection) is not applied
+  // (WriteService checks Context#isCancelled before it writes). gRPC does not carry its context to our executor.
+  private final io.grpc.Context.CancellableContext callContext = io.grpc.Context.current().withCancellation();
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition progress = lock.newCondition();
@@ -200,7 +204,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
 
   private void runInbound(Runnable work) {
     try {
-      inbound.execute(io.deltasync.server.telemetry.LogContextInterceptor.carrying(work));
+      inbound.execute(io.deltasync.server.telemetry.LogContextInterceptor.carrying(callContext.wrap(work)));
     } catch (java.util.concurrent.RejectedExecutionException closed) {
       // the session is closed; gRPC may still deliver a message that was in flight
     }
@@ -623,6 +627,7 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
     } finally {
       lock.unlock();
     }
+    callContext.cancel(null);
     liveFeed.leave(changes);
     if (holdsClientSlot) {
       clientStreams.release(clientId);

@@ -185,6 +185,11 @@ public final class WriteService {
     if (permit.refusal() != null) {
       return decide(prepared, delta -> rejected(delta, permit.refusal()));
     }
+    if (Context.current().isCancelled()) {
+      // The call ended while the push waited for admission: nothing begun, nothing written, and nobody to answer.
+      permit.close();
+      return decide(prepared, delta -> cancelled(delta));
+    }
     try (permit) {
       results = applyBatch(clientId, prepared);
     } catch (RuntimeException e) {
