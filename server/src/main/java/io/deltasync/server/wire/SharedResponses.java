@@ -7,9 +7,10 @@ import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.lang.ref.WeakReference;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Serialize once, send to many: a live page that reaches a thousand streams with the same content is one
@@ -17,23 +18,31 @@ import java.util.concurrent.atomic.LongAdder;
  * method's response marshaller hands those same bytes to each stream, instead of serializing the message once per
  * stream (protobuf's {@code writeTo} is not memoized, only its size is).
  *
- * <p>The cache holds the most recently shared messages only ({@link #SLOTS} of them, each at most
- * {@link #MAX_BYTES}), looked up by identity: a stream that sends a shared message after it fell out of the cache
- * (a stream far behind the others) serializes it itself, with the same bytes. So the cache costs at most
- * {@code SLOTS × MAX_BYTES} of heap, and a lookup is a scan of {@link #SLOTS} references.
+ * <p>The cache holds the most recently shared messages only: at most {@link #SLOTS} of them, each at most
+ * {@link #MAX_BYTES}, all together at most {@link #MAX_TOTAL_BYTES} of bytes (the oldest go first), looked up by
+ * identity; it holds the messages themselves weakly, so a message no stream still queues is not kept alive by it.
+ * A stream that sends a shared message after it fell out of the cache (a stream far behind the others) serializes
+ * it itself, with the same bytes. Live streams send a page within milliseconds of each other, so a short window is
+ * all the sharing needs, and the cache adds at most {@code MAX_TOTAL_BYTES} to the heap whatever is written (a
+ * stalled consumer's heap stays flat: docs/performance.md, "At scale").
  */
 public final class SharedResponses {
   /** How many recently shared messages keep their bytes. */
   public static final int SLOTS = 64;
   /** The largest message whose bytes are kept (larger ones are serialized per stream, as before). */
   public static final int MAX_BYTES = 256 * 1024;
+  /** The bytes kept for all messages together. */
+  public static final long MAX_TOTAL_BYTES = 2L * 1024 * 1024;
 
   private static final AtomicReferenceArray<Entry> RING = new AtomicReferenceArray<>(SLOTS);
-  private static final AtomicInteger NEXT = new AtomicInteger();
+  // share() is called once per shared message (not per stream): a lock keeps the ring's byte total exact.
+  private static final ReentrantLock SHARING = new ReentrantLock();
+  private static int next;
+  private static long keptBytes;
 
   private static final LongAdder REUSED = new LongAdder();
 
-  private record Entry(SyncResponse message, byte[] bytes) {}
+  private record Entry(WeakReference<SyncResponse> message, byte[] bytes) {}
 
   private SharedResponses() {}
 
@@ -43,8 +52,28 @@ public final class SharedResponses {
    */
   public static SyncResponse share(SyncResponse message) {
     int size = message.getSerializedSize();
-    if (size <= MAX_BYTES) {
-      RING.set(Math.floorMod(NEXT.getAndIncrement(), SLOTS), new Entry(message, message.toByteArray()));
+    if (size > MAX_BYTES) {
+      return message;
+    }
+    Entry entry = new Entry(new WeakReference<>(message), message.toByteArray());
+    SHARING.lock();
+    try {
+      // Oldest first: the slots from `next` on, until the new bytes fit and `next` itself is free.
+      for (int i = 0; i < SLOTS && (keptBytes + size > MAX_TOTAL_BYTES || RING.get(next) != null); i++) {
+        int slot = (next + i) % SLOTS;
+        Entry old = RING.getAndSet(slot, null);
+        if (old != null) {
+          keptBytes -= old.bytes().length;
+        }
+        if (keptBytes + size <= MAX_TOTAL_BYTES && RING.get(next) == null) {
+          break;
+        }
+      }
+      RING.set(next, entry);
+      keptBytes += size;
+      next = (next + 1) % SLOTS;
+    } finally {
+      SHARING.unlock();
     }
     return message;
   }
@@ -53,11 +82,21 @@ public final class SharedResponses {
   static byte[] bytesOf(SyncResponse message) {
     for (int i = 0; i < SLOTS; i++) {
       Entry entry = RING.get(i);
-      if (entry != null && entry.message() == message) {
+      if (entry != null && entry.message().get() == message) {
         return entry.bytes();
       }
     }
     return null;
+  }
+
+  /** The bytes kept now for all shared messages together (at most {@link #MAX_TOTAL_BYTES}). */
+  static long keptBytes() {
+    SHARING.lock();
+    try {
+      return keptBytes;
+    } finally {
+      SHARING.unlock();
+    }
   }
 
   /** How many times, since the process started, kept bytes went out instead of a serialization. */
