@@ -45,7 +45,7 @@ public record ScaleConfig(boolean warmupEnabled, int warmupIterations, Duration 
   public static ScaleConfig from(Map<String, String> env) {
     ServerConfig.Settings s = new ServerConfig.Settings(env);
     return new ScaleConfig(
-        s.bool("DELTASYNC_WARMUP", true),
+        s.bool("DELTASYNC_WARMUP", false),
         s.integer("DELTASYNC_WARMUP_ITERATIONS", 1_000, 0, 1_000_000),
         Duration.ofMillis(s.integer("DELTASYNC_WARMUP_MAX_MILLIS", 10_000, 0, 600_000)),
         s.integer("DELTASYNC_HELLO_CONCURRENCY", 4, 0, 100_000),

@@ -9,9 +9,9 @@ import org.junit.jupiter.api.Test;
 
 class ScaleConfigTest {
   @Test
-  void warmupIsOnByDefaultBoundedInTime() {
+  void warmupIsOffByDefaultAndBoundedInTime() {
     ScaleConfig scale = ServerConfig.from(Map.of()).scale();
-    assertThat(scale.warmupEnabled()).isTrue();
+    assertThat(scale.warmupEnabled()).isFalse();
     assertThat(scale.warmupIterations()).isEqualTo(1_000);
     assertThat(scale.warmupMaxDuration()).isEqualTo(Duration.ofSeconds(10));
     assertThat(scale.helloConcurrency()).isEqualTo(4);

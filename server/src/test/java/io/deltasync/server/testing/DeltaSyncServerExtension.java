@@ -49,8 +49,8 @@ public final class DeltaSyncServerExtension implements BeforeAllCallback, AfterA
   public void beforeAll(ExtensionContext context) throws IOException {
     database = TestPostgres.newDatabase();
     ServerConfig config = customize.apply(ServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0",
-        // A short warm-up: its code runs in every test, without its time.
-        "DELTASYNC_WARMUP_ITERATIONS", "20"))
+        // A short warm-up (off by default): its code runs in every test, without its time.
+        "DELTASYNC_WARMUP", "true", "DELTASYNC_WARMUP_ITERATIONS", "20"))
         .withPort(0)
         .withDatabase(database.url(), database.user(), database.password()));
     server = DeltaSyncServer.start(config);
