@@ -9,7 +9,8 @@ import java.util.Map;
  *
  * @param warmupEnabled whether the server warms its hot paths (a rolled-back push of creates and updates, change-log
  *     reads, live-page messages and their serialization) before health answers SERVING, so that the first clients
- *     after a start or a deploy are not served by cold code. Nothing of it is visible to clients
+ *     after a start or a deploy are not served by cold code. Nothing of it is visible to clients. Off by default
+ *     (docs/performance.md, "After the merge, on a quiet machine")
  * @param warmupIterations how many rounds the warm-up runs at most (each: a rolled-back push of a few deltas, a
  *     change-log read, the message of a page built and serialized several times); 0 = none
  * @param warmupMaxDuration the longest the warm-up may delay SERVING; it stops after this even with rounds left

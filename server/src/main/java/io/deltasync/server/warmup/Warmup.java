@@ -40,8 +40,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs the paths that matter for the first clients after a start (a push, change-log reads, the message of a live
  * page and its serialization through the Sync method's marshaller) a few thousand times before health answers
- * SERVING, so that the JIT has compiled them: without it, the first round of live delivery after a start had 14
- * times the steady p99 (docs/performance.md, "At scale").
+ * SERVING, so that the JIT has compiled them. Off by default ({@code DELTASYNC_WARMUP}): on a quiet machine it did
+ * not reliably lower the first round's p99, and on a fresh database its rolled-back writes slowed the first minute
+ * of writes (docs/performance.md, "After the merge, on a quiet machine").
  *
  * <p>Nothing of it is visible: pushes run on {@link RollbackOnlyDataSource} connections (every transaction rolled
  * back: no entity, no change-log row, no idempotency record), through a write service of its own (no metrics, no
