@@ -5,6 +5,7 @@ import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
 import com.linecorp.armeria.common.grpc.GrpcJsonMarshaller;
 import io.deltasync.server.write.ParseFailure;
+import io.deltasync.v1.PushRequest;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
@@ -29,7 +30,8 @@ import java.util.Optional;
  *
  * <p>JSON requests (HTTP/JSON after transcoding, and gRPC-Web JSON) pass {@link StrictJson} and are parsed with
  * protobuf's own JSON parser, which refuses unknown fields (Armeria's default ignored them: a typo of
- * baseRowVersion silently dropped the compare-and-set). What does not pass becomes RequestParsing's marked
+ * baseRowVersion silently dropped the compare-and-set). A Push whose only faults are inside some of its deltas is
+ * salvaged delta by delta ({@link JsonPushSalvage}); anything else that does not pass becomes RequestParsing's marked
  * stand-in, which a unary call answers with INVALID_ARGUMENT (reason MALFORMED_MESSAGE) and a Sync stream with a
  * SyncError, as on the gRPC port.
  */
@@ -140,6 +142,12 @@ final class WebMarshalling {
       PARSER.merge(new String(json, StandardCharsets.UTF_8), builder);
       return builder.build();
     } catch (InvalidProtocolBufferException | RuntimeException e) {
+      if (prototype instanceof PushRequest) {
+        Optional<PushRequest> salvaged = JsonPushSalvage.salvage(json, PARSER);
+        if (salvaged.isPresent()) {
+          return salvaged.get();
+        }
+      }
       return ParseFailure.mark(prototype.newBuilderForType(), "request body: not JSON of " + type + " ("
           + e.getMessage() + "); see docs/http.md").build();
     }

@@ -284,8 +284,9 @@ class WebApiIT {
 
   @Test
   void aBodyThatIsNotTheRequestMessageIsABadRequestWithAReason() throws Exception {
+    // Not a Push: "deltas" must be a list (a fault inside one delta is that delta's rejection: WebHostileInputIT).
     HttpResponse<String> response = post("/sync/push", token("writer", List.of("web-f")), """
-        {"clientId": "w", "deltas": [{"deltaId": "d", "operation": "OPERATION_SOMETHING"}]}
+        {"clientId": "w", "deltas": {"deltaId": "d", "operation": "OPERATION_SOMETHING"}}
         """);
     assertThat(response.statusCode()).isEqualTo(400);
     JsonNode body = JSON.readTree(response.body());
