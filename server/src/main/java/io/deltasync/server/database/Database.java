@@ -6,7 +6,9 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.Optional;
 import javax.sql.DataSource;
@@ -91,6 +93,7 @@ public final class Database implements AutoCloseable {
       HikariDataSource feedPool = null;
       HikariDataSource healthPool = null;
       try {
+        requireUtf8(pool);
         // Not on the pool: its statement_timeout would cancel a long migration (an index on a big change log) and
         // leave the server unable to start, every attempt failing the same way.
         migrate(Flyway.configure().dataSource(url, user, password));
@@ -113,6 +116,27 @@ public final class Database implements AutoCloseable {
         embedded.close();
       }
       throw e;
+    }
+  }
+
+  /**
+   * Documents hold any Unicode text, and the server answers a write with the document's keys in {@code jsonb}'s
+   * order, which is the order of their bytes in the database's encoding: only UTF8 holds every document and gives
+   * the order the server computes. Checked before anything is migrated.
+   */
+  static void requireUtf8(DataSource dataSource) {
+    String encoding;
+    try (Connection connection = dataSource.getConnection();
+        Statement statement = connection.createStatement();
+        ResultSet rows = statement.executeQuery("SHOW server_encoding")) {
+      rows.next();
+      encoding = rows.getString(1);
+    } catch (SQLException e) {
+      throw new IllegalStateException("reading the database's encoding failed: " + e.getMessage(), e);
+    }
+    if (!"UTF8".equalsIgnoreCase(encoding)) {
+      throw new IllegalStateException("the database's encoding is " + encoding + "; deltasync needs a UTF8 database "
+          + "(CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0): documents hold any Unicode text");
     }
   }
 
