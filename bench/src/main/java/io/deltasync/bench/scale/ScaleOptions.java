@@ -16,7 +16,11 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     List<Integer> subscribers, int fanOutSeconds, int rate, int catchUpChanges, int initialRows,
     int initialRowsBefore, int idleStreams, int storm, int stormSubscribers, int stalledChanges,
     List<Integer> writeBatches, int writeDeltas, int writeClients, String serverHeap, boolean smoke, boolean jfr,
-    Map<String, String> serverEnv) {
+    Map<String, String> serverEnv, List<String> sections, List<String> serverJvmOptions) {
+
+  /** The sections of a run, in the order they run. */
+  static final List<String> SECTIONS = List.of("fan-out", "storm", "stalled", "memory", "catch-up", "initial",
+      "write");
 
   static final String USAGE = """
       ScaleBenchmark: deltasync at scale against same-run baselines (see docs/performance.md).
@@ -38,6 +42,9 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         --write-clients N         concurrent writers                                (default 8)
         --server-heap SIZE        -Xms/-Xmx of the server JVM                       (default 2g)
         --server-env NAME=VALUE   a DELTASYNC_* setting of the server (repeatable), e.g. DELTASYNC_WARMUP=false
+        --sections L              run only these sections, in their usual order     (default all:
+                                  fan-out,storm,stalled,memory,catch-up,initial,write)
+        --server-jvm OPTION       an option of the server JVM (repeatable), e.g. -Xlog:gc*:file=gc.log
         --jfr                     record the server with JFR (server.jfr, server-hot-methods.txt in --out)
         --smoke                   tiny sizes (the test suite's run); flags after it still apply""";
 
@@ -63,6 +70,8 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     boolean smoke = false;
     boolean jfr = false;
     Map<String, String> serverEnv = new java.util.LinkedHashMap<>();
+    List<String> sections = SECTIONS;
+    List<String> jvmOptions = new java.util.ArrayList<>();
     for (int i = 0; i < args.length; i++) {
       String name = args[i];
       if (name.equals("--help") || name.equals("-h")) {
@@ -113,6 +122,16 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         case "--write-deltas" -> writeDeltas = positive(name, value);
         case "--write-clients" -> writeClients = positive(name, value);
         case "--server-heap" -> heap = value;
+        case "--server-jvm" -> jvmOptions.add(value);
+        case "--sections" -> {
+          List<String> named = Stream.of(value.split(",")).map(String::trim).toList();
+          for (String section : named) {
+            if (!SECTIONS.contains(section)) {
+              throw new IllegalArgumentException("--sections " + value + " (expected: some of " + SECTIONS + ")");
+            }
+          }
+          sections = SECTIONS.stream().filter(named::contains).toList();
+        }
         case "--server-env" -> {
           int eq = value.indexOf('=');
           if (eq < 1 || !value.startsWith("DELTASYNC_")) {
@@ -131,7 +150,14 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
           + "default DELTASYNC_MAX_DELTAS_PER_PUSH)");
     }
     return new ScaleOptions(out, url, user, password, subscribers, seconds, rate, catchUp, initial, before, idle,
-        storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke, jfr, Map.copyOf(serverEnv));
+        storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke, jfr, Map.copyOf(serverEnv),
+        sections,
+        List.copyOf(jvmOptions));
+  }
+
+  /** Whether {@code section} (one of {@link #SECTIONS}) runs. */
+  boolean runs(String section) {
+    return sections.contains(section);
   }
 
   private static List<Integer> list(String name, String value) {
