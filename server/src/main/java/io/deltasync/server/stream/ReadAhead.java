@@ -6,6 +6,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One database read of a stream started ahead of its use: the next catch-up or initial-state page is read while the
@@ -24,6 +25,11 @@ final class ReadAhead<K, T> {
   private static final ExecutorService READERS = Executors.newThreadPerTaskExecutor(
       Thread.ofVirtual().name("deltasync-read-ahead-", 0).factory());
 
+  // Since start, for tests and diagnostics: reads started ahead, used, and dropped (stream ended, went live, moved).
+  private static final AtomicLong STARTED = new AtomicLong();
+  private static final AtomicLong USED = new AtomicLong();
+  private static final AtomicLong DROPPED = new AtomicLong();
+
   private final K from;
   private final Future<T> result;
 
@@ -34,6 +40,7 @@ final class ReadAhead<K, T> {
 
   /** Starts {@code read}, which reads the page that starts at {@code from}. */
   static <K, T> ReadAhead<K, T> start(K from, Callable<T> read) {
+    STARTED.incrementAndGet();
     return new ReadAhead<>(from, READERS.submit(read));
   }
 
@@ -47,13 +54,19 @@ final class ReadAhead<K, T> {
       while (true) {
         try {
           T page = result.get();
-          return from.equals(wanted) ? page : null;
+          if (from.equals(wanted)) {
+            USED.incrementAndGet();
+            return page;
+          }
+          DROPPED.incrementAndGet();
+          return null;
         } catch (InterruptedException e) {
           interrupted = true;
         } catch (CancellationException e) {
           return null;
         } catch (ExecutionException e) {
           if (!from.equals(wanted)) {
+            DROPPED.incrementAndGet();
             return null;
           }
           if (e.getCause() instanceof RuntimeException runtime) {
@@ -75,6 +88,22 @@ final class ReadAhead<K, T> {
   /** The stream will not use this page (it ended or went live): the read finishes and its result is dropped. */
   void discard() {
     result.cancel(false);
+    DROPPED.incrementAndGet();
+  }
+
+  /** Reads started ahead since start. */
+  static long started() {
+    return STARTED.get();
+  }
+
+  /** Reads ahead whose page was sent. */
+  static long used() {
+    return USED.get();
+  }
+
+  /** Reads ahead whose page was dropped (the stream ended, went live, or moved elsewhere). */
+  static long dropped() {
+    return DROPPED.get();
   }
 
   /** Discards {@code ahead} if there is one; returns null (for {@code ahead = discard(ahead)}). */
