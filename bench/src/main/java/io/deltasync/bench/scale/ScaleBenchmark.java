@@ -110,6 +110,7 @@ public final class ScaleBenchmark {
     if (jfr != null) {
       Files.createDirectories(o.out());
     }
+    FanOut.traceDirectory = o.fanOutTrace() ? o.out() : null;
     server = ServerProcess.start("server", seeds.url(), seeds.user(), seeds.password(), work, o.serverEnv(),
         o.serverHeap(), jfr, o.serverJvmOptions());
     target = new Target(server);

@@ -16,7 +16,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     List<Integer> subscribers, int fanOutSeconds, int rate, int catchUpChanges, int initialRows,
     int initialRowsBefore, int idleStreams, int storm, int stormSubscribers, int stalledChanges,
     List<Integer> writeBatches, int writeDeltas, int writeClients, String serverHeap, boolean smoke, boolean jfr,
-    Map<String, String> serverEnv, List<String> sections, List<String> serverJvmOptions) {
+    Map<String, String> serverEnv, List<String> sections, List<String> serverJvmOptions, boolean fanOutTrace) {
 
   /** The sections of a run, in the order they run. */
   static final List<String> SECTIONS = List.of("fan-out", "storm", "stalled", "memory", "catch-up", "initial",
@@ -45,6 +45,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         --sections L              run only these sections, in their usual order     (default all:
                                   fan-out,storm,stalled,memory,catch-up,initial,write)
         --server-jvm OPTION       an option of the server JVM (repeatable), e.g. -Xlog:gc*:file=gc.log
+        --fan-out-trace           write each fan-out round's worst latency per change (<scope>-trace.csv in --out)
         --jfr                     record the server with JFR (server.jfr, server-hot-methods.txt in --out)
         --smoke                   tiny sizes (the test suite's run); flags after it still apply""";
 
@@ -69,6 +70,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     String heap = "2g";
     boolean smoke = false;
     boolean jfr = false;
+    boolean trace = false;
     Map<String, String> serverEnv = new java.util.LinkedHashMap<>();
     List<String> sections = SECTIONS;
     List<String> jvmOptions = new java.util.ArrayList<>();
@@ -76,6 +78,10 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
       String name = args[i];
       if (name.equals("--help") || name.equals("-h")) {
         throw new HelpRequested();
+      }
+      if (name.equals("--fan-out-trace")) {
+        trace = true;
+        continue;
       }
       if (name.equals("--jfr")) {
         jfr = true;
@@ -152,7 +158,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     return new ScaleOptions(out, url, user, password, subscribers, seconds, rate, catchUp, initial, before, idle,
         storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke, jfr, Map.copyOf(serverEnv),
         sections,
-        List.copyOf(jvmOptions));
+        List.copyOf(jvmOptions), trace);
   }
 
   /** Whether {@code section} (one of {@link #SECTIONS}) runs. */
