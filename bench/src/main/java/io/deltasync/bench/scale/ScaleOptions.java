@@ -16,7 +16,8 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     List<Integer> subscribers, int fanOutSeconds, int rate, int catchUpChanges, int initialRows,
     int initialRowsBefore, int idleStreams, int storm, int stormSubscribers, int stalledChanges,
     List<Integer> writeBatches, int writeDeltas, int writeClients, String serverHeap, boolean smoke, boolean jfr,
-    Map<String, String> serverEnv, List<String> sections, List<String> serverJvmOptions, boolean fanOutTrace) {
+    Map<String, String> serverEnv, List<String> sections, List<String> serverJvmOptions, boolean fanOutTrace,
+    int catchUpRounds) {
 
   /** The sections of a run, in the order they run. */
   static final List<String> SECTIONS = List.of("fan-out", "storm", "stalled", "memory", "catch-up", "initial",
@@ -31,6 +32,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         --fan-out-seconds N       how long the writer writes in each round          (default 20)
         --rate N                  changes per second the writer commits             (default 200)
         --catch-up N              changes a client is behind                        (default 100000)
+        --catch-up-rounds N       catch-ups from the same cursor; the last is reported (default 1)
         --initial-rows N          live rows of the initial-sync scope               (default 1000000)
         --initial-rows-before N   rows for the before/after page-sizing comparison  (default 30000)
         --idle-streams N          idle streams for memory per stream                (default 10000)
@@ -71,6 +73,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     boolean smoke = false;
     boolean jfr = false;
     boolean trace = false;
+    int catchUpRounds = 1;
     Map<String, String> serverEnv = new java.util.LinkedHashMap<>();
     List<String> sections = SECTIONS;
     List<String> jvmOptions = new java.util.ArrayList<>();
@@ -118,6 +121,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         case "--fan-out-seconds" -> seconds = positive(name, value);
         case "--rate" -> rate = positive(name, value);
         case "--catch-up" -> catchUp = positive(name, value);
+        case "--catch-up-rounds" -> catchUpRounds = positive(name, value);
         case "--initial-rows" -> initial = positive(name, value);
         case "--initial-rows-before" -> before = positive(name, value);
         case "--idle-streams" -> idle = positive(name, value);
@@ -158,7 +162,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     return new ScaleOptions(out, url, user, password, subscribers, seconds, rate, catchUp, initial, before, idle,
         storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke, jfr, Map.copyOf(serverEnv),
         sections,
-        List.copyOf(jvmOptions), trace);
+        List.copyOf(jvmOptions), trace, catchUpRounds);
   }
 
   /** Whether {@code section} (one of {@link #SECTIONS}) runs. */

@@ -61,7 +61,8 @@ class SlowConsumerIT {
           .containsExactlyElementsOf(fast.changes().stream().map(c -> c.getEntity().getEntityId()).toList());
       slow.awaitLive();
       SyncSession.Stats after = awaitSession("slow-phone", SyncSession.State.LIVE);
-      assertThat(after.maxQueuedChanges()).isLessThanOrEqualTo(QUEUE_LIMIT);
+      // Catch-up pages may hold ten times the live buffer (ChangeDelivery.READ_PAGE_ROWS_PER_QUEUED_CHANGE).
+      assertThat(after.maxQueuedChanges()).isLessThanOrEqualTo(10 * QUEUE_LIMIT);
     }
   }
 
