@@ -32,7 +32,8 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         --fan-out-seconds N       how long the writer writes in each round          (default 20)
         --rate N                  changes per second the writer commits             (default 200)
         --catch-up N              changes a client is behind                        (default 100000)
-        --catch-up-rounds N       catch-ups from the same cursor; the last is reported (default 1)
+        --catch-up-rounds N       catch-ups from the same cursor, the last reported; as many JDBC
+                                  reads, the best reported                          (default 1)
         --initial-rows N          live rows of the initial-sync scope               (default 1000000)
         --initial-rows-before N   rows for the before/after page-sizing comparison  (default 30000)
         --idle-streams N          idle streams for memory per stream                (default 10000)
