@@ -40,6 +40,13 @@ final class FanOut {
       double max, double deliveriesPerSecond, long delivered, long missing, long duplicates, int failedPushes,
       double serverCpuMillis, double clientCpuMillis, double seconds) {}
 
+  /**
+   * Where each round writes its trace (null: none; {@code --fan-out-trace}): {@code <scope>-trace.csv}, one line per
+   * change: when the writer sent it (wall clock, ms) and its worst latency over the subscribers, to line a stall up
+   * with the server's GC log or JFR recording.
+   */
+  static volatile java.nio.file.Path traceDirectory;
+
   private FanOut() {}
 
   static Result run(Target target, int subscribers, int seconds, int rate, String scope, Runnable duringWrites)
@@ -67,6 +74,8 @@ final class FanOut {
     }
     double connectMillis = (System.nanoTime() - openStart) / 1e6;
 
+    AtomicLongArray worst = new AtomicLongArray(changes);
+    live.forEach(s -> s.worstMicros = worst);
     ManagedChannel writerChannel = target.channel();
     ScheduledExecutorService ticks = Executors.newSingleThreadScheduledExecutor();
     ExecutorService pushes = Executors.newVirtualThreadPerTaskExecutor();
@@ -77,6 +86,7 @@ final class FanOut {
     double serverCpu0 = target.server().cpuMillis();
     double clientCpu0 = clientCpuMillis();
     long firstSend = System.nanoTime();
+    long firstSendWallMillis = System.currentTimeMillis();
     ticks.scheduleAtFixedRate(() -> {
       int seq = next.getAndIncrement();
       if (seq >= changes) {
@@ -128,6 +138,15 @@ final class FanOut {
       }
     }
     long missing = (long) live.size() * changes - delivered + (long) connectFailures * changes;
+    if (traceDirectory != null) {
+      StringBuilder csv = new StringBuilder("seq,sent_wall_ms,worst_latency_ms\n");
+      for (int seq = 0; seq < changes; seq++) {
+        csv.append(seq).append(',').append(firstSendWallMillis + (sentAt.get(seq) - firstSend) / 1_000_000)
+            .append(',').append(worst.get(seq) / 1000.0).append('\n');
+      }
+      java.nio.file.Files.createDirectories(traceDirectory);
+      java.nio.file.Files.writeString(traceDirectory.resolve(scope + "-trace.csv"), csv);
+    }
     double elapsed = (lastReceipt - firstSend) / 1e9;
     streams.forEach(Subscriber::cancel);
     pushes.shutdown();

@@ -16,7 +16,12 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     List<Integer> subscribers, int fanOutSeconds, int rate, int catchUpChanges, int initialRows,
     int initialRowsBefore, int idleStreams, int storm, int stormSubscribers, int stalledChanges,
     List<Integer> writeBatches, int writeDeltas, int writeClients, String serverHeap, boolean smoke, boolean jfr,
-    Map<String, String> serverEnv) {
+    Map<String, String> serverEnv, List<String> sections, List<String> serverJvmOptions, boolean fanOutTrace,
+    int catchUpRounds) {
+
+  /** The sections of a run, in the order they run. */
+  static final List<String> SECTIONS = List.of("fan-out", "storm", "stalled", "memory", "catch-up", "initial",
+      "write");
 
   static final String USAGE = """
       ScaleBenchmark: deltasync at scale against same-run baselines (see docs/performance.md).
@@ -27,6 +32,8 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         --fan-out-seconds N       how long the writer writes in each round          (default 20)
         --rate N                  changes per second the writer commits             (default 200)
         --catch-up N              changes a client is behind                        (default 100000)
+        --catch-up-rounds N       catch-ups from the same cursor, the last reported; as many JDBC
+                                  reads, the best reported                          (default 1)
         --initial-rows N          live rows of the initial-sync scope               (default 1000000)
         --initial-rows-before N   rows for the before/after page-sizing comparison  (default 30000)
         --idle-streams N          idle streams for memory per stream                (default 10000)
@@ -38,6 +45,10 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         --write-clients N         concurrent writers                                (default 8)
         --server-heap SIZE        -Xms/-Xmx of the server JVM                       (default 2g)
         --server-env NAME=VALUE   a DELTASYNC_* setting of the server (repeatable), e.g. DELTASYNC_WARMUP=false
+        --sections L              run only these sections, in their usual order     (default all:
+                                  fan-out,storm,stalled,memory,catch-up,initial,write)
+        --server-jvm OPTION       an option of the server JVM (repeatable), e.g. -Xlog:gc*:file=gc.log
+        --fan-out-trace           write each fan-out round's worst latency per change (<scope>-trace.csv in --out)
         --jfr                     record the server with JFR (server.jfr, server-hot-methods.txt in --out)
         --smoke                   tiny sizes (the test suite's run); flags after it still apply""";
 
@@ -62,11 +73,19 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     String heap = "2g";
     boolean smoke = false;
     boolean jfr = false;
+    boolean trace = false;
+    int catchUpRounds = 1;
     Map<String, String> serverEnv = new java.util.LinkedHashMap<>();
+    List<String> sections = SECTIONS;
+    List<String> jvmOptions = new java.util.ArrayList<>();
     for (int i = 0; i < args.length; i++) {
       String name = args[i];
       if (name.equals("--help") || name.equals("-h")) {
         throw new HelpRequested();
+      }
+      if (name.equals("--fan-out-trace")) {
+        trace = true;
+        continue;
       }
       if (name.equals("--jfr")) {
         jfr = true;
@@ -103,6 +122,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         case "--fan-out-seconds" -> seconds = positive(name, value);
         case "--rate" -> rate = positive(name, value);
         case "--catch-up" -> catchUp = positive(name, value);
+        case "--catch-up-rounds" -> catchUpRounds = positive(name, value);
         case "--initial-rows" -> initial = positive(name, value);
         case "--initial-rows-before" -> before = positive(name, value);
         case "--idle-streams" -> idle = positive(name, value);
@@ -113,6 +133,16 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         case "--write-deltas" -> writeDeltas = positive(name, value);
         case "--write-clients" -> writeClients = positive(name, value);
         case "--server-heap" -> heap = value;
+        case "--server-jvm" -> jvmOptions.add(value);
+        case "--sections" -> {
+          List<String> named = Stream.of(value.split(",")).map(String::trim).toList();
+          for (String section : named) {
+            if (!SECTIONS.contains(section)) {
+              throw new IllegalArgumentException("--sections " + value + " (expected: some of " + SECTIONS + ")");
+            }
+          }
+          sections = SECTIONS.stream().filter(named::contains).toList();
+        }
         case "--server-env" -> {
           int eq = value.indexOf('=');
           if (eq < 1 || !value.startsWith("DELTASYNC_")) {
@@ -131,7 +161,14 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
           + "default DELTASYNC_MAX_DELTAS_PER_PUSH)");
     }
     return new ScaleOptions(out, url, user, password, subscribers, seconds, rate, catchUp, initial, before, idle,
-        storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke, jfr, Map.copyOf(serverEnv));
+        storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke, jfr, Map.copyOf(serverEnv),
+        sections,
+        List.copyOf(jvmOptions), trace, catchUpRounds);
+  }
+
+  /** Whether {@code section} (one of {@link #SECTIONS}) runs. */
+  boolean runs(String section) {
+    return sections.contains(section);
   }
 
   private static List<Integer> list(String name, String value) {

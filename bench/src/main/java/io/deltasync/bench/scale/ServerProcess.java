@@ -38,7 +38,8 @@ final class ServerProcess implements AutoCloseable {
 
   /** Starts a server on the database at {@code jdbcUrl} and waits until it answers SERVING. */
   static ServerProcess start(String name, String jdbcUrl, String user, String password, Path workDir,
-      Map<String, String> extraEnv, String heap, Path jfr) throws IOException, InterruptedException {
+      Map<String, String> extraEnv, String heap, Path jfr, List<String> jvmOptions)
+      throws IOException, InterruptedException {
     int port = freePort();
     Path log = workDir.resolve(name + ".log");
     List<String> command = new ArrayList<>(List.of(javaExecutable(), "--enable-native-access=ALL-UNNAMED",
@@ -46,6 +47,7 @@ final class ServerProcess implements AutoCloseable {
     if (jfr != null) {
       command.add("-XX:StartFlightRecording=settings=profile,filename=" + jfr.toAbsolutePath());
     }
+    command.addAll(jvmOptions);
     command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.deltasync.server.DeltaSyncMain",
         "serve"));
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());

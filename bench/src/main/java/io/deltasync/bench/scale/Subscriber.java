@@ -36,6 +36,8 @@ final class Subscriber {
   final AtomicLong liveChanges = new AtomicLong();
   volatile long lastReceiptNanos;
   volatile long duplicates;
+  // The worst latency of each sequence number over the round's subscribers (FanOut's trace), or null.
+  volatile AtomicLongArray worstMicros;
 
   /**
    * Opens a stream on {@code channel}.
@@ -108,7 +110,12 @@ final class Subscriber {
               duplicates++;
             } else {
               seen.set(seq);
-              latencyMicros.recordValue(Math.max(0, (now - sentAtNanos.get(seq)) / 1_000));
+              long micros = Math.max(0, (now - sentAtNanos.get(seq)) / 1_000);
+              latencyMicros.recordValue(micros);
+              AtomicLongArray worst = worstMicros;
+              if (worst != null) {
+                worst.accumulateAndGet(seq, micros, Math::max);
+              }
             }
           }
         }

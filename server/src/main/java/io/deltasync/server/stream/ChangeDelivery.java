@@ -80,9 +80,23 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
     this.queue = queue;
     this.lock = lock;
     this.progress = progress;
-    // A page never holds more than the stream buffers (so the buffer limits hold in every phase), and its first
-    // read is SYNC_BATCH_SIZE rows (a new client's first screen arrives quickly), then as many as the budget holds.
-    this.pages = new PageSizer(pageBytes(settings), settings.maxQueuedChanges(), settings.pageSize());
+    // An initial-state or catch-up page holds up to READ_PAGE_ROWS_PER_QUEUED_CHANGE times the changes a live
+    // stream buffers, as many as its byte budget holds (the budget, never above DELTASYNC_STREAM_QUEUE_MIB, bounds
+    // its memory; one such page is queued at a time, and one more is read ahead). Its first read is SYNC_BATCH_SIZE
+    // rows (a new client's first screen arrives quickly), then as many as the budget holds.
+    this.pages = new PageSizer(pageBytes(settings), readPageRows(settings), settings.pageSize());
+  }
+
+  /**
+   * How many times {@code DELTASYNC_STREAM_QUEUE_CHANGES} an initial-state or catch-up page may hold: small rows
+   * reach the byte budget only past the live buffer's count (10,000 rows of 100 bytes are 1 MiB), and every page
+   * costs a database round trip and a message.
+   */
+  static final int READ_PAGE_ROWS_PER_QUEUED_CHANGE = 10;
+
+  /** The most rows of one initial-state or catch-up page. */
+  static int readPageRows(SessionSettings settings) {
+    return (int) Math.min(Integer.MAX_VALUE, (long) READ_PAGE_ROWS_PER_QUEUED_CHANGE * settings.maxQueuedChanges());
   }
 
   private static long pageBytes(SessionSettings settings) {
@@ -264,45 +278,85 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
     }
   }
 
-  /** Reads the change log from the session's frontier at the client's pace, then joins the live feed. */
+  /**
+   * A page of the change log as catch-up sends it.
+   *
+   * @param filter the filter it was read with (a page read ahead for another filter is not used)
+   * @param page the page as read
+   * @param read its changes, each with its cursor set
+   * @param frontierCursor the wire cursor at the page's frontier
+   */
+  private record CatchUpPage(ChangeFilter filter, ChangePage page, List<ChangePage.Positioned> read,
+      String frontierCursor) {}
+
+  /** Reads a catch-up page and sets its cursors (on the delivery thread, or ahead of it: see {@link ReadAhead}). */
+  private CatchUpPage readCatchUp(Position from, int rows, ChangeFilter readFilter) {
+    ChangePage page = whenNotBusy(() -> changeFeed.readPage(from, rows, readFilter));
+    List<ChangePage.Positioned> read = new ArrayList<>(page.changes().size());
+    for (ChangePage.Positioned positioned : page.changes()) {
+      read.add(new ChangePage.Positioned(positioned.position(), changeFeed.withCursor(positioned)));
+    }
+    // A page that ends at its last change has that change's cursor (the same fingerprint: the change's own commit
+    // time); otherwise the frontier lies past rows the filter skipped, and its fingerprint is looked up.
+    String frontierCursor = !read.isEmpty() && read.getLast().position().equals(page.frontier())
+        ? read.getLast().change().getCursor()
+        : whenNotBusy(() -> changeFeed.encodeAt(page.frontier()));
+    return new CatchUpPage(readFilter, page, read, frontierCursor);
+  }
+
+  /**
+   * Reads the change log from the session's frontier at the client's pace, then joins the live feed. The next page
+   * is read while this one is sent (one page ahead, {@link ReadAhead}); it is used only if the stream is still
+   * catching up from where it starts, with the same filter.
+   */
   void catchUp() {
+    ReadAhead<Position, CatchUpPage> ahead = null;
     try {
       while (true) {
         if (!awaitRoom()) {
+          ahead = ReadAhead.discard(ahead);
           return;
         }
         Position from;
+        ChangeFilter readFilter;
         lock.lock();
         try {
           if (session.state != State.CATCHING_UP) {
+            ahead = ReadAhead.discard(ahead);
             return;
           }
           from = frontier;
+          readFilter = filter;
         } finally {
           lock.unlock();
         }
-        int rows = pages.nextRows();
-        ChangePage page = whenNotBusy(() -> changeFeed.readPage(from, rows, filter));
-        List<ChangePage.Positioned> read = new ArrayList<>(page.changes().size());
-        for (ChangePage.Positioned positioned : page.changes()) {
-          read.add(new ChangePage.Positioned(positioned.position(), changeFeed.withCursor(positioned)));
+        CatchUpPage current = ahead == null ? null : ahead.take(from);
+        ahead = null;
+        if (current == null || current.filter() != readFilter) {
+          current = readCatchUp(from, pages.nextRows(), readFilter);
         }
+        ChangePage page = current.page();
+        List<ChangePage.Positioned> read = current.read();
         // Sized as sent (with their cursors); what does not fit the page's bytes is read again next round.
         int fit = pages.fitting(read, c -> c.change().getSerializedSize());
         Position reached = page.frontier();
-        String reachedCursor;
+        String reachedCursor = current.frontierCursor();
         boolean more = page.hasMore();
         if (fit < read.size()) {
           reached = read.get(fit - 1).position();
           reachedCursor = read.get(fit - 1).change().getCursor();
           more = true;
-        } else {
-          reachedCursor = whenNotBusy(() -> changeFeed.encodeAt(page.frontier()));
+        }
+        if (more) {
+          Position next = reached;
+          int rows = pages.nextRows();
+          ahead = ReadAhead.start(next, () -> readCatchUp(next, rows, readFilter));
         }
         List<ChangePage.Positioned> changes = new ArrayList<>(fit);
         lock.lock();
         try {
           if (session.state != State.CATCHING_UP) {
+            ahead = ReadAhead.discard(ahead);
             return;
           }
           for (ChangePage.Positioned positioned : read.subList(0, fit)) {
@@ -318,11 +372,19 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
         } finally {
           lock.unlock();
         }
-        if (!more && liveFeed.join(this, reached, this::goLive)) {
-          return;
+        if (!more) {
+          // A catch-up page may hold more changes than a live stream buffers (pages.maxRows): it drains before the
+          // stream joins, or the first live page would find the buffer full and send the stream back to catch-up.
+          if (changes.size() > settings.maxQueuedChanges() && !awaitRoom()) {
+            return;
+          }
+          if (liveFeed.join(this, reached, this::goLive)) {
+            return;
+          }
         }
       }
     } catch (RuntimeException e) {
+      ReadAhead.discard(ahead);
       failDelivery(e);
     }
   }

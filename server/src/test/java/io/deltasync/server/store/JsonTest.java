@@ -7,6 +7,7 @@ import com.google.protobuf.ListValue;
 import com.google.protobuf.NullValue;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
+import java.util.List;
 import java.util.Random;
 import org.jooq.JSONB;
 import org.junit.jupiter.api.Test;
@@ -88,5 +89,68 @@ class JsonTest {
         yield Value.newBuilder().setListValue(list).build();
       }
     };
+  }
+
+  /** What the parser before this one (protobuf's JsonFormat) made of {@code json}, or null if it refused it. */
+  private static Struct byJsonFormat(String json) {
+    Struct.Builder builder = Struct.newBuilder();
+    try {
+      com.google.protobuf.util.JsonFormat.parser().merge(json, builder);
+      return builder.build();
+    } catch (com.google.protobuf.InvalidProtocolBufferException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  private static Struct byToStruct(String json) {
+    try {
+      return Json.toStruct(JSONB.valueOf(json));
+    } catch (IllegalStateException e) {
+      return null;
+    }
+  }
+
+  /**
+   * The streaming parser reads every document as JsonFormat did (numbers to the nearest double, -0, numbers past a
+   * double's range read as infinities, escapes, jsonb's own spacing), and refuses what is not a JSON object. (Only
+   * JSON that jsonb can hold: JsonFormat's lenient Gson also took NaN, and ignored what followed the object.)
+   */
+  @Test
+  void readsDocumentsAsJsonFormatDid() {
+    java.util.List<String> documents = new java.util.ArrayList<>(java.util.List.of(
+        "{}", "{\"a\": 1}", "{\"a\": -0}", "{\"a\": -0.0}", "{\"a\": 1.5e300}", "{\"a\": 1e400}",
+        "{\"a\": -1e400}", "{\"a\": 1e-400}", "{\"a\": 12345678901234567890123}", "{\"a\": 9007199254740993}",
+        "{\"a\": 0.1}", "{\"a\": 3.141592653589793238462643383279}", "{\"a\": 100.000}",
+        "{\"a\": null, \"b\": true, \"c\": false, \"d\": \"\"}", "{\"a\": [], \"b\": {}, \"c\": [[], [{}]]}",
+        "{\"\\u00e9t\\u00e9\": \"\\ud83d\\udc4b \\\"q\\\" \\\\ \\n \\t \\u0007 \\/\"}",
+        "{\"a\": [1, \"two\", null, true, {\"x\": [3.25]}]}", "{\"long\": \"" + "y".repeat(100_000) + "\"}",
+        "[]", "[1]", "1", "\"s\"", "null", "", "{"));
+    for (int depth : new int[] {1, 2, 31, 32, 33, 40, 60, 98, 99, 100, 101, 120, 200}) {
+      documents.add("{\"n\": ".repeat(depth) + "{}" + "}".repeat(depth));
+      documents.add("{\"n\": " + "[".repeat(depth) + "1" + "]".repeat(depth) + "}");
+    }
+    long seed = System.nanoTime();
+    Random random = new Random(seed);
+    for (int i = 0; i < 300; i++) {
+      // As PostgreSQL prints jsonb: a space after each ':' and ','.
+      documents.add(Json.toJson(randomStruct(random, 4)).replace(",", ", ").replace(":", ": "));
+    }
+    for (String notAnObject : List.of("[]", "[1]", "1", "\"s\"", "null", "", "{")) {
+      assertThat(byToStruct(notAnObject)).as(notAnObject).isNull();
+    }
+    for (String json : documents) {
+      String shown = json.length() > 80 ? json.substring(0, 80) + "..." : json;
+      Struct expected = byJsonFormat(json);
+      Struct actual = byToStruct(json);
+      if (expected == null || actual == null) {
+        // Refused by one of them: only nesting past what Rows delivers (Json.MAX_DEPTH), which it refuses anyway.
+        Struct read = expected == null ? actual : expected;
+        if (read != null) {
+          assertThat(Json.depth(read)).as("seed %d: %s", seed, shown).isGreaterThan(Json.MAX_DEPTH);
+        }
+      } else {
+        assertThat(actual).as("seed %d: %s", seed, shown).isEqualTo(expected);
+      }
+    }
   }
 }
