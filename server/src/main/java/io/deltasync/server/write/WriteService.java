@@ -433,7 +433,7 @@ public final class WriteService {
       WriteClock clock = WriteClock.of(one.delta(), clientId, this.clock.instant(), maxClockSkew);
       sent.put(offset + i, clock);
       writes.add(new WriteTransaction.PlainWrite(one.delta().getDeltaId(), one.digest(), kind.get(), valid.key(),
-          valid.base(), valid.dataJson(), clock.micros()));
+          valid.base(), valid.dataJson(), clock.micros(), one.delta().getData()));
     }
     if (writes.size() < 2) {
       return Map.of();
@@ -614,14 +614,14 @@ public final class WriteService {
     WriteTransaction.FirstWrite first = null;
     if (edits.isEmpty() && delta.getOperation() == Operation.OPERATION_CREATE && valid.base().isEmpty()) {
       first = tx.claimAndInsert(clientId, delta.getDeltaId(), digest, writeClock.micros(), valid.key(),
-          valid.dataJson());
+          valid.dataJson(), delta.getData());
       claim = first.claim();
     } else if (edits.isEmpty() && delta.getOperation() == Operation.OPERATION_UPDATE) {
       first = tx.claimAndReplace(clientId, delta.getDeltaId(), digest, writeClock.micros(), valid.key(),
-          valid.base(), valid.dataJson());
+          valid.base(), valid.dataJson(), delta.getData());
       claim = first.claim();
     } else {
-      claim = tx.claimDelta(clientId, delta.getDeltaId(), digest, writeClock.micros());
+      claim = tx.claimDelta(clientId, delta.getDeltaId(), digest, writeClock.micros(), delta.getData());
     }
     if (claim instanceof WriteTransaction.AlreadyApplied applied) {
       if (!applied.sameContent()) {
