@@ -38,7 +38,6 @@ import io.deltasync.v1.DeltaStatus;
 import io.deltasync.v1.Entity;
 import io.deltasync.v1.ErrorReason;
 import io.deltasync.v1.Operation;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.security.MessageDigest;
@@ -969,12 +968,13 @@ public final class WriteService {
   /** SHA-256 of the delta's deterministic encoding (map entries sorted), to tell a retry from a reused id. */
   static byte[] digest(Delta delta) {
     try {
-      ByteArrayOutputStream bytes = new ByteArrayOutputStream(delta.getSerializedSize());
+      // Into an array of the exact size: no stream, no 4 KiB buffer of a stream-backed CodedOutputStream, no copy.
+      byte[] bytes = new byte[delta.getSerializedSize()];
       CodedOutputStream out = CodedOutputStream.newInstance(bytes);
       out.useDeterministicSerialization();
       delta.writeTo(out);
-      out.flush();
-      return MessageDigest.getInstance("SHA-256").digest(bytes.toByteArray());
+      out.checkNoSpaceLeft();
+      return MessageDigest.getInstance("SHA-256").digest(bytes);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (NoSuchAlgorithmException e) {
