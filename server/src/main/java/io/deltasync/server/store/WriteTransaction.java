@@ -135,8 +135,10 @@ public final class WriteTransaction {
    * @param sameContent whether it had the same digest (a true retry) or other content (a reused id)
    * @param result the serialized result first returned (stored with the claim, or pending earlier in this batch);
    *     null for a reused id, and when {@code written} holds the first result instead
-   * @param written for a delta applied by the single-delta claim-and-write: the entity that write left, exactly as
-   *     stored with the claim; its first result was APPLIED with this entity. Null otherwise
+   * @param written for a delta applied by a claim-and-write statement: the entity that write left, exactly as
+   *     stored with the claim (its data, when the claim kept only metadata because the write stored the delta's own
+   *     document, V20, is the retrying delta's document as jsonb reads it back); its first result was APPLIED with
+   *     this entity. Null otherwise, and for a delta with other content (a reused id)
    */
   public record AlreadyApplied(boolean sameContent, byte[] result, Entity written) implements Claim {}
 
