@@ -1,5 +1,6 @@
 package io.deltasync.server.store;
 
+import com.google.protobuf.Struct;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -31,21 +32,24 @@ final class PlainWrites {
   // appears twice in one call, so the writes never meet their own rows. Creates are inserted in batch order (WITH
   // ORDINALITY), so the change log has them in the order the client made them, as when each was its own statement;
   // the updates' order among themselves follows the plan (they are different entities of one transaction, and
-  // clients apply by version). Arrays (unnest), not VALUES: the statement text is the same whatever the batch size,
-  // so it is parsed and planned as one prepared statement.
+  // clients apply by version). A write whose stored data equals (as jsonb) the document its delta sent (one
+  // Json.asStored applies to), and a delete (whose result carries no data), is "as sent" (V20, issue 11 fifth part;
+  // SingleWrites says why): its claim keeps the entity without data (written_meta), its data is not returned, and its
+  // result's data is built from the delta (Rows.written with the sent document). Arrays (unnest), not VALUES: the
+  // statement text is the same whatever the batch size, so it is parsed and planned as one prepared statement.
   private static final String SQL = """
       WITH input AS MATERIALIZED (
           SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
-                               ?::bigint[], ?::text[], ?::bigint[]) WITH ORDINALITY
+                               ?::bigint[], ?::text[], ?::bigint[], ?::boolean[]) WITH ORDINALITY
               AS i(delta_id, digest, op, scope, entity_type, entity_id, data, base_version, base_etag, clock_us,
-                   ord)),
+                   eligible, ord)),
       open AS MATERIALIZED (
-          SELECT i.* FROM input i
+          SELECT i.*, i.data::jsonb AS doc FROM input i
           WHERE NOT EXISTS (SELECT 1 FROM applied_delta a WHERE a.client_id = ? AND a.delta_id = i.delta_id)),
       created AS (
           INSERT INTO entity (scope, entity_type, entity_id, data, last_modified_by, writer_client_id,
                               writer_delta_id, write_clock_us, writer_supplied)
-          SELECT i.scope, i.entity_type, i.entity_id, i.data::jsonb, ?, ?, i.delta_id, i.clock_us, true
+          SELECT i.scope, i.entity_type, i.entity_id, i.doc, ?, ?, i.delta_id, i.clock_us, true
           FROM open i
           WHERE i.op = 'create'
           ORDER BY i.ord
@@ -53,7 +57,7 @@ final class PlainWrites {
           RETURNING *),
       updated AS (
           UPDATE entity e
-          SET data = CASE WHEN i.op = 'delete' THEN e.data ELSE deltasync_keep_exact(e.data, i.data::jsonb) END,
+          SET data = CASE WHEN i.op = 'delete' THEN e.data ELSE deltasync_keep_exact(e.data, i.doc) END,
               is_deleted = (i.op = 'delete'),
               row_version = e.row_version + 1,
               last_modified_by = ?, writer_client_id = ?, writer_delta_id = i.delta_id, write_clock_us = i.clock_us,
@@ -66,22 +70,32 @@ final class PlainWrites {
             AND (i.base_etag = '' OR e.etag = i.base_etag)
           RETURNING e.*),
       written AS MATERIALIZED (SELECT * FROM created UNION ALL SELECT * FROM updated),
+      judged AS MATERIALIZED (
+          SELECT w.*, (w.is_deleted OR (i.eligible AND w.data = i.doc)) AS as_sent
+          FROM written w JOIN open i ON i.delta_id = w.writer_delta_id),
       claim AS (
-          INSERT INTO applied_delta (client_id, delta_id, delta_digest, written_entity)
+          INSERT INTO applied_delta (client_id, delta_id, delta_digest, written_entity, written_meta)
           SELECT ?, i.delta_id, decode(i.digest, 'base64'),
-                 CASE WHEN w.writer_delta_id IS NULL THEN NULL ELSE jsonb_build_object('scope', w.scope,
+                 CASE WHEN w.writer_delta_id IS NULL OR w.as_sent THEN NULL ELSE jsonb_build_object('scope', w.scope,
                      'entity_type', w.entity_type, 'entity_id', w.entity_id, 'data', w.data,
                      'row_version', w.row_version, 'etag', w.etag, 'last_modified_at', w.last_modified_at,
                      'last_modified_by', w.last_modified_by, 'sync_status', w.sync_status,
+                     'conflict_data', w.conflict_data, 'is_deleted', w.is_deleted, 'created_at', w.created_at) END,
+                 CASE WHEN w.as_sent THEN jsonb_build_object('scope', w.scope,
+                     'entity_type', w.entity_type, 'entity_id', w.entity_id,
+                     'row_version', w.row_version, 'etag', w.etag, 'last_modified_at', w.last_modified_at,
+                     'last_modified_by', w.last_modified_by, 'sync_status', w.sync_status,
                      'conflict_data', w.conflict_data, 'is_deleted', w.is_deleted, 'created_at', w.created_at) END
-          FROM open i LEFT JOIN written w ON w.writer_delta_id = i.delta_id
+          FROM open i LEFT JOIN judged w ON w.writer_delta_id = i.delta_id
           ORDER BY i.ord
           ON CONFLICT DO NOTHING
           RETURNING delta_id)
-      SELECT i.delta_id AS input_delta_id, c.delta_id IS NOT NULL AS claimed, w.*
+      SELECT i.delta_id AS input_delta_id, c.delta_id IS NOT NULL AS claimed, w.scope, w.entity_type, w.entity_id,
+             CASE WHEN w.as_sent THEN NULL ELSE w.data END AS data, w.row_version, w.etag, w.last_modified_at,
+             w.last_modified_by, w.sync_status, w.conflict_data, w.is_deleted, w.created_at
       FROM open i
       LEFT JOIN claim c ON c.delta_id = i.delta_id
-      LEFT JOIN written w ON w.writer_delta_id = i.delta_id""";
+      LEFT JOIN judged w ON w.writer_delta_id = i.delta_id""";
 
   private PlainWrites() {}
 
@@ -98,9 +112,12 @@ final class PlainWrites {
     Long[] baseVersions = new Long[n];
     String[] baseEtags = new String[n];
     Long[] clocks = new Long[n];
+    Boolean[] eligible = new Boolean[n];
+    Map<String, Struct> documents = new HashMap<>(n * 2);
     Base64.Encoder base64 = Base64.getEncoder();
     for (int i = 0; i < n; i++) {
       WriteTransaction.PlainWrite write = writes.get(i);
+      documents.put(write.deltaId(), write.document());
       deltaIds[i] = write.deltaId();
       // base64 text, because a bytea[] bind is not something every driver and jOOQ version agree on
       digests[i] = base64.encodeToString(write.digest());
@@ -116,6 +133,7 @@ final class PlainWrites {
       baseVersions[i] = write.base().rowVersion();
       baseEtags[i] = write.base().etag();
       clocks[i] = write.writeClockMicros();
+      eligible[i] = Json.asStoredApplies(write.document());
     }
     // Through the driver, not jOOQ: the text is fixed, so nothing needs rendering, and the written rows are read
     // straight into entities (a profile put jOOQ's plain-SQL parsing and record mapping at a third of a batch's
@@ -133,6 +151,7 @@ final class PlainWrites {
         statement.setArray(++p, connection.createArrayOf("bigint", baseVersions));
         statement.setArray(++p, connection.createArrayOf("text", baseEtags));
         statement.setArray(++p, connection.createArrayOf("bigint", clocks));
+        statement.setArray(++p, connection.createArrayOf("boolean", eligible));
         for (int i = 0; i < 6; i++) {
           statement.setString(++p, clientId);
         }
@@ -144,7 +163,8 @@ final class PlainWrites {
             row.getLong("row_version");
             boolean written = !row.wasNull();
             if (claimed) {
-              outcomes.put(deltaId, written ? new WriteTransaction.PlainWritten(Rows.written(row))
+              outcomes.put(deltaId, written
+                  ? new WriteTransaction.PlainWritten(Rows.written(row, documents.get(deltaId)))
                   : new WriteTransaction.PlainMissed());
             } else if (written) {
               // Written, but a concurrent transaction claimed the delta first: this write must not commit.

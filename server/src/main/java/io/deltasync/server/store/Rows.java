@@ -43,14 +43,25 @@ final class Rows {
   }
 
   /**
-   * An entity row read through the driver (the single-delta statements of {@link SingleWrites}), with the same
-   * leniency about conflict_data as {@link #written(Record)}.
+   * An entity row read through the driver (the claim-and-write statements of {@link SingleWrites} and {@link
+   * PlainWrites}), with the same leniency about conflict_data as {@link #written(Record)}.
    */
   static Entity written(java.sql.ResultSet row) throws java.sql.SQLException {
+    return written(row, null);
+  }
+
+  /**
+   * As {@link #written(java.sql.ResultSet)}, for a row that may leave out its data because the write stored the
+   * delta's own document (schema V20, "as sent"): when the row's data is NULL and {@code sentDocument} is given, the
+   * entity's data is that document as jsonb reads it back ({@link Json#asStored}), which is exactly what the row's
+   * data would have read as.
+   */
+  static Entity written(java.sql.ResultSet row, com.google.protobuf.Struct sentDocument)
+      throws java.sql.SQLException {
     String scope = row.getString("scope");
     String type = row.getString("entity_type");
     String id = row.getString("entity_id");
-    JSONB data = jsonb(row.getString("data"));
+    String dataJson = row.getString("data");
     long rowVersion = row.getLong("row_version");
     String etag = row.getString("etag");
     OffsetDateTime modifiedAt = row.getObject("last_modified_at", OffsetDateTime.class);
@@ -59,9 +70,11 @@ final class Rows {
     JSONB conflictData = jsonb(row.getString("conflict_data"));
     boolean deleted = row.getBoolean("is_deleted");
     OffsetDateTime createdAt = row.getObject("created_at", OffsetDateTime.class);
+    com.google.protobuf.Struct data = deleted ? null : dataJson != null ? carried(JSONB.valueOf(dataJson), "data")
+        : sentDocument != null ? Json.asStored(sentDocument) : null;
     try {
-      return entity(scope, type, id, data, rowVersion, etag, modifiedAt, modifiedBy, syncStatus, conflictData, deleted,
-          createdAt);
+      return entity(scope, type, id, data, rowVersion, etag, modifiedAt, modifiedBy, syncStatus, conflictData,
+          deleted, createdAt);
     } catch (RuntimeException e) {
       Entity without = entity(scope, type, id, data, rowVersion, etag, modifiedAt, modifiedBy, syncStatus, null,
           deleted, createdAt);
@@ -127,6 +140,13 @@ final class Rows {
   private static Entity entity(String scope, String type, String id, JSONB data, long rowVersion, String etag,
       OffsetDateTime modifiedAt, String modifiedBy, String syncStatus, JSONB conflictData, boolean deleted,
       OffsetDateTime createdAt) {
+    return entity(scope, type, id, deleted || data == null ? null : carried(data, "data"), rowVersion, etag,
+        modifiedAt, modifiedBy, syncStatus, conflictData, deleted, createdAt);
+  }
+
+  private static Entity entity(String scope, String type, String id, com.google.protobuf.Struct data,
+      long rowVersion, String etag, OffsetDateTime modifiedAt, String modifiedBy, String syncStatus,
+      JSONB conflictData, boolean deleted, OffsetDateTime createdAt) {
     Entity.Builder entity = Entity.newBuilder()
         .setScope(scope)
         .setEntityType(type)
@@ -139,7 +159,7 @@ final class Rows {
         .setIsDeleted(deleted)
         .setCreatedAt(timestamp(createdAt));
     if (!deleted && data != null) {
-      entity.setData(carried(data, "data"));
+      entity.setData(data);
     }
     if (conflictData != null) {
       entity.setConflictData(carried(conflictData, "conflict_data"));

@@ -1,5 +1,6 @@
 package io.deltasync.server.store;
 
+import com.google.protobuf.Struct;
 import io.deltasync.v1.Entity;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -36,32 +37,55 @@ final class SingleWrites {
   // write never commits and the batch runs again (then the claim is visible: the id is reported reused).
   private static final String GATE = """
       WITH gate AS (SELECT NOT EXISTS (SELECT 1 FROM applied_delta WHERE client_id = ? AND delta_id = ?) AS open),
+           sent AS (SELECT ?::jsonb AS doc, ?::boolean AS eligible),
+      """;
+  // The written row, and whether its data is the delta's own document (V20, issue 11 fifth part): equal as jsonb to
+  // what was sent (jsonb compares numbers by value, so a number kept in its stored exact form that is a different
+  // decimal, deltasync_keep_exact, makes it unequal), for a document Json.asStored applies to (eligible). Such a
+  // write's claim stores the entity without data (written_meta), the statement does not return it, and the result's
+  // data is built from the delta (Rows.written with the sent document, Json.asStored): the same Struct the stored
+  // jsonb reads back as. Anything else (a deployment's trigger that changes data, kept exact numbers, numbers too
+  // large for Json.asStored) stores and returns the data as before.
+  private static final String JUDGED = """
+           judged AS (SELECT w.*, (SELECT eligible FROM sent) AND w.data = (SELECT doc FROM sent) AS as_sent
+                      FROM written w),
       """;
   // Only what Rows.written reads; a retry reads it back as an entity row (jsonb_populate_record, WriteTransaction).
   private static final String CLAIM = """
-           claim AS (INSERT INTO applied_delta (client_id, delta_id, delta_digest, written_entity)
-                     SELECT ?, ?, ?, (SELECT jsonb_build_object('scope', w.scope, 'entity_type', w.entity_type,
-                         'entity_id', w.entity_id, 'data', w.data, 'row_version', w.row_version, 'etag', w.etag,
-                         'last_modified_at', w.last_modified_at, 'last_modified_by', w.last_modified_by,
-                         'sync_status', w.sync_status, 'conflict_data', w.conflict_data,
-                         'is_deleted', w.is_deleted, 'created_at', w.created_at) FROM written w)
+           claim AS (INSERT INTO applied_delta (client_id, delta_id, delta_digest, written_entity, written_meta)
+                     SELECT ?, ?, ?,
+                         (SELECT CASE WHEN j.as_sent THEN NULL ELSE jsonb_build_object('scope', j.scope,
+                             'entity_type', j.entity_type, 'entity_id', j.entity_id, 'data', j.data,
+                             'row_version', j.row_version, 'etag', j.etag, 'last_modified_at', j.last_modified_at,
+                             'last_modified_by', j.last_modified_by, 'sync_status', j.sync_status,
+                             'conflict_data', j.conflict_data, 'is_deleted', j.is_deleted,
+                             'created_at', j.created_at) END FROM judged j),
+                         (SELECT CASE WHEN j.as_sent THEN jsonb_build_object('scope', j.scope,
+                             'entity_type', j.entity_type, 'entity_id', j.entity_id,
+                             'row_version', j.row_version, 'etag', j.etag, 'last_modified_at', j.last_modified_at,
+                             'last_modified_by', j.last_modified_by, 'sync_status', j.sync_status,
+                             'conflict_data', j.conflict_data, 'is_deleted', j.is_deleted,
+                             'created_at', j.created_at) END FROM judged j)
                      ON CONFLICT DO NOTHING RETURNING 1)
       """;
   private static final String ANSWER = """
-      SELECT EXISTS (SELECT 1 FROM claim) AS claimed, w.* FROM (SELECT 1) AS one LEFT JOIN written w ON true""";
+      SELECT EXISTS (SELECT 1 FROM claim) AS claimed, j.scope, j.entity_type, j.entity_id,
+             CASE WHEN j.as_sent THEN NULL ELSE j.data END AS data, j.row_version, j.etag, j.last_modified_at,
+             j.last_modified_by, j.sync_status, j.conflict_data, j.is_deleted, j.created_at, j.writer_delta_id
+      FROM (SELECT 1) AS one LEFT JOIN judged j ON true""";
 
   static final String INSERT = GATE + """
            written AS (INSERT INTO entity (scope, entity_type, entity_id, data, last_modified_by, writer_client_id,
                                            writer_delta_id, write_clock_us, writer_supplied)
-                       SELECT ?, ?, ?, ?::jsonb, ?, ?, ?, ?, true WHERE (SELECT open FROM gate)
+                       SELECT ?, ?, ?, (SELECT doc FROM sent), ?, ?, ?, ?, true WHERE (SELECT open FROM gate)
                        ON CONFLICT DO NOTHING
                        RETURNING *),
-      """ + CLAIM + ANSWER;
+      """ + JUDGED + CLAIM + ANSWER;
 
   // Keeps every stored value the new document equals exactly as stored (deltasync_keep_exact, V8), as the
   // set-based statement does.
   static final String REPLACE = GATE + """
-           written AS (UPDATE entity e SET data = deltasync_keep_exact(e.data, ?::jsonb),
+           written AS (UPDATE entity e SET data = deltasync_keep_exact(e.data, (SELECT doc FROM sent)),
                                            row_version = e.row_version + 1, last_modified_by = ?,
                                            writer_client_id = ?, writer_delta_id = ?, write_clock_us = ?,
                                            writer_supplied = true
@@ -69,7 +93,7 @@ final class SingleWrites {
                          AND (?::bigint = 0 OR e.row_version = ?::bigint) AND (?::text = '' OR e.etag = ?::text)
                          AND (SELECT open FROM gate)
                        RETURNING e.*),
-      """ + CLAIM + ANSWER;
+      """ + JUDGED + CLAIM + ANSWER;
 
   /**
    * What the statement did.
@@ -82,40 +106,42 @@ final class SingleWrites {
   private SingleWrites() {}
 
   static Outcome insert(DSLContext tx, String clientId, String deltaId, byte[] digest, long writeClockMicros,
-      EntityKey key, String dataJson) {
-    return run(tx, INSERT, statement -> {
+      EntityKey key, String dataJson, Struct document) {
+    return run(tx, INSERT, document, statement -> {
       statement.setString(1, clientId);
       statement.setString(2, deltaId);
-      statement.setString(3, key.scope());
-      statement.setString(4, key.entityType());
-      statement.setString(5, key.entityId());
-      statement.setString(6, dataJson);
-      statement.setString(7, clientId);
+      statement.setString(3, dataJson);
+      statement.setBoolean(4, Json.asStoredApplies(document));
+      statement.setString(5, key.scope());
+      statement.setString(6, key.entityType());
+      statement.setString(7, key.entityId());
       statement.setString(8, clientId);
-      statement.setString(9, deltaId);
-      statement.setLong(10, writeClockMicros);
-      claimBinds(statement, 11, clientId, deltaId, digest);
+      statement.setString(9, clientId);
+      statement.setString(10, deltaId);
+      statement.setLong(11, writeClockMicros);
+      claimBinds(statement, 12, clientId, deltaId, digest);
     });
   }
 
   static Outcome replace(DSLContext tx, String clientId, String deltaId, byte[] digest, long writeClockMicros,
-      EntityKey key, Expected base, String dataJson) {
-    return run(tx, REPLACE, statement -> {
+      EntityKey key, Expected base, String dataJson, Struct document) {
+    return run(tx, REPLACE, document, statement -> {
       statement.setString(1, clientId);
       statement.setString(2, deltaId);
       statement.setString(3, dataJson);
-      statement.setString(4, clientId);
+      statement.setBoolean(4, Json.asStoredApplies(document));
       statement.setString(5, clientId);
-      statement.setString(6, deltaId);
-      statement.setLong(7, writeClockMicros);
-      statement.setString(8, key.scope());
-      statement.setString(9, key.entityType());
-      statement.setString(10, key.entityId());
-      statement.setLong(11, base.rowVersion());
+      statement.setString(6, clientId);
+      statement.setString(7, deltaId);
+      statement.setLong(8, writeClockMicros);
+      statement.setString(9, key.scope());
+      statement.setString(10, key.entityType());
+      statement.setString(11, key.entityId());
       statement.setLong(12, base.rowVersion());
-      statement.setString(13, base.etag());
+      statement.setLong(13, base.rowVersion());
       statement.setString(14, base.etag());
-      claimBinds(statement, 15, clientId, deltaId, digest);
+      statement.setString(15, base.etag());
+      claimBinds(statement, 16, clientId, deltaId, digest);
     });
   }
 
@@ -130,12 +156,12 @@ final class SingleWrites {
     void bind(PreparedStatement statement) throws SQLException;
   }
 
-  private static Outcome run(DSLContext tx, String sql, Binder binds) {
+  private static Outcome run(DSLContext tx, String sql, Struct document, Binder binds) {
     // The transaction's own connection (jOOQ hands out the one its transaction runs on).
-    return tx.connectionResult(connection -> run(connection, sql, binds));
+    return tx.connectionResult(connection -> run(connection, sql, document, binds));
   }
 
-  private static Outcome run(Connection connection, String sql, Binder binds) {
+  private static Outcome run(Connection connection, String sql, Struct document, Binder binds) {
     try (PreparedStatement statement = connection.prepareStatement(sql)) {
       binds.bind(statement);
       try (ResultSet row = statement.executeQuery()) {
@@ -144,7 +170,7 @@ final class SingleWrites {
         }
         boolean claimed = row.getBoolean("claimed");
         row.getLong("row_version");
-        Optional<Entity> written = row.wasNull() ? Optional.empty() : Optional.of(Rows.written(row));
+        Optional<Entity> written = row.wasNull() ? Optional.empty() : Optional.of(Rows.written(row, document));
         if (!claimed && written.isPresent()) {
           // Written, but a concurrent transaction claimed the delta first (see the class comment): this write must
           // not commit. A serialization failure rolls the transaction back and runs the batch again.

@@ -88,9 +88,11 @@ public final class WriteTransaction {
    * @param base what the compare-and-set expects (updates and deletes; empty: not checked)
    * @param dataJson the new document (ignored for deletes)
    * @param writeClockMicros its effective time for last-write-wins clocks
+   * @param document the delta's document, of which {@code dataJson} is the JSON: a write that stores it as sent
+   *     answers with it (V20) rather than reading the stored jsonb back
    */
   public record PlainWrite(String deltaId, byte[] digest, PlainKind kind, EntityKey key, Expected base,
-      String dataJson, long writeClockMicros) {}
+      String dataJson, long writeClockMicros, Struct document) {}
 
   /** What {@link #claimAndWritePlain} did with one delta it claimed. */
   public sealed interface PlainOutcome {}
@@ -117,7 +119,7 @@ public final class WriteTransaction {
   public void releaseClaim(String clientId, String deltaId) {
     tx.deleteFrom(APPLIED_DELTA)
         .where(APPLIED_DELTA.CLIENT_ID.eq(clientId), APPLIED_DELTA.DELTA_ID.eq(deltaId), APPLIED_DELTA.RESULT.isNull(),
-            APPLIED_DELTA.WRITTEN_ENTITY.isNull())
+            APPLIED_DELTA.WRITTEN_ENTITY.isNull(), APPLIED_DELTA.WRITTEN_META.isNull())
         .execute();
   }
 
@@ -133,8 +135,10 @@ public final class WriteTransaction {
    * @param sameContent whether it had the same digest (a true retry) or other content (a reused id)
    * @param result the serialized result first returned (stored with the claim, or pending earlier in this batch);
    *     null for a reused id, and when {@code written} holds the first result instead
-   * @param written for a delta applied by the single-delta claim-and-write: the entity that write left, exactly as
-   *     stored with the claim; its first result was APPLIED with this entity. Null otherwise
+   * @param written for a delta applied by a claim-and-write statement: the entity that write left, exactly as
+   *     stored with the claim (its data, when the claim kept only metadata because the write stored the delta's own
+   *     document, V20, is the retrying delta's document as jsonb reads it back); its first result was APPLIED with
+   *     this entity. Null otherwise, and for a delta with other content (a reused id)
    */
   public record AlreadyApplied(boolean sameContent, byte[] result, Entity written) implements Claim {}
 
@@ -143,7 +147,7 @@ public final class WriteTransaction {
    * same delta blocks on the primary key until this transaction ends, then sees the committed result instead of
    * applying the delta a second time.
    */
-  public Claim claimDelta(String clientId, String deltaId, byte[] digest, long writeClockMicros) {
+  public Claim claimDelta(String clientId, String deltaId, byte[] digest, long writeClockMicros, Struct document) {
     // One round trip for the claim and the writer settings: the INSERT selects from the settings CTE, which makes
     // PostgreSQL evaluate it. Settings made for a delta that turns out to be a retry are harmless (nothing is
     // written after them, and they end with the transaction). The edits setting is cleared: a batch is one
@@ -161,7 +165,7 @@ public final class WriteTransaction {
     if (inserted == 1) {
       return new Claimed();
     }
-    return stored(clientId, deltaId, digest);
+    return stored(clientId, deltaId, digest, document);
   }
 
   /**
@@ -172,8 +176,9 @@ public final class WriteTransaction {
    * log, bookkeeping changes the entity without a new version, and a later application of the same id writes rows
    * naming it too).
    */
-  private AlreadyApplied stored(String clientId, String deltaId, byte[] digest) {
-    StoredClaim stored = tx.connectionResult(connection -> storedClaim(connection, clientId, deltaId));
+  private AlreadyApplied stored(String clientId, String deltaId, byte[] digest, Struct document) {
+    StoredClaim stored = tx.connectionResult(connection -> storedClaim(connection, clientId, deltaId, digest,
+        document));
     if (!Arrays.equals(stored.digest(), digest)) {
       return new AlreadyApplied(false, null, null);
     }
@@ -193,14 +198,20 @@ public final class WriteTransaction {
 
   private record StoredClaim(byte[] digest, byte[] result, Entity written) {}
 
-  // The entity stored by the claim-and-write (SingleWrites) is read back as an entity row, so that Rows.written
-  // maps it exactly as it mapped the row the write returned: the same entity, hence the same result bytes.
+  // The entity stored by the claim-and-write (SingleWrites, PlainWrites) is read back as an entity row, so that
+  // Rows.written maps it exactly as it mapped the row the write returned: the same entity, hence the same result
+  // bytes. A claim that kept the entity without its data (written_meta, V20: the write stored the delta's own
+  // document) reads as a row whose data is NULL, and Rows.written takes the data from the retrying delta, exactly
+  // as the write's answer did: only when the digests match, which proves it is the same delta, hence the same
+  // document.
   private static final String STORED_CLAIM = """
-      SELECT a.delta_digest, a.result, a.written_entity IS NOT NULL AS has_written, e.*
-      FROM applied_delta a, jsonb_populate_record(NULL::entity, a.written_entity) e
+      SELECT a.delta_digest, a.result, (a.written_entity IS NOT NULL OR a.written_meta IS NOT NULL) AS has_written,
+             e.*
+      FROM applied_delta a, jsonb_populate_record(NULL::entity, coalesce(a.written_entity, a.written_meta)) e
       WHERE a.client_id = ? AND a.delta_id = ?""";
 
-  private static StoredClaim storedClaim(java.sql.Connection connection, String clientId, String deltaId) {
+  private static StoredClaim storedClaim(java.sql.Connection connection, String clientId, String deltaId,
+      byte[] digest, Struct document) {
     try (PreparedStatement statement = connection.prepareStatement(STORED_CLAIM)) {
       statement.setString(1, clientId);
       statement.setString(2, deltaId);
@@ -208,8 +219,11 @@ public final class WriteTransaction {
         if (!row.next()) {
           throw new IllegalStateException("delta " + deltaId + " of client " + clientId + " was not claimed");
         }
-        return new StoredClaim(row.getBytes("delta_digest"), row.getBytes("result"),
-            row.getBoolean("has_written") ? Rows.written(row) : null);
+        byte[] storedDigest = row.getBytes("delta_digest");
+        // Another delta's document must never stand in for the stored one: the entity is built for a retry only.
+        boolean retry = Arrays.equals(storedDigest, digest);
+        return new StoredClaim(storedDigest, row.getBytes("result"),
+            retry && row.getBoolean("has_written") ? Rows.written(row, document) : null);
       }
     } catch (SQLException e) {
       throw new DataAccessException("SQL [" + STORED_CLAIM + "]; " + e.getMessage(), e);
@@ -231,9 +245,9 @@ public final class WriteTransaction {
    * and answers retries with it: the caller records no result for it.
    */
   public FirstWrite claimAndInsert(String clientId, String deltaId, byte[] digest, long writeClockMicros,
-      EntityKey key, String dataJson) {
-    return firstWrite(clientId, deltaId, digest,
-        SingleWrites.insert(tx, clientId, deltaId, digest, writeClockMicros, key, dataJson));
+      EntityKey key, String dataJson, Struct document) {
+    return firstWrite(clientId, deltaId, digest, document,
+        SingleWrites.insert(tx, clientId, deltaId, digest, writeClockMicros, key, dataJson, document));
   }
 
   /**
@@ -242,16 +256,17 @@ public final class WriteTransaction {
    * JsonEntityStore's keepingExact). As {@link #claimAndInsert}, it makes no trigger settings.
    */
   public FirstWrite claimAndReplace(String clientId, String deltaId, byte[] digest, long writeClockMicros,
-      EntityKey key, Expected base, String dataJson) {
-    return firstWrite(clientId, deltaId, digest,
-        SingleWrites.replace(tx, clientId, deltaId, digest, writeClockMicros, key, base, dataJson));
+      EntityKey key, Expected base, String dataJson, Struct document) {
+    return firstWrite(clientId, deltaId, digest, document,
+        SingleWrites.replace(tx, clientId, deltaId, digest, writeClockMicros, key, base, dataJson, document));
   }
 
-  private FirstWrite firstWrite(String clientId, String deltaId, byte[] digest, SingleWrites.Outcome outcome) {
+  private FirstWrite firstWrite(String clientId, String deltaId, byte[] digest, Struct document,
+      SingleWrites.Outcome outcome) {
     if (outcome.claimed()) {
       return new FirstWrite(new Claimed(), outcome.written());
     }
-    return new FirstWrite(stored(clientId, deltaId, digest), Optional.empty());
+    return new FirstWrite(stored(clientId, deltaId, digest, document), Optional.empty());
   }
 
   private static org.jooq.Field<String> setting(String name, String value) {

@@ -38,7 +38,6 @@ import io.deltasync.v1.DeltaStatus;
 import io.deltasync.v1.Entity;
 import io.deltasync.v1.ErrorReason;
 import io.deltasync.v1.Operation;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.security.MessageDigest;
@@ -433,7 +432,7 @@ public final class WriteService {
       WriteClock clock = WriteClock.of(one.delta(), clientId, this.clock.instant(), maxClockSkew);
       sent.put(offset + i, clock);
       writes.add(new WriteTransaction.PlainWrite(one.delta().getDeltaId(), one.digest(), kind.get(), valid.key(),
-          valid.base(), valid.dataJson(), clock.micros()));
+          valid.base(), valid.dataJson(), clock.micros(), one.delta().getData()));
     }
     if (writes.size() < 2) {
       return Map.of();
@@ -614,14 +613,14 @@ public final class WriteService {
     WriteTransaction.FirstWrite first = null;
     if (edits.isEmpty() && delta.getOperation() == Operation.OPERATION_CREATE && valid.base().isEmpty()) {
       first = tx.claimAndInsert(clientId, delta.getDeltaId(), digest, writeClock.micros(), valid.key(),
-          valid.dataJson());
+          valid.dataJson(), delta.getData());
       claim = first.claim();
     } else if (edits.isEmpty() && delta.getOperation() == Operation.OPERATION_UPDATE) {
       first = tx.claimAndReplace(clientId, delta.getDeltaId(), digest, writeClock.micros(), valid.key(),
-          valid.base(), valid.dataJson());
+          valid.base(), valid.dataJson(), delta.getData());
       claim = first.claim();
     } else {
-      claim = tx.claimDelta(clientId, delta.getDeltaId(), digest, writeClock.micros());
+      claim = tx.claimDelta(clientId, delta.getDeltaId(), digest, writeClock.micros(), delta.getData());
     }
     if (claim instanceof WriteTransaction.AlreadyApplied applied) {
       if (!applied.sameContent()) {
@@ -969,12 +968,13 @@ public final class WriteService {
   /** SHA-256 of the delta's deterministic encoding (map entries sorted), to tell a retry from a reused id. */
   static byte[] digest(Delta delta) {
     try {
-      ByteArrayOutputStream bytes = new ByteArrayOutputStream(delta.getSerializedSize());
+      // Into an array of the exact size: no stream, no 4 KiB buffer of a stream-backed CodedOutputStream, no copy.
+      byte[] bytes = new byte[delta.getSerializedSize()];
       CodedOutputStream out = CodedOutputStream.newInstance(bytes);
       out.useDeterministicSerialization();
       delta.writeTo(out);
-      out.flush();
-      return MessageDigest.getInstance("SHA-256").digest(bytes.toByteArray());
+      out.checkNoSpaceLeft();
+      return MessageDigest.getInstance("SHA-256").digest(bytes);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (NoSuchAlgorithmException e) {

@@ -55,7 +55,7 @@ class PlainResultReplayIT {
   // the entity its claim holds.
   private static long storedResults(String clientId) {
     return count("select count(*) from applied_delta where client_id = ? and (result is not null "
-        + "or written_entity is not null)", clientId);
+        + "or written_entity is not null or written_meta is not null)", clientId);
   }
 
   private static long count(String sql, Object... binds) {
