@@ -33,7 +33,7 @@ final class PlainWrites {
   // ORDINALITY), so the change log has them in the order the client made them, as when each was its own statement;
   // the updates' order among themselves follows the plan (they are different entities of one transaction, and
   // clients apply by version). A write whose stored data equals (as jsonb) the document its delta sent (one
-  // Json.asStored applies to), and a delete (whose result carries no data), is "as sent" (V20, issue 11 fifth part;
+  // Json.asStored applies to), and a delete (whose result carries no data), is "as sent" (V23, issue 11 fifth part;
   // SingleWrites says why): its claim keeps the entity without data (written_meta), its data is not returned, and its
   // result's data is built from the delta (Rows.written with the sent document). Arrays (unnest), not VALUES: the
   // statement text is the same whatever the batch size, so it is parsed and planned as one prepared statement.

@@ -52,7 +52,7 @@ final class Rows {
 
   /**
    * As {@link #written(java.sql.ResultSet)}, for a row that may leave out its data because the write stored the
-   * delta's own document (schema V20, "as sent"): when the row's data is NULL and {@code sentDocument} is given, the
+   * delta's own document (schema V23, "as sent"): when the row's data is NULL and {@code sentDocument} is given, the
    * entity's data is that document as jsonb reads it back ({@link Json#asStored}), which is exactly what the row's
    * data would have read as.
    */

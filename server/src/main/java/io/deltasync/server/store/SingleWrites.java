@@ -39,7 +39,7 @@ final class SingleWrites {
       WITH gate AS (SELECT NOT EXISTS (SELECT 1 FROM applied_delta WHERE client_id = ? AND delta_id = ?) AS open),
            sent AS (SELECT ?::jsonb AS doc, ?::boolean AS eligible),
       """;
-  // The written row, and whether its data is the delta's own document (V20, issue 11 fifth part): equal as jsonb to
+  // The written row, and whether its data is the delta's own document (V23, issue 11 fifth part): equal as jsonb to
   // what was sent (jsonb compares numbers by value, so a number kept in its stored exact form that is a different
   // decimal, deltasync_keep_exact, makes it unequal), for a document Json.asStored applies to (eligible). Such a
   // write's claim stores the entity without data (written_meta), the statement does not return it, and the result's

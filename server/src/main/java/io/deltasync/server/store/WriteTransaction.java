@@ -89,7 +89,7 @@ public final class WriteTransaction {
    * @param dataJson the new document (ignored for deletes)
    * @param writeClockMicros its effective time for last-write-wins clocks
    * @param document the delta's document, of which {@code dataJson} is the JSON: a write that stores it as sent
-   *     answers with it (V20) rather than reading the stored jsonb back
+   *     answers with it (V23) rather than reading the stored jsonb back
    */
   public record PlainWrite(String deltaId, byte[] digest, PlainKind kind, EntityKey key, Expected base,
       String dataJson, long writeClockMicros, Struct document) {}
@@ -137,7 +137,7 @@ public final class WriteTransaction {
    *     null for a reused id, and when {@code written} holds the first result instead
    * @param written for a delta applied by a claim-and-write statement: the entity that write left, exactly as
    *     stored with the claim (its data, when the claim kept only metadata because the write stored the delta's own
-   *     document, V20, is the retrying delta's document as jsonb reads it back); its first result was APPLIED with
+   *     document, V23, is the retrying delta's document as jsonb reads it back); its first result was APPLIED with
    *     this entity. Null otherwise, and for a delta with other content (a reused id)
    */
   public record AlreadyApplied(boolean sameContent, byte[] result, Entity written) implements Claim {}
@@ -200,7 +200,7 @@ public final class WriteTransaction {
 
   // The entity stored by the claim-and-write (SingleWrites, PlainWrites) is read back as an entity row, so that
   // Rows.written maps it exactly as it mapped the row the write returned: the same entity, hence the same result
-  // bytes. A claim that kept the entity without its data (written_meta, V20: the write stored the delta's own
+  // bytes. A claim that kept the entity without its data (written_meta, V23: the write stored the delta's own
   // document) reads as a row whose data is NULL, and Rows.written takes the data from the retrying delta, exactly
   // as the write's answer did: only when the digests match, which proves it is the same delta, hence the same
   // document.

@@ -31,10 +31,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A create or full replacement whose stored document is the delta's own keeps only the entity's metadata with its
- * claim (applied_delta.written_meta, V20), and neither the claim nor the write's answer goes through the stored
+ * claim (applied_delta.written_meta, V23), and neither the claim nor the write's answer goes through the stored
  * jsonb: the result's data is the delta's document as jsonb reads it back ({@link Json#asStored}). These tests hold
  * that answer, and every retry's, to the bytes the code before answered: the entity as read back from the database
- * (the row's data text through {@link Json#toStruct}, which is how the write's answer was built before V20), for
+ * (the row's data text through {@link Json#toStruct}, which is how the write's answer was built before V23), for
  * documents that jsonb stores differently from how they were sent (key order, -0, unknown fields and null values,
  * extreme numbers, unicode, empty and nested documents); and they check that writes whose stored data differs from
  * what was sent (numbers kept in their stored exact form, a deployment's trigger that changes data, conflicts
@@ -116,7 +116,7 @@ class WrittenAsSentIT {
         .getResultsList();
   }
 
-  /** The entity as the code before V20 answered it: the row read back, its data through Json.toStruct. */
+  /** The entity as the code before V23 answered it: the row read back, its data through Json.toStruct. */
   private static Entity readBack(String scope, String entityId) {
     Record row = server.sql().fetchOne("select data::text, row_version, etag, is_deleted from entity "
         + "where scope = ? and entity_type = 'note' and entity_id = ?", scope, entityId);

@@ -9,9 +9,13 @@
 -- still stores the whole entity in written_entity, or its serialized result.
 --
 -- A separate column rather than written_entity without 'data': a node built before this migration reads neither
--- result nor written_entity for such a claim and refuses to answer ("first answer unknown", an error the client
--- retries) instead of answering APPLIED without the document. Additive: claims stored before keep replaying.
+-- result nor written_entity for such a claim and refuses to answer it (the delta is answered REJECTED / INTERNAL,
+-- "first answer unknown") instead of answering APPLIED without the document; upgrade every node together
+-- (docs/operations.md, "Upgrades"). Additive: claims stored before keep replaying.
+--
+-- Numbered 23 (written as 20): a migration numbered below the database's current version (22) would stop every
+-- node at start-up, Flyway refusing to apply it out of order.
 ALTER TABLE applied_delta ADD COLUMN written_meta jsonb;
 
 COMMENT ON COLUMN applied_delta.written_meta IS
-    'For a delta applied by its plain write that stored the delta''s own document (or deleted the entity): the entity row as written, without data (jsonb of its other columns). Its result is APPLIED with this entity and, unless deleted, the retrying delta''s own document as jsonb reads it back. NULL otherwise (V20).';
+    'For a delta applied by its plain write that stored the delta''s own document (or deleted the entity): the entity row as written, without data (jsonb of its other columns). Its result is APPLIED with this entity and, unless deleted, the retrying delta''s own document as jsonb reads it back. NULL otherwise (V23).';
