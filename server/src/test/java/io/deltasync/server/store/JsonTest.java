@@ -111,6 +111,21 @@ class JsonTest {
   }
 
   /**
+   * jsonb prints a large number with all its integer digits (1e300 as "1" and 300 zeros). protobuf's JsonFormat read
+   * a number of 66 or more such digits back as a string, so a document written with 1e300 was delivered with the
+   * string "1000…"; the streaming parser reads the number.
+   */
+  @Test
+  void aNumberPrintedWithAllItsDigitsIsReadAsANumber() {
+    for (double n : new double[] {1e65, 1e300, -1.5e300, Double.MAX_VALUE}) {
+      String digits = new java.math.BigDecimal(n).toPlainString();
+      Value read = Json.toStruct(JSONB.valueOf("{\"n\": " + digits + "}")).getFieldsOrThrow("n");
+      assertThat(read.getKindCase()).as(digits).isEqualTo(Value.KindCase.NUMBER_VALUE);
+      assertThat(read.getNumberValue()).as(digits).isEqualTo(n);
+    }
+  }
+
+  /**
    * The streaming parser reads every document as JsonFormat did (numbers to the nearest double, -0, numbers past a
    * double's range read as infinities, escapes, jsonb's own spacing), and refuses what is not a JSON object. (Only
    * JSON that jsonb can hold: JsonFormat's lenient Gson also took NaN, and ignored what followed the object.)
