@@ -58,8 +58,10 @@ public final class LiveFeed implements AutoCloseable {
   private static final Duration IDENTITY_CHECK_INTERVAL = Duration.ofSeconds(5);
 
   /**
-   * Receives pages; called on the feed's thread, so it must not block: it hands the page to its own executor
-   * (serializing and sending for every stream on the feed's one thread would make each stream wait for all).
+   * Receives pages; called on the feed's thread, so it must never wait: it delivers the page at once if it can do
+   * so without waiting for anything (a stream whose lock is free only queues and writes what its transport takes),
+   * else it hands the page to its own executor. The feed reads its next page once every subscriber has had this
+   * one, so what commits meanwhile comes in that next page: the busier delivery is, the fewer, larger pages.
    */
   public interface Subscriber {
     /** A page of changes, contiguous with the previous one (its {@code from} is the previous {@code to}). */
