@@ -43,7 +43,8 @@ final class LiveHandOff {
 
   /**
    * Delivers {@code page} now on the calling thread, or hands it to the stream's thread; never waits. Called by one
-   * thread at a time (the live feed dispatches under its lock), in feed order. An exception of a direct delivery is
+   * thread at a time (the live feed dispatches a page to all before the next; a stream's pages may come from
+   * different fan-out threads, one after the other), in feed order. An exception of a direct delivery is
    * thrown to the caller (the feed drops the subscriber and tells it); one on the stream's thread goes to
    * {@code onFailure}.
    *
