@@ -52,7 +52,7 @@ final class FanOut {
     List<Subscriber> streams = new ArrayList<>();
     long openStart = System.nanoTime();
     for (int i = 0; i < subscribers; i++) {
-      ManagedChannel channel = target.channel();
+      ManagedChannel channel = target.subscriberChannel();
       channels.add(channel);
       streams.add(new Subscriber(channel, scope + "-sub-" + i, "", scope, sentAt, true));
     }

@@ -112,7 +112,7 @@ public final class ScaleBenchmark {
     }
     server = ServerProcess.start("server", seeds.url(), seeds.user(), seeds.password(), work, o.serverEnv(),
         o.serverHeap(), jfr);
-    target = new Target(server);
+    target = new Target(server, o.clientCallbackPool());
     report.machine.put("PostgreSQL", seeds.postgresVersion());
     try {
       fanOut();

@@ -16,7 +16,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     List<Integer> subscribers, int fanOutSeconds, int rate, int catchUpChanges, int initialRows,
     int initialRowsBefore, int idleStreams, int storm, int stormSubscribers, int stalledChanges,
     List<Integer> writeBatches, int writeDeltas, int writeClients, String serverHeap, boolean smoke, boolean jfr,
-    Map<String, String> serverEnv) {
+    Map<String, String> serverEnv, boolean clientCallbackPool) {
 
   static final String USAGE = """
       ScaleBenchmark: deltasync at scale against same-run baselines (see docs/performance.md).
@@ -39,6 +39,8 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         --server-heap SIZE        -Xms/-Xmx of the server JVM                       (default 2g)
         --server-env NAME=VALUE   a DELTASYNC_* setting of the server (repeatable), e.g. DELTASYNC_WARMUP=false
         --jfr                     record the server with JFR (server.jfr, server-hot-methods.txt in --out)
+        --client-callback-pool    fan-out subscribers get their messages on gRPC's default executor (a thread hop
+                                  per message), as before the fifth pass, instead of on the transport's thread
         --smoke                   tiny sizes (the test suite's run); flags after it still apply""";
 
   static ScaleOptions parse(String[] args) {
@@ -62,6 +64,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     String heap = "2g";
     boolean smoke = false;
     boolean jfr = false;
+    boolean callbackPool = false;
     Map<String, String> serverEnv = new java.util.LinkedHashMap<>();
     for (int i = 0; i < args.length; i++) {
       String name = args[i];
@@ -70,6 +73,10 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
       }
       if (name.equals("--jfr")) {
         jfr = true;
+        continue;
+      }
+      if (name.equals("--client-callback-pool")) {
+        callbackPool = true;
         continue;
       }
       if (name.equals("--smoke")) {
@@ -131,7 +138,8 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
           + "default DELTASYNC_MAX_DELTAS_PER_PUSH)");
     }
     return new ScaleOptions(out, url, user, password, subscribers, seconds, rate, catchUp, initial, before, idle,
-        storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke, jfr, Map.copyOf(serverEnv));
+        storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke, jfr, Map.copyOf(serverEnv),
+        callbackPool);
   }
 
   private static List<Integer> list(String name, String value) {
