@@ -352,11 +352,11 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   }
 
   /**
-   * Called on the live feed's thread: delivers the page right there when this stream is free (its lock is not
-   * held and no earlier page waits on its delivery thread), else hands it to the stream's own delivery thread
-   * ({@link LiveHandOff}); the feed never waits for one stream. Pages reach the stream in feed order either way, and
-   * catch-up runs on the delivery thread while the stream is not live (a page then finds it not LIVE and is
-   * skipped), so order and the join seam hold.
+   * Called on the live feed's thread (or one of its fan-out threads): delivers the page right there when this
+   * stream is free (its lock is not held and no earlier page waits on its delivery thread), else hands it to the
+   * stream's own delivery thread ({@link LiveHandOff}); the feed never waits for one stream. Pages reach the stream
+   * in feed order either way, and catch-up runs on the delivery thread while the stream is not live (a page then
+   * finds it not LIVE and is skipped), so order and the join seam hold.
    */
   @Override
   public void onPage(LiveFeed.Page page) {
