@@ -143,7 +143,7 @@ public final class DeltaSyncServer implements AutoCloseable {
     ChangeFeed changeFeed = new ChangeFeed(store, epoch);
     SyncStore feedStore = new SyncStore(database.feedDsl(), config.limits().maxMessageBytes());
     LiveFeed liveFeed = new LiveFeed(changeFeed, feedStore, database::openDedicatedConnection,
-        config.stream().feedPollInterval(), config.limits().pageSize());
+        config.stream().feedPollInterval(), config.limits().pageSize(), config.fanOut().threads());
     // After each commit: wake this node's reader, and (coalesced) the other nodes'; never a NOTIFY in the write.
     ServerConfig settings = config;
     java.util.function.BiFunction<SyncStore, Runnable, WriteService> writeService = (on, committed) ->

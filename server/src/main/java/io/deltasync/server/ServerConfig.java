@@ -37,6 +37,7 @@ import java.util.Optional;
  * @param admission admission control in front of the database pool for pushes ({@link AdmissionConfig})
  * @param streamPages how the Sync stream sizes its pages, by bytes ({@link StreamPages})
  * @param scale serving many streams: the start-up warm-up ({@link ScaleConfig})
+ * @param fanOut how live pages reach the streams ({@link FanOutConfig})
  */
 public record ServerConfig(
     String host,
@@ -62,7 +63,8 @@ public record ServerConfig(
     WebConfig web,
     AdmissionConfig admission,
     StreamPages streamPages,
-    ScaleConfig scale) {
+    ScaleConfig scale,
+    FanOutConfig fanOut) {
 
   /**
    * Conflict settings beyond the default policy.
@@ -230,84 +232,95 @@ public record ServerConfig(
         new RetryPolicy(maxRetries, baseDelay, maxDelay, multiplier),
         policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts,
         OpsConfig.from(env), auth(env), WebConfig.from(env), AdmissionConfig.from(env), StreamPages.from(env),
-        ScaleConfig.from(env));
+        ScaleConfig.from(env), FanOutConfig.from(env));
   }
 
   /** A copy with other HTTP settings (docs/http.md). */
   public ServerConfig withWeb(WebConfig newWeb) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, newWeb, admission, streamPages, scale);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, newWeb, admission, streamPages, scale,
+        fanOut);
   }
 
   /** Returns a copy listening on another port (tests use 0). */
   public ServerConfig withPort(int newPort) {
     return new ServerConfig(host, newPort, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
-        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale);
+        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale,
+        fanOut);
   }
 
   /** Returns a copy on an external database. */
   public ServerConfig withDatabase(String url, String user, String password) {
     return new ServerConfig(host, port, dataDirectory, Optional.of(url), user, password, poolSize, statementTimeout, limits,
         retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
-        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale);
+        keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale,
+        fanOut);
   }
 
   /** Returns a copy with other limits. */
   public ServerConfig withLimits(Limits newLimits) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         newLimits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale,
+        fanOut);
   }
 
   /** Returns a copy with other conflict settings. */
   public ServerConfig withConflicts(ConflictPolicy newDefault, Conflicts newConflicts) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, newDefault, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, newConflicts, ops, auth, web, admission, streamPages, scale);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, newConflicts, ops, auth, web, admission, streamPages, scale,
+        fanOut);
   }
 
   /** A copy with operational transform enabled or disabled (ENABLE_OPERATIONAL_TRANSFORM). */
   public ServerConfig withOperationalTransform(boolean enabled) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, enabled, tombstoneRetention, keepAliveTime, keepAliveTimeout,
-        shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale);
+        shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale,
+        fanOut);
   }
 
   /** Returns a copy with other stream settings. */
   public ServerConfig withStream(Stream newStream) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, newStream, conflicts, ops, auth, web, admission, streamPages, scale);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, newStream, conflicts, ops, auth, web, admission, streamPages, scale,
+        fanOut);
   }
 
   /** Returns a copy with other operations settings. */
   public ServerConfig withOps(OpsConfig newOps) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, newOps, auth, web, admission, streamPages, scale);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, newOps, auth, web, admission, streamPages, scale,
+        fanOut);
   }
 
   /** Returns a copy with other security settings. */
   public ServerConfig withAuth(io.deltasync.server.auth.AuthSettings newAuth) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, newAuth, web, admission, streamPages, scale);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, newAuth, web, admission, streamPages, scale,
+        fanOut);
   }
 
   /** Returns a copy with other admission settings. */
   public ServerConfig withAdmission(AdmissionConfig newAdmission) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, newAdmission, streamPages, scale);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, newAdmission, streamPages, scale,
+        fanOut);
   }
 
   /** Returns a copy with another page sizing of the Sync stream. */
   public ServerConfig withStreamPages(StreamPages newPages) {
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
-        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, newPages, scale);
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, newPages, scale,
+        fanOut);
   }
 
   /** Returns a copy with other settings for serving many streams (the warm-up). */
@@ -315,7 +328,15 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages,
-        newScale);
+        newScale, fanOut);
+  }
+
+  /** Returns a copy with another fan-out of live pages. */
+  public ServerConfig withFanOut(FanOutConfig newFanOut) {
+    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+        statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale,
+        newFanOut);
   }
 
   private static io.deltasync.server.auth.AuthSettings auth(Map<String, String> env) {

@@ -35,10 +35,12 @@ final class FanOut {
    * @param connectMillis from opening the first stream until every stream was live
    * @param connectFailures streams that did not go live within two minutes (or failed)
    * @param clientCpuMillis CPU of the load-client JVM during the writes (subscribers and writer)
+   * @param liveMessages live messages with changes the subscribers received (fewer than {@code delivered} when the
+   *     server put several changes in one message)
    */
   record Result(int subscribers, int changes, double connectMillis, int connectFailures, double p50, double p99,
       double max, double deliveriesPerSecond, long delivered, long missing, long duplicates, int failedPushes,
-      double serverCpuMillis, double clientCpuMillis, double seconds) {}
+      double serverCpuMillis, double clientCpuMillis, double seconds, long liveMessages) {}
 
   /**
    * Where each round writes its trace (null: none; {@code --fan-out-trace}): {@code <scope>-trace.csv}, one line per
@@ -57,7 +59,7 @@ final class FanOut {
     List<Subscriber> streams = new ArrayList<>();
     long openStart = System.nanoTime();
     for (int i = 0; i < subscribers; i++) {
-      ManagedChannel channel = target.channel();
+      ManagedChannel channel = target.subscriberChannel();
       channels.add(channel);
       streams.add(new Subscriber(channel, scope + "-sub-" + i, "", scope, sentAt, true));
     }
@@ -128,12 +130,14 @@ final class FanOut {
     Histogram all = new Histogram(60_000_000L, 3);
     long delivered = 0;
     long duplicates = 0;
+    long liveMessages = 0;
     long lastReceipt = firstSend;
     for (Subscriber s : live) {
       synchronized (s) {
         all.add(s.latencyMicros);
         delivered += s.seen.cardinality();
         duplicates += s.duplicates;
+        liveMessages += s.liveMessages.get();
         lastReceipt = Math.max(lastReceipt, s.lastReceiptNanos);
       }
     }
@@ -154,7 +158,8 @@ final class FanOut {
     writerChannel.shutdownNow();
     return new Result(subscribers, changes, connectMillis, connectFailures,
         all.getValueAtPercentile(50) / 1000.0, all.getValueAtPercentile(99) / 1000.0, all.getMaxValue() / 1000.0,
-        delivered / elapsed, delivered, missing, duplicates, failedPushes.get(), serverCpu, clientCpu, elapsed);
+        delivered / elapsed, delivered, missing, duplicates, failedPushes.get(), serverCpu, clientCpu, elapsed,
+        liveMessages);
   }
 
   static Delta create(String scope, int seq) {

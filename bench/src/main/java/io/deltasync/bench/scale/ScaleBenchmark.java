@@ -113,7 +113,7 @@ public final class ScaleBenchmark {
     FanOut.traceDirectory = o.fanOutTrace() ? o.out() : null;
     server = ServerProcess.start("server", seeds.url(), seeds.user(), seeds.password(), work, o.serverEnv(),
         o.serverHeap(), jfr, o.serverJvmOptions());
-    target = new Target(server);
+    target = new Target(server, o.clientCallbackPool());
     report.machine.put("PostgreSQL", seeds.postgresVersion());
     try {
       if (o.runs("fan-out")) {
@@ -190,6 +190,8 @@ public final class ScaleBenchmark {
     report.add("fan-out", "missing deliveries " + s, r.missing(), "", Double.NaN, "", "0", r.missing() == 0);
     report.add("fan-out", "server CPU per 1,000 deliveries " + s, r.serverCpuMillis() / r.delivered() * 1000, "ms");
     report.add("fan-out", "client CPU per 1,000 deliveries " + s, r.clientCpuMillis() / r.delivered() * 1000, "ms");
+    report.add("fan-out", "changes per live message " + s, (double) r.delivered() / Math.max(1, r.liveMessages()),
+        "");
     report.add("reconnect storm", "S=" + r.subscribers() + " streams opened at once (" + round
         + "): time until all LIVE", r.connectMillis() / 1000, "s");
     report.add("reconnect storm", "S=" + r.subscribers() + " (" + round + "): streams failed", r.connectFailures(), "",

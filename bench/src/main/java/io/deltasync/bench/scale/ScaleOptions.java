@@ -17,7 +17,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     int initialRowsBefore, int idleStreams, int storm, int stormSubscribers, int stalledChanges,
     List<Integer> writeBatches, int writeDeltas, int writeClients, String serverHeap, boolean smoke, boolean jfr,
     Map<String, String> serverEnv, List<String> sections, List<String> serverJvmOptions, boolean fanOutTrace,
-    int catchUpRounds) {
+    int catchUpRounds, boolean clientCallbackPool) {
 
   /** The sections of a run, in the order they run. */
   static final List<String> SECTIONS = List.of("fan-out", "storm", "stalled", "memory", "catch-up", "initial",
@@ -50,6 +50,8 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         --server-jvm OPTION       an option of the server JVM (repeatable), e.g. -Xlog:gc*:file=gc.log
         --fan-out-trace           write each fan-out round's worst latency per change (<scope>-trace.csv in --out)
         --jfr                     record the server with JFR (server.jfr, server-hot-methods.txt in --out)
+        --client-callback-pool    fan-out subscribers get their messages on gRPC's default executor (a thread hop
+                                  per message), as before the fifth pass, instead of on the transport's thread
         --smoke                   tiny sizes (the test suite's run); flags after it still apply""";
 
   static ScaleOptions parse(String[] args) {
@@ -75,6 +77,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     boolean jfr = false;
     boolean trace = false;
     int catchUpRounds = 1;
+    boolean callbackPool = false;
     Map<String, String> serverEnv = new java.util.LinkedHashMap<>();
     List<String> sections = SECTIONS;
     List<String> jvmOptions = new java.util.ArrayList<>();
@@ -89,6 +92,10 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
       }
       if (name.equals("--jfr")) {
         jfr = true;
+        continue;
+      }
+      if (name.equals("--client-callback-pool")) {
+        callbackPool = true;
         continue;
       }
       if (name.equals("--smoke")) {
@@ -163,7 +170,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     return new ScaleOptions(out, url, user, password, subscribers, seconds, rate, catchUp, initial, before, idle,
         storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke, jfr, Map.copyOf(serverEnv),
         sections,
-        List.copyOf(jvmOptions), trace, catchUpRounds);
+        List.copyOf(jvmOptions), trace, catchUpRounds, callbackPool);
   }
 
   /** Whether {@code section} (one of {@link #SECTIONS}) runs. */

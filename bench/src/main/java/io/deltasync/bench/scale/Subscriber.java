@@ -34,6 +34,8 @@ final class Subscriber {
   final AtomicLong stateChanges = new AtomicLong();
   final AtomicLong catchUpChanges = new AtomicLong();
   final AtomicLong liveChanges = new AtomicLong();
+  // Live messages that carried changes: fewer per change means the server coalesced them.
+  final AtomicLong liveMessages = new AtomicLong();
   volatile long lastReceiptNanos;
   volatile long duplicates;
   // The worst latency of each sequence number over the round's subscribers (FanOut's trace), or null.
@@ -103,6 +105,9 @@ final class Subscriber {
       case SYNC_PHASE_LIVE -> {
         live.complete(now - startNanos);
         liveChanges.addAndGet(page.changeCount());
+        if (page.changeCount() > 0) {
+          liveMessages.incrementAndGet();
+        }
         if (sentAtNanos != null) {
           for (String entityId : page.entityIds()) {
             int seq = Integer.parseInt(entityId);

@@ -5,9 +5,25 @@ import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 
 /** The server under test, and how the load client connects to it: a new channel is a new TCP connection. */
-record Target(ServerProcess server) {
+record Target(ServerProcess server, boolean subscriberCallbackPool) {
+  Target(ServerProcess server) {
+    this(server, false);
+  }
+
   ManagedChannel channel() {
     return Grpc.newChannelBuilderForAddress("127.0.0.1", server.port(), InsecureChannelCredentials.create())
         .maxInboundMessageSize(64 * 1024 * 1024).build();
+  }
+
+  /**
+   * A channel for a fan-out subscriber: its messages are read on the transport's own thread (a subscriber only
+   * parses the ids and checks them off, never blocks), instead of being handed to gRPC's default executor, a thread
+   * hop per message that cost the load client as much CPU as the server's whole delivery (docs/performance.md,
+   * "Fifth pass: fan-out"). {@code subscriberCallbackPool} keeps the hop, for comparison.
+   */
+  ManagedChannel subscriberChannel() {
+    var builder = Grpc.newChannelBuilderForAddress("127.0.0.1", server.port(), InsecureChannelCredentials.create())
+        .maxInboundMessageSize(64 * 1024 * 1024);
+    return (subscriberCallbackPool ? builder : builder.directExecutor()).build();
   }
 }

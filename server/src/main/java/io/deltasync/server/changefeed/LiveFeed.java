@@ -13,11 +13,14 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
@@ -56,10 +59,15 @@ public final class LiveFeed implements AutoCloseable {
   private static final int BUSY_POLLS = 25;
   /** How often the reader checks that the epoch and the database's identity are still the ones it serves. */
   private static final Duration IDENTITY_CHECK_INTERVAL = Duration.ofSeconds(5);
+  /** Below this many subscribers per thread a page is delivered on the feed's thread alone. */
+  static final int MIN_SUBSCRIBERS_PER_THREAD = 64;
 
   /**
-   * Receives pages; called on the feed's thread, so it must not block: it hands the page to its own executor
-   * (serializing and sending for every stream on the feed's one thread would make each stream wait for all).
+   * Receives pages; called on the feed's thread or one of its fan-out threads (one page at a time, in order, not
+   * always on the same thread), so it must never wait: it delivers the page at once if it can do so without waiting
+   * for anything (a stream whose lock is free only queues and writes what its transport takes), else it hands the
+   * page to its own executor. The feed reads its next page once every subscriber has had this one, so what commits
+   * meanwhile comes in that next page: the busier delivery is, the fewer, larger pages.
    */
   public interface Subscriber {
     /** A page of changes, contiguous with the previous one (its {@code from} is the previous {@code to}). */
@@ -118,6 +126,11 @@ public final class LiveFeed implements AutoCloseable {
   private final int pageSize;
   private final Set<Subscriber> subscribers = ConcurrentHashMap.newKeySet();
   private final ReentrantLock dispatchLock = new ReentrantLock();
+  // How many threads hand a page to the subscribers (the feed's own and fanOutThreads - 1 of the pool's).
+  private final int fanOutThreads;
+  private final ExecutorService fanOutPool;
+  // True on a pool thread while it delivers a page (under the dispatch lock, which the feed's thread holds).
+  private final ThreadLocal<Boolean> delivering = ThreadLocal.withInitial(() -> false);
   private final Thread thread;
   private final Thread listener;
   private final Thread notifier;
@@ -147,6 +160,22 @@ public final class LiveFeed implements AutoCloseable {
    */
   public LiveFeed(ChangeFeed feed, SyncStore reader, ListenConnections connections, Duration pollInterval,
       int pageSize) {
+    this(feed, reader, connections, pollInterval, pageSize, 1);
+  }
+
+  /**
+   * As above, with {@code fanOutThreads} threads handing each page to the subscribers: the feed's own and a pool of
+   * {@code fanOutThreads - 1} (platform threads: the work never blocks), each taking its share of the subscribers,
+   * the next page read once all have had this one.
+   */
+  public LiveFeed(ChangeFeed feed, SyncStore reader, ListenConnections connections, Duration pollInterval,
+      int pageSize, int fanOutThreads) {
+    if (fanOutThreads < 1) {
+      throw new IllegalArgumentException("fanOutThreads: " + fanOutThreads + " (expected: >= 1)");
+    }
+    this.fanOutThreads = fanOutThreads;
+    this.fanOutPool = fanOutThreads == 1 ? null : Executors.newFixedThreadPool(fanOutThreads - 1,
+        Thread.ofPlatform().name("deltasync-live-fan-out-", 0).daemon().factory());
     this.feed = feed;
     this.store = reader;
     this.connections = connections;
@@ -203,6 +232,13 @@ public final class LiveFeed implements AutoCloseable {
 
   /** Removes a subscriber; no page reaches it after this returns. */
   public void leave(Subscriber subscriber) {
+    if (delivering.get()) {
+      // A subscriber leaving while a fan-out thread hands it this page (it falls back to catch-up): the feed's
+      // thread holds the lock and waits for this thread, so taking it would deadlock. This page is the one being
+      // delivered to it; the next is dispatched to the subscribers as they are once every thread is done.
+      subscribers.remove(subscriber);
+      return;
+    }
     dispatchLock.lock();
     try {
       subscribers.remove(subscriber);
@@ -356,29 +392,77 @@ public final class LiveFeed implements AutoCloseable {
       reached = cursor.anchor();
     }
     feed.remember(page.frontier(), reached);
-    Map<Subscriber, Throwable> failed = new HashMap<>();
+    Map<Subscriber, Throwable> failed = new ConcurrentHashMap<>();
     dispatchLock.lock();
     try {
       Page out = new Page(frontier, page.frontier(), List.copyOf(entries),
           Cursor.at(feed.epoch(), page.frontier(), reached).encode());
       frontier = page.frontier();
       anchor = reached;
-      for (Subscriber subscriber : subscribers) {
-        try {
-          subscriber.onPage(out);
-        } catch (Throwable e) {
-          // An Error too: one broken subscriber must neither end the feed for everyone nor stay subscribed deaf.
-          log.error("A subscriber failed on a page; it is dropped", e);
-          subscribers.remove(subscriber);
-          failed.put(subscriber, e);
-        }
-      }
+      fanOut(out, failed);
     } finally {
       dispatchLock.unlock();
     }
     // Told outside the lock: a subscriber closing itself takes its own lock, which others hold while leaving.
     failed.forEach(LiveFeed::dropped);
     telemetry.dispatched(page.changes().stream().map(ChangePage.Positioned::change).toList());
+  }
+
+  /**
+   * Under the dispatch lock: hands {@code page} to every subscriber, on this thread alone or split with the pool;
+   * returns once every subscriber has had it (so each gets its pages one at a time, in order).
+   */
+  private void fanOut(Page page, Map<Subscriber, Throwable> failed) {
+    int threads = Math.min(fanOutThreads, Math.max(1, subscribers.size() / MIN_SUBSCRIBERS_PER_THREAD));
+    if (threads == 1) {
+      deliver(page, subscribers, failed);
+      return;
+    }
+    List<Subscriber> all = List.copyOf(subscribers);
+    int share = (all.size() + threads - 1) / threads;
+    List<Future<?>> others = new ArrayList<>(threads - 1);
+    for (int t = 1; t < threads; t++) {
+      List<Subscriber> part = all.subList(Math.min(all.size(), t * share), Math.min(all.size(), (t + 1) * share));
+      others.add(fanOutPool.submit(() -> {
+        delivering.set(true);
+        try {
+          deliver(page, part, failed);
+        } finally {
+          delivering.set(false);
+        }
+      }));
+    }
+    deliver(page, all.subList(0, Math.min(all.size(), share)), failed);
+    boolean interrupted = false;
+    for (Future<?> other : others) {
+      while (true) {
+        try {
+          other.get();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;  // closing: the pool's share is finished first, then the feed's thread stops
+        } catch (ExecutionException e) {
+          log.error("Fan-out of a page failed", e.getCause());
+          break;
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void deliver(Page page, Iterable<Subscriber> to, Map<Subscriber, Throwable> failed) {
+    for (Subscriber subscriber : to) {
+      try {
+        subscriber.onPage(page);
+      } catch (Throwable e) {
+        // An Error too: one broken subscriber must neither end the feed for everyone nor stay subscribed deaf.
+        log.error("A subscriber failed on a page; it is dropped", e);
+        subscribers.remove(subscriber);
+        failed.put(subscriber, e);
+      }
+    }
   }
 
   private static void dropped(Subscriber subscriber, Throwable cause) {
@@ -498,6 +582,9 @@ public final class LiveFeed implements AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+    if (fanOutPool != null) {
+      fanOutPool.shutdown();
     }
     closeListenConnection();
     closeQuietly(notifyConnection);

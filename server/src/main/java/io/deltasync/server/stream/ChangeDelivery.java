@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * Change delivery for one stream: the initial state, catch-up from the change log at the client's pace, live pages
  * from the node's {@link LiveFeed}, and the fall back to catch-up when the client reads too slowly. Reads run on
  * the stream's own delivery thread, one page at a time, each only once the previous one went to gRPC; live pages
- * are handed to that same thread, so order and the catch-up/live seam hold.
+ * are delivered on the live feed's thread when the stream is free, else handed to that same delivery thread
+ * ({@link LiveHandOff}), so order and the catch-up/live seam hold.
  *
  * <p>Shares the session's lock and {@link OutboundQueue}; the protocol state ({@link SyncSession.State}) stays with
  * the session, which tells this class where to start ({@link #startFrom}). Everything here guarded by the lock is
@@ -58,6 +59,8 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   private final PageSizer pages;
   private final ExecutorService delivery = Executors.newSingleThreadExecutor(
       Thread.ofVirtual().name("deltasync-sync-out-", 0).factory());
+  // Live pages: on the feed's thread when this stream is free, else on the delivery thread, in feed order.
+  private final LiveHandOff live;
   // Guarded by lock.
   private ChangeFilter filter = ChangeFilter.all();
   private Position frontier;
@@ -85,6 +88,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
     // its memory; one such page is queued at a time, and one more is read ahead). Its first read is SYNC_BATCH_SIZE
     // rows (a new client's first screen arrives quickly), then as many as the budget holds.
     this.pages = new PageSizer(pageBytes(settings), readPageRows(settings), settings.pageSize());
+    this.live = new LiveHandOff(lock, delivery, this::deliverLivePage);
   }
 
   /**
@@ -410,23 +414,15 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   }
 
   /**
-   * Called on the live feed's thread: only hands the page to this session's own delivery thread, where it is
-   * filtered, serialized and sent, so the feed never waits for one stream's work. Pages reach the delivery thread in
-   * feed order, and catch-up runs on that same thread, so order and the join seam hold.
+   * Called on the live feed's thread (or one of its fan-out threads): delivers the page right there when this
+   * stream is free (its lock is not held and no earlier page waits on its delivery thread), else hands it to the
+   * stream's own delivery thread ({@link LiveHandOff}); the feed never waits for one stream. Pages reach the stream
+   * in feed order either way, and catch-up runs on the delivery thread while the stream is not live (a page then
+   * finds it not LIVE and is skipped), so order and the join seam hold.
    */
   @Override
   public void onPage(LiveFeed.Page page) {
-    try {
-      delivery.execute(() -> {
-        try {
-          deliverLivePage(page);
-        } catch (Throwable e) {
-          onDropped(e);
-        }
-      });
-    } catch (java.util.concurrent.RejectedExecutionException closed) {
-      // the session closed and is leaving the feed: nothing to deliver
-    }
+    live.offer(page, this::onDropped);
   }
 
   /** Live delivery for this stream broke: it must not stay open but deaf. */
