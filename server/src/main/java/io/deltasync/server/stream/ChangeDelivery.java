@@ -83,20 +83,22 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
     this.queue = queue;
     this.lock = lock;
     this.progress = progress;
-    // An initial-state or catch-up page holds up to READ_PAGE_ROWS_PER_QUEUED_CHANGE times the changes a live
-    // stream buffers, as many as its byte budget holds (the budget, never above DELTASYNC_STREAM_QUEUE_MIB, bounds
-    // its memory; one such page is queued at a time, and one more is read ahead). Its first read is SYNC_BATCH_SIZE
-    // rows (a new client's first screen arrives quickly), then as many as the budget holds.
+    // An initial-state or catch-up page holds at most the changes a live stream buffers, as many as its byte budget
+    // holds at the sizes last read (one such page is queued at a time, and one more is read ahead). Its first read
+    // is SYNC_BATCH_SIZE rows (a new client's first screen arrives quickly), then as many as the budget holds.
     this.pages = new PageSizer(pageBytes(settings), readPageRows(settings), settings.pageSize());
     this.live = new LiveHandOff(lock, delivery, this::deliverLivePage);
   }
 
   /**
-   * How many times {@code DELTASYNC_STREAM_QUEUE_CHANGES} an initial-state or catch-up page may hold: small rows
-   * reach the byte budget only past the live buffer's count (10,000 rows of 100 bytes are 1 MiB), and every page
-   * costs a database round trip and a message.
+   * How many times {@code DELTASYNC_STREAM_QUEUE_CHANGES} an initial-state or catch-up page may hold. It was 10 for a
+   * while (fewer round trips for small rows): but a read is cut to the byte budget only after it is on the heap, and
+   * the row count follows the sizes of the previous read, so where small rows are followed by large documents one
+   * read held ten times the rows of large documents (ReviewD5IT: +424 MiB for eight streams with a 32 KiB budget,
+   * +104 at 1), and on the quiet machine the larger pages did not measurably speed catch-up or the initial sync
+   * (docs/performance.md). A read bounded by bytes in the query itself is what would lift the cap safely.
    */
-  static final int READ_PAGE_ROWS_PER_QUEUED_CHANGE = 10;
+  static final int READ_PAGE_ROWS_PER_QUEUED_CHANGE = 1;
 
   /** The most rows of one initial-state or catch-up page. */
   static int readPageRows(SessionSettings settings) {
