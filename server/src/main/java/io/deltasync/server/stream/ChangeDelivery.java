@@ -92,11 +92,11 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
 
   /**
    * How many times {@code DELTASYNC_STREAM_QUEUE_CHANGES} an initial-state or catch-up page may hold. It was 10 for a
-   * while (fewer round trips for small rows): but a read is cut to the byte budget only after it is on the heap, and
-   * the row count follows the sizes of the previous read, so where small rows are followed by large documents one
-   * read held ten times the rows of large documents (ReviewD5IT: +424 MiB for eight streams with a 32 KiB budget,
-   * +104 at 1), and on the quiet machine the larger pages did not measurably speed catch-up or the initial sync
-   * (docs/performance.md). A read bounded by bytes in the query itself is what would lift the cap safely.
+   * while (fewer round trips for small rows), but a read is cut to the byte budget only after it is on the heap, and
+   * its row count follows the sizes of the previous read: where small rows are followed by large documents, one read
+   * held ten times the rows of large documents (a review test, run alone: +451 MiB of heap for eight streams with a
+   * 32 KiB budget, +98 MiB at 1) for about a tenth more catch-up speed (docs/performance.md). A read bounded by bytes
+   * in the query itself is what would lift the cap safely.
    */
   static final int READ_PAGE_ROWS_PER_QUEUED_CHANGE = 1;
 
