@@ -68,7 +68,7 @@ public final class WriteBenchmark {
 
   /** What to run. */
   record Options(int clients, int batch, List<Integer> clientSweep, List<Integer> batchSweep, int total,
-      int repeats, int warmups, boolean stream, int plainSqlRows) {
+      int repeats, int warmups, boolean stream, int plainSqlRows, boolean clientProcess) {
 
     static Options parse(String[] args) {
       int clients = 8;
@@ -80,6 +80,7 @@ public final class WriteBenchmark {
       int warmups = 1;
       boolean stream = true;
       int plainSqlRows = 40_000;
+      boolean clientProcess = false;
       for (int i = 0; i < args.length; i++) {
         String name = args[i];
         switch (name) {
@@ -95,10 +96,14 @@ public final class WriteBenchmark {
                   --repeats, -r R          timed rounds                                              (default 3)
                   --warmups, -w W          untimed warm-up rounds                                    (default 1)
                   --no-stream              skip the Sync-stream path
-                  --plain-sql-rows P       rows per plain-SQL writer measurement, 0 to skip          (default 40000)""");
+                  --plain-sql-rows P       rows per plain-SQL writer measurement, 0 to skip          (default 40000)
+                  --client-process         unary Push clients in a JVM of their own (WriteClient), so that
+                                           "JVM cpu" is the server's alone and "client cpu" the clients';
+                                           the JDBC baseline stays in this process""");
             System.exit(0);
           }
           case "--no-stream" -> stream = false;
+          case "--client-process" -> clientProcess = true;
           default -> {
             if (i + 1 >= args.length) {
               throw new IllegalArgumentException(name + " needs a value (see --help)");
@@ -118,7 +123,11 @@ public final class WriteBenchmark {
           }
         }
       }
-      return new Options(clients, batch, clientSweep, batchSweep, total, repeats, warmups, stream, plainSqlRows);
+      if (clientProcess && stream) {
+        throw new IllegalArgumentException("--client-process runs unary Push only: add --no-stream");
+      }
+      return new Options(clients, batch, clientSweep, batchSweep, total, repeats, warmups, stream, plainSqlRows,
+          clientProcess);
     }
 
     private static List<Integer> list(String name, String value) {
@@ -209,12 +218,14 @@ public final class WriteBenchmark {
         shapes.add(shape(c, o.batch()));
       }
       Map<Shape, Map<String, List<Measured>>> results = new LinkedHashMap<>();
-      try (DeltaSyncServer server = DeltaSyncServer.start(config)) {
+      try (DeltaSyncServer server = DeltaSyncServer.start(config);
+          ClientProcess clientProcess = o.clientProcess() ? ClientProcess.start(server.port()) : null) {
         for (Shape shape : shapes) {
           Map<String, List<Measured>> byPath = new LinkedHashMap<>();
           for (int round = -o.warmups(); round < o.repeats(); round++) {
             Measured jdbc = jdbc(shape, nextScope("jdbc"));
-            Measured unary = push(server, shape, nextScope("unary"), false);
+            Measured unary = clientProcess != null ? clientProcess.push(shape, nextScope("unary"))
+                : push(server, shape, nextScope("unary"), false);
             Measured stream = o.stream() ? push(server, shape, nextScope("stream"), true) : null;
             System.out.printf("  C=%-3d B=%-4d %-8s JDBC %7.0f ms, unary Push %7.0f ms, stream %s%n",
                 shape.clients(), shape.batch(), round < 0 ? "warm-up" : "round " + (round + 1), jdbc.millis(),
@@ -315,7 +326,7 @@ public final class WriteBenchmark {
     // ---- deltasync: unary Push or Sync stream --------------------------------------------------------------------
 
     /** Sends one batch and waits for its results. */
-    private interface Pusher extends AutoCloseable {
+    interface Pusher extends AutoCloseable {
       List<DeltaResult> push(List<Delta> deltas) throws Exception;
 
       @Override
@@ -331,39 +342,10 @@ public final class WriteBenchmark {
         int first = t * shape.perClient();
         String clientId = scope + "-c" + t;
         workers.add(() -> {
-          try (Pusher pusher = stream ? streamPusher(server, clientId, scope) : unaryPusher(server, clientId)) {
+          try (Pusher pusher = stream ? streamPusher(server, clientId, scope) : unaryPusher(server.port(), clientId)) {
             ready.countDown();
             start.await();
-            long[] versions = new long[shape.perClient()];
-            for (int from = first; from < first + shape.perClient(); from += shape.batch()) {
-              int n = Math.min(shape.batch(), first + shape.perClient() - from);
-              List<Delta> batch = new ArrayList<>(n);
-              for (int i = from; i < from + n; i++) {
-                batch.add(Delta.newBuilder().setDeltaId(clientId + "-create-" + i).setScope(scope)
-                    .setEntityType("note").setEntityId("e" + i).setOperation(Operation.OPERATION_CREATE)
-                    .setData(PushBenchmark.document(i)).build());
-              }
-              long began = System.nanoTime();
-              List<DeltaResult> results = pusher.push(batch);
-              latencies.add(System.nanoTime() - began);
-              PushBenchmark.expectApplied(n, results);
-              for (int i = 0; i < n; i++) {
-                versions[from - first + i] = results.get(i).getEntity().getRowVersion();
-              }
-            }
-            for (int from = first; from < first + shape.perClient(); from += shape.batch()) {
-              int n = Math.min(shape.batch(), first + shape.perClient() - from);
-              List<Delta> batch = new ArrayList<>(n);
-              for (int i = from; i < from + n; i++) {
-                batch.add(Delta.newBuilder().setDeltaId(clientId + "-update-" + i).setScope(scope)
-                    .setEntityType("note").setEntityId("e" + i).setOperation(Operation.OPERATION_UPDATE)
-                    .setBaseRowVersion(versions[i - first]).setData(updated(i)).build());
-              }
-              long began = System.nanoTime();
-              List<DeltaResult> results = pusher.push(batch);
-              latencies.add(System.nanoTime() - began);
-              PushBenchmark.expectApplied(n, results);
-            }
+            createThenUpdate(pusher, clientId, scope, first, shape, latencies);
           }
           return null;
         });
@@ -372,8 +354,46 @@ public final class WriteBenchmark {
       return new Measured(millis, List.copyOf(latencies));
     }
 
-    private static Pusher unaryPusher(DeltaSyncServer server, String clientId) {
-      ManagedChannel channel = channel(server);
+    /**
+     * One client's workload: its entities created in batches, then each updated by compare-and-set with the version
+     * the create answered; every batch's round trip into {@code latencies}. Shared with {@link WriteClient}.
+     */
+    static void createThenUpdate(Pusher pusher, String clientId, String scope, int first, Shape shape,
+        List<Long> latencies) throws Exception {
+      long[] versions = new long[shape.perClient()];
+      for (int from = first; from < first + shape.perClient(); from += shape.batch()) {
+        int n = Math.min(shape.batch(), first + shape.perClient() - from);
+        List<Delta> batch = new ArrayList<>(n);
+        for (int i = from; i < from + n; i++) {
+          batch.add(Delta.newBuilder().setDeltaId(clientId + "-create-" + i).setScope(scope)
+              .setEntityType("note").setEntityId("e" + i).setOperation(Operation.OPERATION_CREATE)
+              .setData(PushBenchmark.document(i)).build());
+        }
+        long began = System.nanoTime();
+        List<DeltaResult> results = pusher.push(batch);
+        latencies.add(System.nanoTime() - began);
+        PushBenchmark.expectApplied(n, results);
+        for (int i = 0; i < n; i++) {
+          versions[from - first + i] = results.get(i).getEntity().getRowVersion();
+        }
+      }
+      for (int from = first; from < first + shape.perClient(); from += shape.batch()) {
+        int n = Math.min(shape.batch(), first + shape.perClient() - from);
+        List<Delta> batch = new ArrayList<>(n);
+        for (int i = from; i < from + n; i++) {
+          batch.add(Delta.newBuilder().setDeltaId(clientId + "-update-" + i).setScope(scope)
+              .setEntityType("note").setEntityId("e" + i).setOperation(Operation.OPERATION_UPDATE)
+              .setBaseRowVersion(versions[i - first]).setData(updated(i)).build());
+        }
+        long began = System.nanoTime();
+        List<DeltaResult> results = pusher.push(batch);
+        latencies.add(System.nanoTime() - began);
+        PushBenchmark.expectApplied(n, results);
+      }
+    }
+
+    static Pusher unaryPusher(int port, String clientId) {
+      ManagedChannel channel = channel(port);
       SyncServiceGrpc.SyncServiceBlockingStub stub = SyncServiceGrpc.newBlockingStub(channel);
       stub.getStatus(GetStatusRequest.getDefaultInstance());  // connected before the clock starts
       return new Pusher() {
@@ -391,7 +411,7 @@ public final class WriteBenchmark {
     }
 
     private static Pusher streamPusher(DeltaSyncServer server, String clientId, String scope) throws Exception {
-      ManagedChannel channel = channel(server);
+      ManagedChannel channel = channel(server.port());
       BlockingQueue<SyncResponse> answers = new LinkedBlockingQueue<>();
       CompletableFuture<Void> live = new CompletableFuture<>();
       StreamObserver<SyncRequest> requests = SyncServiceGrpc.newStub(channel).sync(new StreamObserver<>() {
@@ -441,8 +461,8 @@ public final class WriteBenchmark {
       };
     }
 
-    private static ManagedChannel channel(DeltaSyncServer server) {
-      return Grpc.newChannelBuilderForAddress("127.0.0.1", server.port(), InsecureChannelCredentials.create())
+    static ManagedChannel channel(int port) {
+      return Grpc.newChannelBuilderForAddress("127.0.0.1", port, InsecureChannelCredentials.create())
           .maxInboundMessageSize(16 * 1024 * 1024).build();
     }
 
@@ -464,7 +484,7 @@ public final class WriteBenchmark {
         double with;
         try (DeltaSyncServer server = DeltaSyncServer.start(config)) {
           String scope = nextScope("plain");
-          ManagedChannel channel = channel(server);
+          ManagedChannel channel = channel(server.port());
           CompletableFuture<Void> live = new CompletableFuture<>();
           StreamObserver<SyncRequest> subscriber = SyncServiceGrpc.newStub(channel).sync(new StreamObserver<>() {
             @Override
@@ -530,9 +550,13 @@ public final class WriteBenchmark {
 
     // ---- report ----------------------------------------------------------------------------------------------------
 
-    /** Median CPU microseconds per delta (per row for the baseline) of one process: 0 this JVM, 1 PostgreSQL. */
+    /**
+     * Median CPU microseconds per delta (per row for the baseline) of one process: 0 this JVM, 1 PostgreSQL, 2 the
+     * client process ({@code --client-process}; "-" where the clients ran in this JVM).
+     */
     private static String cpuPerDelta(List<Measured> rounds, Shape shape, int process) {
-      List<Double> perDelta = rounds.stream().map(m -> m.cpuMillis()[process] * 1000 / shape.deltas())
+      List<Double> perDelta = rounds.stream()
+          .map(m -> m.cpuMillis().length > process ? m.cpuMillis()[process] * 1000 / shape.deltas() : Double.NaN)
           .filter(v -> !v.isNaN()).toList();
       return perDelta.isEmpty() ? "-" : String.format("%.0f", PushBenchmark.median(perDelta));
     }
@@ -542,9 +566,9 @@ public final class WriteBenchmark {
       System.out.printf("Write throughput: each client creates its entities in batches of B, then updates each one by "
           + "compare-and-set (base version from the create's result); median of %d rounds, ratios per round%n",
           o.repeats());
-      String row = "%-4s %-5s %-27s %10s %18s %10s %10s %12s %12s%n";
+      String row = "%-4s %-5s %-27s %10s %18s %10s %10s %12s %12s %14s%n";
       System.out.printf(row, "C", "B", "path", "deltas/s", "x JDBC [min-max]", "p50 ms", "p99 ms", "JVM cpu us",
-          "PG cpu us");
+          "PG cpu us", "client cpu us");
       for (Map.Entry<Shape, Map<String, List<Measured>>> entry : results.entrySet()) {
         Shape shape = entry.getKey();
         List<Measured> baseline = entry.getValue().values().iterator().next();
@@ -560,7 +584,8 @@ public final class WriteBenchmark {
               String.format("%.2f [%.2f-%.2f]", PushBenchmark.median(ratios), PushBenchmark.min(ratios),
                   PushBenchmark.max(ratios)),
               String.format("%.1f", percentile(all, 0.50) / 1e6), String.format("%.1f", percentile(all, 0.99) / 1e6),
-              cpuPerDelta(path.getValue(), shape, 0), cpuPerDelta(path.getValue(), shape, 1));
+              cpuPerDelta(path.getValue(), shape, 0), cpuPerDelta(path.getValue(), shape, 1),
+              cpuPerDelta(path.getValue(), shape, 2));
         }
       }
       if (!plain.isEmpty()) {

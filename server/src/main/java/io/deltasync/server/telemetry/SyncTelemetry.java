@@ -51,6 +51,10 @@ public final class SyncTelemetry {
   private final Timer fanOut;
   // Looked up once per phase, not once per message sent (a live page to a thousand streams is a thousand sends).
   private final java.util.Map<SyncPhase, Counter> changesSent = new java.util.concurrent.ConcurrentHashMap<>();
+  // Likewise once per transport and per status, not once per push and per delta: a registry lookup builds its tags,
+  // and a timer's builder its histogram settings, every time (a B=50 profile, docs/performance.md "Sixth part").
+  private final java.util.Map<String, Timer> pushTimers = new java.util.concurrent.ConcurrentHashMap<>();
+  private final java.util.Map<DeltaStatus, Counter> deltas = new java.util.concurrent.ConcurrentHashMap<>();
 
   /** Meters registered in {@code registry}, spans started with {@code tracer}. */
   public SyncTelemetry(MeterRegistry registry, Tracer tracer) {
@@ -79,8 +83,8 @@ public final class SyncTelemetry {
   }
 
   private Timer pushTimer(String transport) {
-    return Timer.builder("deltasync.push.duration").description("Push batches, from receipt to results")
-        .serviceLevelObjectives(LATENCY_BUCKETS).tag("transport", transport).register(registry);
+    return pushTimers.computeIfAbsent(transport, t -> Timer.builder("deltasync.push.duration").description("Push batches, from receipt to results")
+        .serviceLevelObjectives(LATENCY_BUCKETS).tag("transport", t).register(registry));
   }
 
   /** Meters and spans that go nowhere, for parts built without a server (tests). */
@@ -173,7 +177,8 @@ public final class SyncTelemetry {
       replayed.increment();
       return;
     }
-    registry.counter("deltasync.deltas", "status", name(result.getStatus().name(), "DELTA_STATUS_")).increment();
+    deltas.computeIfAbsent(result.getStatus(),
+        status -> registry.counter("deltasync.deltas", "status", name(status.name(), "DELTA_STATUS_"))).increment();
     if (result.getStatus() == DeltaStatus.DELTA_STATUS_REJECTED) {
       registry.counter("deltasync.deltas.rejected", "reason", reason(result)).increment();
     }

@@ -974,11 +974,30 @@ public final class WriteService {
       out.useDeterministicSerialization();
       delta.writeTo(out);
       out.checkNoSpaceLeft();
-      return MessageDigest.getInstance("SHA-256").digest(bytes);
+      return sha256().digest(bytes);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+  }
+
+  // A fresh digest per call, cloned from one made at start: MessageDigest.getInstance looks the algorithm up among
+  // the providers every time, which cost more than the hashing itself in a single-delta profile (docs/performance.md
+  // "Sixth part"). Calls run on virtual threads, one per call, so a thread-local instance would not be reused.
+  private static final MessageDigest SHA_256 = newSha256();
+
+  private static MessageDigest newSha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("SHA-256 is part of every Java platform", e);
+    }
+  }
+
+  private static MessageDigest sha256() {
+    try {
+      return (MessageDigest) SHA_256.clone();
+    } catch (CloneNotSupportedException e) {
+      return newSha256();  // a provider whose digests cannot be cloned: as before
     }
   }
 }
