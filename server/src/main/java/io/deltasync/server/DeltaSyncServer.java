@@ -74,6 +74,7 @@ public final class DeltaSyncServer implements AutoCloseable {
   private final Optional<WebServer> web;
   private boolean closed;
   private Warmup.Result warmup = Warmup.Result.NONE;
+  private DeliveryWarmup.Result deliveryWarmup = DeliveryWarmup.Result.NONE;
 
   private DeltaSyncServer(ServerConfig config, Database database, HealthReporter health, ExecutorService executor,
       LiveFeed liveFeed, SyncSessions sessions, SyncStore store, Server server, ServerTelemetry telemetry,
@@ -229,7 +230,7 @@ public final class DeltaSyncServer implements AutoCloseable {
         .derive(Warmup.rollbackOnly(database.dataSource())).dsl(), config.limits().maxMessageBytes()), () -> { })::push,
         database.dsl(), changeFeed, config.limits().maxMessageBytes());
     // Before SERVING: live delivery, by streams of the server's own service over loopback (warmup.DeliveryWarmup).
-    DeliveryWarmup.run(config.scale(), changeFeed.visible(), config.fanOut().threads(), executor,
+    DeliveryWarmup.Result deliveryWarmed = DeliveryWarmup.run(config.scale(), changeFeed.visible(), config.fanOut().threads(), executor,
         config.limits().maxMessageBytes(), (feed, warmTelemetry, warmAuth) -> {
           SessionSettings warmSettings = sessionSettings(settings, warmTelemetry);
           SyncSessions warmSessions = new SyncSessions(warmSettings, writes, changeFeed, feed, warmAuth);
@@ -239,6 +240,7 @@ public final class DeltaSyncServer implements AutoCloseable {
     DeltaSyncServer started = new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store,
         server, telemetry, new CleanupSchedule(cleanup, config.ops().cleanupInterval()), Optional.ofNullable(web));
     started.warmup = warmed;
+    started.deliveryWarmup = deliveryWarmed;
     return started;
   }
 
@@ -365,6 +367,11 @@ public final class DeltaSyncServer implements AutoCloseable {
   /** What the start-up warm-up did (DELTASYNC_WARMUP_*). */
   public Warmup.Result warmup() {
     return warmup;
+  }
+
+  /** What the start-up warm-up of live delivery did (DELTASYNC_WARMUP_DELIVERY_*). */
+  public DeliveryWarmup.Result deliveryWarmup() {
+    return deliveryWarmup;
   }
 
   /** The open Sync sessions. */
