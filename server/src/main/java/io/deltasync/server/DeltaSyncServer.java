@@ -233,7 +233,11 @@ public final class DeltaSyncServer implements AutoCloseable {
     DeliveryWarmup.Result deliveryWarmed = DeliveryWarmup.run(config.scale(), changeFeed.visible(), config.fanOut().threads(), executor,
         config.limits().maxMessageBytes(), (feed, warmTelemetry, warmAuth) -> {
           SessionSettings warmSettings = sessionSettings(settings, warmTelemetry);
-          SyncSessions warmSessions = new SyncSessions(warmSettings, writes, changeFeed, feed, warmAuth);
+          // Its sessions read through connections that never commit: what a hello records (the client's grants,
+          // when it was seen) is rolled back, so no row of the warm-up's clients is left.
+          ChangeFeed warmChanges = new ChangeFeed(new SyncStore(database.dsl().configuration().derive(
+              Warmup.rollbackOnly(database.dataSource())).dsl(), settings.limits().maxMessageBytes()), epoch);
+          SyncSessions warmSessions = new SyncSessions(warmSettings, writes, warmChanges, feed, warmAuth);
           return new DeliveryWarmup.Bound(syncService.apply(warmSessions, warmSettings), warmSessions);
         });
     health.startChecking(database, () -> liveFeed.isHealthy(FEED_STALL_LIMIT), HEALTH_CHECK_PERIOD);
