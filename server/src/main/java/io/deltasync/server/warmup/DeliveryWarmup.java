@@ -156,7 +156,7 @@ public final class DeliveryWarmup {
    *
    * @param streams the streams that went live
    * @param pages the synthetic pages handed to them
-   * @param received the live messages the streams received
+   * @param received the messages the streams received (each stream's welcome and switch to live included)
    * @param elapsed how long it took, set-up included
    * @param failure why it stopped early, or empty
    */
