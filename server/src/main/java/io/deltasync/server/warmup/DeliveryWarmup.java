@@ -95,6 +95,8 @@ public final class DeliveryWarmup {
   /** The scope the warm-up's streams subscribe to; nothing is ever written to it. */
   public static final String SCOPE = Warmup.SCOPE;
   static final String ENTITY_TYPE = "warmup";
+  /** A type the warm-up's streams do not subscribe to. */
+  static final String FOREIGN_TYPE = "warmup-other";
   /** Streams per Netty connection (each connection has its own event loop on the server, as devices do). */
   private static final int STREAMS_PER_CONNECTION = 8;
   /** Pages handed to the streams that they have not all received yet, at most. */
@@ -304,6 +306,8 @@ public final class DeliveryWarmup {
     final Object progress = new Object();
     volatile String failure = "";
     long pages;
+    // Pages with a change for the streams (each stream is sent a message for each).
+    long answered;
 
     Run(int streams) {
       this.streams = streams;
@@ -363,7 +367,7 @@ public final class DeliveryWarmup {
       long changeId = 0;
       while (System.nanoTime() - deadline < 0 && failure.isEmpty()) {
         synchronized (progress) {
-          while ((pages - PAGES_IN_FLIGHT) * streams > received.get() && failure.isEmpty()) {
+          while ((answered - PAGES_IN_FLIGHT) * streams > received.get() && failure.isEmpty()) {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
               return failure;
@@ -372,16 +376,26 @@ public final class DeliveryWarmup {
           }
         }
         int size = 1 + (int) (pages % MAX_PAGE_CHANGES);
+        // Real pages often hold changes a stream does not subscribe to, or none for it at all: every eighth page
+        // holds only a change of another type, and pages of four or more end with one, so that those branches are
+        // in the profile C2 compiles (a branch never taken is compiled as a trap, which deoptimizes the method
+        // when real traffic first takes it: docs/performance.md, "Sixth pass").
+        boolean foreignOnly = pages % 8 == 7;
         List<ChangePage.Positioned> entries = new ArrayList<>(size);
         Instant now = Instant.now();
         for (int i = 0; i < size; i++) {
           Position position = new Position(txId, ++changeId);
-          entries.add(new ChangePage.Positioned(position, change(changeId, position, now)));
+          boolean foreign = foreignOnly || (size >= 4 && i == size - 1);
+          entries.add(new ChangePage.Positioned(position, change(changeId, position, now,
+              foreign ? FOREIGN_TYPE : ENTITY_TYPE)));
         }
         Position to = entries.getLast().position();
         feed.publish(new LiveFeed.Page(from, to, List.copyOf(entries), Cursor.at(0, to, changeId).encode()));
         from = to;
         pages++;
+        if (!foreignOnly) {
+          answered++;
+        }
         long at = System.nanoTime();
         if (watchJit && at - windowStart >= QUIET_WINDOW.toNanos()) {
           // Done once the JIT has caught up: its compilers were busy less than a tenth of the last window.
@@ -411,14 +425,14 @@ public final class DeliveryWarmup {
   }
 
   /** A change as the live feed hands it out: a small document, its cursor set. */
-  private static Change change(long id, Position position, Instant now) {
+  private static Change change(long id, Position position, Instant now, String type) {
     Struct data = Struct.newBuilder()
         .putFields("title", Value.newBuilder().setStringValue("warm-up change " + id).build())
         .putFields("done", Value.newBuilder().setBoolValue(id % 2 == 0).build())
         .putFields("n", Value.newBuilder().setNumberValue(id).build())
         .build();
     return Change.newBuilder()
-        .setEntity(Entity.newBuilder().setScope(SCOPE).setEntityType(ENTITY_TYPE).setEntityId("w-" + id % 64)
+        .setEntity(Entity.newBuilder().setScope(SCOPE).setEntityType(type).setEntityId("w-" + id % 64)
             .setRowVersion(id).setData(data)
             .setLastModifiedAt(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano())))
         .setClientId("deltasync-warmup-writer").setDeltaId("warmup-" + id)
