@@ -27,6 +27,7 @@ import io.deltasync.server.store.StatusQueries;
 import io.deltasync.server.store.SyncStore;
 import io.deltasync.server.stream.SessionSettings;
 import io.deltasync.server.stream.SyncSessions;
+import io.deltasync.server.warmup.DeliveryWarmup;
 import io.deltasync.server.warmup.Warmup;
 import io.deltasync.server.write.ManualResolution;
 import io.deltasync.server.write.WriteService;
@@ -73,6 +74,7 @@ public final class DeltaSyncServer implements AutoCloseable {
   private final Optional<WebServer> web;
   private boolean closed;
   private Warmup.Result warmup = Warmup.Result.NONE;
+  private DeliveryWarmup.Result deliveryWarmup = DeliveryWarmup.Result.NONE;
 
   private DeltaSyncServer(ServerConfig config, Database database, HealthReporter health, ExecutorService executor,
       LiveFeed liveFeed, SyncSessions sessions, SyncStore store, Server server, ServerTelemetry telemetry,
@@ -179,14 +181,16 @@ public final class DeltaSyncServer implements AutoCloseable {
     List<ServerInterceptor> interceptors = List.of(new AuthInterceptor(authenticator), telemetry.grpcInterceptor(),
         new LogContextInterceptor());
     // Requests are parsed leniently: what cannot be parsed is answered, never an UNKNOWN end of the call.
+    java.util.function.BiFunction<SyncSessions, SessionSettings, ServerServiceDefinition> syncService =
+        (on, with) -> io.deltasync.server.wire.SharedResponses.install(RequestParsing.lenient(new SyncServiceImpl(
+            writes, changeFeed, on,
+            new ManualResolution(store, new ConflictQueue(database.dsl()), settings.limits().maxDeltaDataBytes(),
+                settings.limits().pageSize(), settings.limits().maxMessageBytes(), liveFeed::committed),
+            with, settings.limits(), new StatusReport(changeFeed, on, with,
+                new StatusQueries(database.dsl()))).bindService()));
     List<ServerServiceDefinition> services = List.of(
         // Live pages shared by many streams are serialized once (wire.SharedResponses).
-        io.deltasync.server.wire.SharedResponses.install(RequestParsing.lenient(new SyncServiceImpl(writes,
-            changeFeed, sessions,
-            new ManualResolution(store, new ConflictQueue(database.dsl()), config.limits().maxDeltaDataBytes(),
-                config.limits().pageSize(), config.limits().maxMessageBytes(), liveFeed::committed),
-            sessionSettings, config.limits(), new StatusReport(changeFeed, sessions, sessionSettings,
-                new StatusQueries(database.dsl()))).bindService())),
+        syncService.apply(sessions, sessionSettings),
         // Reflection also serves the error catalogue and google.rpc's error details through this service's schema.
         ReflectedFiles.alongside(
             RequestParsing.lenient(new AdminServiceImpl(telemetry, cleanup).bindService()),
@@ -225,10 +229,22 @@ public final class DeltaSyncServer implements AutoCloseable {
     Warmup.Result warmed = Warmup.run(config.scale(), writeService.apply(new SyncStore(database.dsl().configuration()
         .derive(Warmup.rollbackOnly(database.dataSource())).dsl(), config.limits().maxMessageBytes()), () -> { })::push,
         database.dsl(), changeFeed, config.limits().maxMessageBytes());
+    // Before SERVING: live delivery, by streams of the server's own service over loopback (warmup.DeliveryWarmup).
+    DeliveryWarmup.Result deliveryWarmed = DeliveryWarmup.run(config.scale(), changeFeed.visible(), config.fanOut().threads(), executor,
+        config.limits().maxMessageBytes(), (feed, warmTelemetry, warmAuth) -> {
+          SessionSettings warmSettings = sessionSettings(settings, warmTelemetry);
+          // Its sessions read through connections that never commit: what a hello records (the client's grants,
+          // when it was seen) is rolled back, so no row of the warm-up's clients is left.
+          ChangeFeed warmChanges = new ChangeFeed(new SyncStore(database.dsl().configuration().derive(
+              Warmup.rollbackOnly(database.dataSource())).dsl(), settings.limits().maxMessageBytes()), epoch);
+          SyncSessions warmSessions = new SyncSessions(warmSettings, writes, warmChanges, feed, warmAuth);
+          return new DeliveryWarmup.Bound(syncService.apply(warmSessions, warmSettings), warmSessions);
+        });
     health.startChecking(database, () -> liveFeed.isHealthy(FEED_STALL_LIMIT), HEALTH_CHECK_PERIOD);
     DeltaSyncServer started = new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store,
         server, telemetry, new CleanupSchedule(cleanup, config.ops().cleanupInterval()), Optional.ofNullable(web));
     started.warmup = warmed;
+    started.deliveryWarmup = deliveryWarmed;
     return started;
   }
 
@@ -355,6 +371,11 @@ public final class DeltaSyncServer implements AutoCloseable {
   /** What the start-up warm-up did (DELTASYNC_WARMUP_*). */
   public Warmup.Result warmup() {
     return warmup;
+  }
+
+  /** What the start-up warm-up of live delivery did (DELTASYNC_WARMUP_DELIVERY_*). */
+  public DeliveryWarmup.Result deliveryWarmup() {
+    return deliveryWarmup;
   }
 
   /** The open Sync sessions. */

@@ -18,9 +18,15 @@ import java.util.Map;
  *     (resolve the cursor, first reads, join the live feed); the others wait their turn in order. 0 = no bound
  * @param helloWait how long a hello waits for its turn; past it the stream is answered RESOURCE_EXHAUSTED /
  *     SERVER_BUSY with a RetryInfo (the client sends the hello again after a backoff)
+ * @param deliveryWarmup how long the start-up warm-up of live delivery runs before health answers SERVING: Sync
+ *     streams of the server's own service over loopback (Netty, the same interceptors) receive synthetic live pages
+ *     through the fan-out, the hand-off, the shared serialization and gRPC's and Netty's write path until the JIT
+ *     has compiled them (docs/performance.md, "Sixth pass"). Nothing is written and nothing of it is visible to
+ *     clients or in the metrics. 0 = off
+ * @param deliveryWarmupStreams how many streams the delivery warm-up opens
  */
 public record ScaleConfig(boolean warmupEnabled, int warmupIterations, Duration warmupMaxDuration,
-    int helloConcurrency, Duration helloWait) {
+    int helloConcurrency, Duration helloWait, Duration deliveryWarmup, int deliveryWarmupStreams) {
   /** Validates. */
   public ScaleConfig {
     if (warmupIterations < 0) {
@@ -28,6 +34,12 @@ public record ScaleConfig(boolean warmupEnabled, int warmupIterations, Duration 
     }
     if (helloConcurrency < 0) {
       throw new IllegalArgumentException("helloConcurrency: " + helloConcurrency + " (expected: >= 0)");
+    }
+    if (deliveryWarmup.isNegative()) {
+      throw new IllegalArgumentException("deliveryWarmup: " + deliveryWarmup + " (expected: >= 0)");
+    }
+    if (deliveryWarmupStreams < 1) {
+      throw new IllegalArgumentException("deliveryWarmupStreams: " + deliveryWarmupStreams + " (expected: >= 1)");
     }
     if (warmupMaxDuration.isNegative()) {
       throw new IllegalArgumentException("warmupMaxDuration: " + warmupMaxDuration + " (expected: >= 0)");
@@ -41,7 +53,7 @@ public record ScaleConfig(boolean warmupEnabled, int warmupIterations, Duration 
 
   /**
    * Reads DELTASYNC_WARMUP, DELTASYNC_WARMUP_ITERATIONS, DELTASYNC_WARMUP_MAX_MILLIS, DELTASYNC_HELLO_CONCURRENCY
-   * and DELTASYNC_HELLO_WAIT_MILLIS.
+   * DELTASYNC_HELLO_WAIT_MILLIS, DELTASYNC_WARMUP_DELIVERY_MILLIS and DELTASYNC_WARMUP_DELIVERY_STREAMS.
    */
   public static ScaleConfig from(Map<String, String> env) {
     ServerConfig.Settings s = new ServerConfig.Settings(env);
@@ -50,16 +62,26 @@ public record ScaleConfig(boolean warmupEnabled, int warmupIterations, Duration 
         s.integer("DELTASYNC_WARMUP_ITERATIONS", 1_000, 0, 1_000_000),
         Duration.ofMillis(s.integer("DELTASYNC_WARMUP_MAX_MILLIS", 10_000, 0, 600_000)),
         s.integer("DELTASYNC_HELLO_CONCURRENCY", 4, 0, 100_000),
-        Duration.ofMillis(s.integer("DELTASYNC_HELLO_WAIT_MILLIS", 30_000, 1, 600_000)));
+        Duration.ofMillis(s.integer("DELTASYNC_HELLO_WAIT_MILLIS", 30_000, 1, 600_000)),
+        Duration.ofMillis(s.integer("DELTASYNC_WARMUP_DELIVERY_MILLIS", 15_000, 0, 600_000)),
+        s.integer("DELTASYNC_WARMUP_DELIVERY_STREAMS", 128, 1, 1_000));
   }
 
   /** A copy with the warm-up on or off (tests that start many servers turn it off). */
   public ScaleConfig withWarmup(boolean enabled, int iterations, Duration maxDuration) {
-    return new ScaleConfig(enabled, iterations, maxDuration, helloConcurrency, helloWait);
+    return new ScaleConfig(enabled, iterations, maxDuration, helloConcurrency, helloWait, deliveryWarmup,
+        deliveryWarmupStreams);
   }
 
   /** A copy with another admission of hellos. */
   public ScaleConfig withHelloAdmission(int concurrency, Duration wait) {
-    return new ScaleConfig(warmupEnabled, warmupIterations, warmupMaxDuration, concurrency, wait);
+    return new ScaleConfig(warmupEnabled, warmupIterations, warmupMaxDuration, concurrency, wait, deliveryWarmup,
+        deliveryWarmupStreams);
+  }
+
+  /** A copy with another delivery warm-up (0 = off). */
+  public ScaleConfig withDeliveryWarmup(Duration duration, int streams) {
+    return new ScaleConfig(warmupEnabled, warmupIterations, warmupMaxDuration, helloConcurrency, helloWait, duration,
+        streams);
   }
 }

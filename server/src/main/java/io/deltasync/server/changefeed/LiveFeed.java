@@ -170,6 +170,20 @@ public final class LiveFeed implements AutoCloseable {
    */
   public LiveFeed(ChangeFeed feed, SyncStore reader, ListenConnections connections, Duration pollInterval,
       int pageSize, int fanOutThreads) {
+    this(feed, reader, connections, pollInterval, pageSize, fanOutThreads, null);
+  }
+
+  /**
+   * A feed that reads nothing: it starts at {@code frontier} and hands subscribers only the pages given to
+   * {@link #publish}, through the same fan-out as a following feed's. The start-up warm-up of live delivery
+   * (warmup.DeliveryWarmup) gives its own streams synthetic pages with it; no real subscriber ever joins it.
+   */
+  public static LiveFeed detached(ChangeFeed feed, Position frontier, int fanOutThreads) {
+    return new LiveFeed(feed, null, null, Duration.ofDays(1), 1, fanOutThreads, frontier);
+  }
+
+  private LiveFeed(ChangeFeed feed, SyncStore reader, ListenConnections connections, Duration pollInterval,
+      int pageSize, int fanOutThreads, Position detachedAt) {
     if (fanOutThreads < 1) {
       throw new IllegalArgumentException("fanOutThreads: " + fanOutThreads + " (expected: >= 1)");
     }
@@ -181,11 +195,46 @@ public final class LiveFeed implements AutoCloseable {
     this.connections = connections;
     this.pollInterval = pollInterval;
     this.pageSize = pageSize;
+    if (detachedAt != null) {
+      this.frontier = detachedAt;
+      this.anchor = Cursor.NO_ANCHOR;
+      this.thread = null;
+      this.listener = null;
+      this.notifier = null;
+      return;
+    }
     this.frontier = store.visiblePosition();
     this.anchor = anchorAt(frontier);
     this.thread = Thread.ofPlatform().name("deltasync-live-feed").daemon().start(this::run);
     this.listener = Thread.ofPlatform().name("deltasync-live-feed-listen").daemon().start(this::listen);
     this.notifier = Thread.ofPlatform().name("deltasync-live-feed-notify").daemon().start(this::sendNotifications);
+  }
+
+  /**
+   * On a {@link #detached} feed: hands {@code page} to every subscriber as a page read from the log would be (the
+   * frontier moves to its end), and returns once every subscriber has had it.
+   *
+   * @throws IllegalStateException on a feed that follows the change log
+   */
+  public void publish(Page page) {
+    if (thread != null) {
+      throw new IllegalStateException("publish: only a detached feed takes pages from outside");
+    }
+    Map<Subscriber, Throwable> failed = new ConcurrentHashMap<>();
+    dispatchLock.lock();
+    try {
+      frontier = page.to();
+      fanOut(page, failed);
+    } finally {
+      dispatchLock.unlock();
+    }
+    failed.forEach(LiveFeed::dropped);
+    telemetry.dispatched(page.changes());
+  }
+
+  /** How many subscribers the feed hands pages to now. */
+  public int subscribers() {
+    return subscribers.size();
   }
 
   /** Makes the reader read now (or as soon as it finishes the read under way). Never blocks. */
@@ -488,7 +537,7 @@ public final class LiveFeed implements AutoCloseable {
    * poll interval, so a longer silence means it is stuck or keeps failing).
    */
   public boolean isHealthy(Duration maxSilence) {
-    return running && thread.isAlive() && System.nanoTime() - lastReadNanos < maxSilence.toNanos();
+    return running && thread != null && thread.isAlive() && System.nanoTime() - lastReadNanos < maxSilence.toNanos();
   }
 
   /** Listens for other nodes' NOTIFY on a dedicated connection and wakes the reader on each. */
@@ -573,11 +622,12 @@ public final class LiveFeed implements AutoCloseable {
   @Override
   public void close() {
     running = false;
-    for (Thread t : List.of(thread, listener, notifier)) {
+    List<Thread> threads = thread == null ? List.of() : List.of(thread, listener, notifier);
+    for (Thread t : threads) {
       t.interrupt();
     }
     try {
-      for (Thread t : List.of(thread, listener, notifier)) {
+      for (Thread t : threads) {
         t.join(Duration.ofSeconds(5));
       }
     } catch (InterruptedException e) {
