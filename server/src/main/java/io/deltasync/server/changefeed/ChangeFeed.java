@@ -236,10 +236,12 @@ public final class ChangeFeed {
 
   /**
    * As {@link #readPage(Position, int, ChangeFilter)}, with the read bounded by bytes in the query as well (the
-   * stream's catch-up): rows while their estimated size stays within {@code maxBytes}, always at least one.
+   * stream's catch-up): rows while their estimated size stays within {@code maxBytes}, always at least one; each
+   * change has its cursor set (as {@link #withCursor} would).
    */
   public ChangePage readPage(Position after, int limit, long maxBytes, ChangeFilter filter) {
-    ChangePage page = store.readChanges(after, limit, maxBytes, filter);
+    ChangePage page = store.readChanges(after, limit, maxBytes, filter,
+        (position, anchor) -> Cursor.at(epoch, position, anchor).encode());
     requireKeptAfter(after);
     return page;
   }

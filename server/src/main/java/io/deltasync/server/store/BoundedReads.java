@@ -106,16 +106,22 @@ final class BoundedReads {
     return dsl.resultQuery(ENTITY_QUERY, ENTITY, where, DSL.val(limit), DSL.val(budgetBytes));
   }
 
-  /** Change-log rows matching {@code where} in log order, up to {@code limit} rows and {@code budgetBytes}. */
-  Read<ChangePage.Positioned> changes(Condition where, int limit, long budgetBytes) {
+  /**
+   * Change-log rows matching {@code where} in log order, up to {@code limit} rows and {@code budgetBytes}, each with
+   * its cursor set by {@code cursors} as it is built (no copy of the change to set it afterwards).
+   */
+  Read<ChangePage.Positioned> changes(Condition where, int limit, long budgetBytes, SyncStore.CursorEncoder cursors) {
     return run(changeLogQuery(where, limit, budgetBytes), budgetBytes, row -> {
       Position position = new Position(row.getLong(1), row.getLong(2));
+      OffsetDateTime modifiedAt = row.getObject(13, OffsetDateTime.class);
+      // The change's fingerprint: its commit time in microseconds, as ChangeFeed reads it from the change.
+      String cursor = cursors.encode(position, modifiedAt == null ? 0 : SyncStore.micros(modifiedAt));
       LogRow raw = new LogRow(row.getString(3), row.getString(4), row.getString(5), row.getString(6),
           row.getLong(7), row.getString(8), row.getString(9), row.getString(10), row.getString(11),
-          row.getBoolean(12), row.getObject(13, OffsetDateTime.class), row.getString(14),
+          row.getBoolean(12), modifiedAt, row.getString(14),
           row.getObject(15, OffsetDateTime.class), row.getString(16), row.getString(17), row.getString(18));
-      return new ChangePage.Positioned(position, store.carried(() -> raw.change(),
-          why -> raw.degraded(why), "change " + position));
+      return new ChangePage.Positioned(position, store.carried(() -> raw.change(cursor),
+          why -> raw.degraded(why, cursor), "change " + position));
     });
   }
 
@@ -180,14 +186,14 @@ final class BoundedReads {
   private record LogRow(String scope, String type, String id, String operation, long rowVersion, String etag,
       String data, String syncStatus, String conflictData, boolean deleted, OffsetDateTime modifiedAt,
       String modifiedBy, OffsetDateTime createdAt, String clientId, String deltaId, String edits) {
-    Change change() {
+    Change change(String cursor) {
       return Rows.change(scope, type, id, operation, rowVersion, etag, data, syncStatus, conflictData, deleted,
-          modifiedAt, modifiedBy, createdAt, clientId, deltaId, edits);
+          modifiedAt, modifiedBy, createdAt, clientId, deltaId, edits, cursor);
     }
 
-    Change degraded(com.google.rpc.Status why) {
+    Change degraded(com.google.rpc.Status why, String cursor) {
       return Rows.degradedChange(scope, type, id, operation, rowVersion, etag, modifiedAt, modifiedBy, syncStatus,
-          deleted, createdAt, clientId, deltaId, why);
+          deleted, createdAt, clientId, deltaId, why).toBuilder().setCursor(cursor).build();
     }
 
     Change create() {

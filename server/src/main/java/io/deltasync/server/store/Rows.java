@@ -109,10 +109,10 @@ final class Rows {
         .build();
   }
 
-  /** A change-log row read through the driver, its documents as jsonb prints them ({@link BoundedReads}). */
+  /** A change-log row read through the driver, its documents as jsonb prints them, with its cursor ({@link BoundedReads}). */
   static Change change(String scope, String type, String id, String operation, long rowVersion, String etag,
       String data, String syncStatus, String conflictData, boolean deleted, OffsetDateTime modifiedAt,
-      String modifiedBy, OffsetDateTime createdAt, String clientId, String deltaId, String edits) {
+      String modifiedBy, OffsetDateTime createdAt, String clientId, String deltaId, String edits, String cursor) {
     Entity entity = entity(scope, type, id, jsonb(data), rowVersion, etag, modifiedAt, modifiedBy, syncStatus,
         jsonb(conflictData), deleted, createdAt);
     return Change.newBuilder()
@@ -121,6 +121,7 @@ final class Rows {
         .setClientId(nullToEmpty(clientId))
         .setDeltaId(nullToEmpty(deltaId))
         .addAllEdits(edits == null ? List.of() : edits(JSONB.valueOf(edits)))
+        .setCursor(cursor)
         .build();
   }
 

@@ -149,17 +149,25 @@ public final class SyncStore {
     return new ChangePage(changes, frontier, hasMore);
   }
 
+  /** The wire cursor just after a change at {@code position} whose commit time is {@code anchorMicros}. */
+  @FunctionalInterface
+  public interface CursorEncoder {
+    String encode(Position position, long anchorMicros);
+  }
+
   /**
    * As {@link #readChanges(Position, int, ChangeFilter)}, bounded by bytes as well (the stream's catch-up): the query
    * returns rows while their estimated size stays within {@code maxBytes}, always at least one ({@link
-   * BoundedReads}). A read cut by bytes has more after it, and its frontier is its last change.
+   * BoundedReads}). A read cut by bytes has more after it, and its frontier is its last change. Each change has its
+   * cursor set, by {@code cursors}.
    */
-  public ChangePage readChanges(Position after, int limit, long maxBytes, ChangeFilter filter) {
+  public ChangePage readChanges(Position after, int limit, long maxBytes, ChangeFilter filter,
+      CursorEncoder cursors) {
     long xmin = watermark();
     Condition where = DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).gt(after.txId(), after.changeId())
         .and(CHANGE_LOG.TX_ID.lt(xmin))
         .and(condition(filter, CHANGE_LOG.SCOPE, CHANGE_LOG.ENTITY_TYPE));
-    BoundedReads.Read<ChangePage.Positioned> read = bounded.changes(where, limit + 1, maxBytes);
+    BoundedReads.Read<ChangePage.Positioned> read = bounded.changes(where, limit + 1, maxBytes, cursors);
     List<ChangePage.Positioned> rows = read.rows();
     boolean hasMore = rows.size() > limit || read.followed();
     List<ChangePage.Positioned> changes = rows.size() > limit ? List.copyOf(rows.subList(0, limit)) : rows;

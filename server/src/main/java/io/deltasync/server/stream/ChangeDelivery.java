@@ -300,10 +300,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   /** Reads a catch-up page and sets its cursors (on the delivery thread, or ahead of it: see {@link ReadAhead}). */
   private CatchUpPage readCatchUp(Position from, int rows, ChangeFilter readFilter) {
     ChangePage page = whenNotBusy(() -> changeFeed.readPage(from, rows, pages.budgetBytes(), readFilter));
-    List<ChangePage.Positioned> read = new ArrayList<>(page.changes().size());
-    for (ChangePage.Positioned positioned : page.changes()) {
-      read.add(new ChangePage.Positioned(positioned.position(), changeFeed.withCursor(positioned)));
-    }
+    List<ChangePage.Positioned> read = page.changes();  // each with its cursor set as it was read
     // A page that ends at its last change has that change's cursor (the same fingerprint: the change's own commit
     // time); otherwise the frontier lies past rows the filter skipped, and its fingerprint is looked up.
     String frontierCursor = !read.isEmpty() && read.getLast().position().equals(page.frontier())

@@ -25,6 +25,10 @@ class BoundedReadsIT {
   private static final long BUDGET = 32 * 1024;
   private static final int LARGE = 150_000;
 
+  // A cursor that shows what it was made of: the change's position and its commit time in microseconds.
+  private static final SyncStore.CursorEncoder CURSORS = (position, anchor) -> position.txId() + "/"
+      + position.changeId() + "@" + anchor;
+
   private static TestPostgres.TestDatabase database;
   private static DSLContext sql;
   private static SyncStore store;
@@ -63,8 +67,13 @@ class BoundedReadsIT {
     List<String> ids = new ArrayList<>();
     Position from = Position.START;
     while (true) {
-      ChangePage page = store.readChanges(from, limit, BUDGET, filter);
+      ChangePage page = store.readChanges(from, limit, BUDGET, filter, CURSORS);
       List<Change> changes = page.changes().stream().map(ChangePage.Positioned::change).toList();
+      for (ChangePage.Positioned positioned : page.changes()) {
+        var at = positioned.change().getEntity().getLastModifiedAt();
+        assertThat(positioned.change().getCursor()).isEqualTo(positioned.position().txId() + "/"
+            + positioned.position().changeId() + "@" + (at.getSeconds() * 1_000_000 + at.getNanos() / 1_000));
+      }
       assertThat(changes.size()).isLessThanOrEqualTo(limit);
       if (changes.size() > 1) {
         assertThat(bytes(changes)).as("a read of %d rows from %s", changes.size(), from).isLessThanOrEqualTo(BUDGET);
@@ -85,12 +94,12 @@ class BoundedReadsIT {
     SyncStore.BoundedReadStats before = SyncStore.boundedReadStats();
 
     ChangeFilter filter = ChangeFilter.of(List.of(), List.of("jump"));
-    ChangePage first = store.readChanges(Position.START, 1_000, BUDGET, filter);
+    ChangePage first = store.readChanges(Position.START, 1_000, BUDGET, filter, CURSORS);
     assertThat(first.changes()).extracting(c -> c.change().getEntity().getEntityId())
         .as("the small rows, not the large documents after them").allMatch(id -> id.startsWith("a"));
     assertThat(first.hasMore()).isTrue();
     assertThat(first.frontier()).isEqualTo(first.changes().getLast().position());
-    ChangePage second = store.readChanges(first.frontier(), 1_000, BUDGET, filter);
+    ChangePage second = store.readChanges(first.frontier(), 1_000, BUDGET, filter, CURSORS);
     assertThat(second.changes()).as("a row larger than the budget comes alone").hasSize(1);
     assertThat(second.changes().getFirst().change().getEntity().getEntityId()).isEqualTo("b00001");
     assertThat(second.changes().getFirst().change().getEntity().getData().getFieldsOrThrow("text").getStringValue())
@@ -118,7 +127,7 @@ class BoundedReadsIT {
     int pages = 0;
     try (Connection open = database.dataSource().getConnection()) {
       while (true) {
-        ChangePage page = store.readChanges(from, 7, BUDGET, filter);
+        ChangePage page = store.readChanges(from, 7, BUDGET, filter, CURSORS);
         for (ChangePage.Positioned positioned : page.changes()) {
           ids.add(positioned.change().getEntity().getEntityId());
           if (positioned.change().getEntity().getEntityId().equals("deep")) {
@@ -148,7 +157,7 @@ class BoundedReadsIT {
     }
     // Resuming from where the first catch-up ended brings the rest, the late transaction included.
     while (true) {
-      ChangePage page = store.readChanges(from, 7, BUDGET, filter);
+      ChangePage page = store.readChanges(from, 7, BUDGET, filter, CURSORS);
       page.changes().forEach(c -> ids.add(c.change().getEntity().getEntityId()));
       from = page.frontier();
       if (!page.hasMore()) {
