@@ -385,7 +385,7 @@ public final class ScaleBenchmark {
       double before;
       try (ServerProcess old = ServerProcess.start("server-50-row-pages", seeds.url(), seeds.user(),
           seeds.password(), work, Map.of("DELTASYNC_STREAM_QUEUE_CHANGES", "5"), o.serverHeap(), null, List.of())) {
-        // Initial-state pages hold at most the stream's buffer, and the first read SYNC_BATCH_SIZE (50)
+        // Initial-state pages hold up to 10 times the stream's buffer, and the first read SYNC_BATCH_SIZE (50)
         // rows at most: a buffer of 5 gives pages of 50 rows, as SYNC_BATCH_SIZE sized every page before.
         ManagedChannel oldChannel = new Target(old).channel();
         try {

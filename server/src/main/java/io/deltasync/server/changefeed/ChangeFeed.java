@@ -235,6 +235,18 @@ public final class ChangeFeed {
   }
 
   /**
+   * As {@link #readPage(Position, int, ChangeFilter)}, with the read bounded by bytes in the query as well (the
+   * stream's catch-up): rows while their estimated size stays within {@code maxBytes}, always at least one; each
+   * change has its cursor set (as {@link #withCursor} would).
+   */
+  public ChangePage readPage(Position after, int limit, long maxBytes, ChangeFilter filter) {
+    ChangePage page = store.readChanges(after, limit, maxBytes, filter,
+        (position, anchor) -> Cursor.at(epoch, position, anchor).encode());
+    requireKeptAfter(after);
+    return page;
+  }
+
+  /**
    * Clean-up raises the history floor (committed) before it deletes anything below it. Checked after a read: if the
    * floor is still below {@code after} now, it was when the read ran, so the read saw every entry; if it is above,
    * entries after {@code after} may have gone mid-catch-up, and the client must resync.
@@ -252,6 +264,12 @@ public final class ChangeFeed {
   public List<Change> initialState(ChangeFilter include, ChangeFilter except, io.deltasync.server.store.EntityKey after,
       int limit) {
     return store.readInitialState(include, except, after, limit);
+  }
+
+  /** As {@link #initialState(ChangeFilter, ChangeFilter, io.deltasync.server.store.EntityKey, int)}, bounded by bytes. */
+  public SyncStore.StatePage initialState(ChangeFilter include, ChangeFilter except,
+      io.deltasync.server.store.EntityKey after, int limit, long maxBytes) {
+    return store.readInitialState(include, except, after, limit, maxBytes);
   }
 
   /** A page of the current state: the live entities matching {@code filter}, in key order after {@code after}. */

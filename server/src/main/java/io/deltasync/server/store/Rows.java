@@ -109,6 +109,54 @@ final class Rows {
         .build();
   }
 
+  /** A change-log row read through the driver, its documents as jsonb prints them, with its cursor ({@link BoundedReads}). */
+  static Change change(String scope, String type, String id, String operation, long rowVersion, String etag,
+      String data, String syncStatus, String conflictData, boolean deleted, OffsetDateTime modifiedAt,
+      String modifiedBy, OffsetDateTime createdAt, String clientId, String deltaId, String edits, String cursor) {
+    Entity entity = entity(scope, type, id, jsonb(data), rowVersion, etag, modifiedAt, modifiedBy, syncStatus,
+        jsonb(conflictData), deleted, createdAt);
+    return Change.newBuilder()
+        .setOperation(operation(operation))
+        .setEntity(entity)
+        .setClientId(nullToEmpty(clientId))
+        .setDeltaId(nullToEmpty(deltaId))
+        .addAllEdits(edits == null ? List.of() : edits(JSONB.valueOf(edits)))
+        .setCursor(cursor)
+        .build();
+  }
+
+  /** An entity row read through the driver, its documents as jsonb prints them ({@link BoundedReads}). */
+  static Entity entity(String scope, String type, String id, String data, long rowVersion, String etag,
+      OffsetDateTime modifiedAt, String modifiedBy, String syncStatus, String conflictData, boolean deleted,
+      OffsetDateTime createdAt) {
+    return entity(scope, type, id, jsonb(data), rowVersion, etag, modifiedAt, modifiedBy, syncStatus,
+        jsonb(conflictData), deleted, createdAt);
+  }
+
+  /** As {@link #degradedChange(Record, com.google.rpc.Status)}, for a row read through the driver. */
+  static Change degradedChange(String scope, String type, String id, String operation, Long rowVersion,
+      String etag, OffsetDateTime modifiedAt, String modifiedBy, String syncStatus, Boolean deleted,
+      OffsetDateTime createdAt, String clientId, String deltaId, com.google.rpc.Status why) {
+    Entity entity = degradedEntity(scope, type, id, rowVersion, etag, modifiedAt, modifiedBy, syncStatus, deleted,
+        createdAt);
+    return Change.newBuilder()
+        .setOperation(orUnspecified(() -> operation(operation), Operation.OPERATION_UNSPECIFIED))
+        .setEntity(entity)
+        .setClientId(nullToEmpty(clientId))
+        .setDeltaId(nullToEmpty(deltaId))
+        .setDegraded(why)
+        .build();
+  }
+
+  /** As {@link #degradedCreate(Record, com.google.rpc.Status)}, for a row read through the driver. */
+  static Change degradedCreate(String scope, String type, String id, Long rowVersion, String etag,
+      OffsetDateTime modifiedAt, String modifiedBy, String syncStatus, Boolean deleted, OffsetDateTime createdAt,
+      com.google.rpc.Status why) {
+    Entity entity = degradedEntity(scope, type, id, rowVersion, etag, modifiedAt, modifiedBy, syncStatus, deleted,
+        createdAt);
+    return Change.newBuilder().setOperation(Operation.OPERATION_CREATE).setEntity(entity).setDegraded(why).build();
+  }
+
   /**
    * change_log.edits as JSON: an array of EditOperation messages in their proto3 JSON form. JsonFormat prints one
    * message, not a list, so the array is joined here; a set oneof member is printed even at its default value (an

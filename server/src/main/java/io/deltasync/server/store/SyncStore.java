@@ -50,6 +50,7 @@ public final class SyncStore {
   private final AtomicLong degradedChanges = new AtomicLong();
   private final ClientStatusRecorder clientStatus;
   private final ClientGrants grants;
+  private final BoundedReads bounded;
 
   /** Wraps the shared context; changes are sent in messages of up to 4 MiB (gRPC's default). */
   public SyncStore(DSLContext dsl) {
@@ -66,6 +67,7 @@ public final class SyncStore {
     this.maxChangeBytes = MessageBudget.of(maxMessageBytes) - 1024;
     this.clientStatus = new ClientStatusRecorder(dsl);
     this.grants = new ClientGrants(dsl);
+    this.bounded = new BoundedReads(dsl, this);
   }
 
   /** The scopes each client last synced under (see {@link ClientGrants}). */
@@ -147,12 +149,108 @@ public final class SyncStore {
     return new ChangePage(changes, frontier, hasMore);
   }
 
+  /** The wire cursor just after a change at {@code position} whose commit time is {@code anchorMicros}. */
+  @FunctionalInterface
+  public interface CursorEncoder {
+    String encode(Position position, long anchorMicros);
+  }
+
+  /**
+   * As {@link #readChanges(Position, int, ChangeFilter)}, bounded by bytes as well (the stream's catch-up): the query
+   * returns rows while their estimated size stays within {@code maxBytes}, always at least one ({@link
+   * BoundedReads}). A read cut by bytes has more after it, and its frontier is its last change. Each change has its
+   * cursor set, by {@code cursors}.
+   */
+  public ChangePage readChanges(Position after, int limit, long maxBytes, ChangeFilter filter,
+      CursorEncoder cursors) {
+    long xmin = watermark();
+    Condition where = DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).gt(after.txId(), after.changeId())
+        .and(CHANGE_LOG.TX_ID.lt(xmin))
+        .and(condition(filter, CHANGE_LOG.SCOPE, CHANGE_LOG.ENTITY_TYPE));
+    BoundedReads.Read<ChangePage.Positioned> read = bounded.changes(where, limit + 1, maxBytes, cursors);
+    List<ChangePage.Positioned> rows = read.rows();
+    boolean hasMore = rows.size() > limit || read.followed();
+    List<ChangePage.Positioned> changes = rows.size() > limit ? List.copyOf(rows.subList(0, limit)) : rows;
+    Position last = changes.isEmpty() ? after : changes.getLast().position();
+    Position frontier = hasMore ? last : Position.max(last, Position.max(after, Position.below(xmin)));
+    return new ChangePage(changes, frontier, hasMore);
+  }
+
+  /**
+   * A page of the current state bounded by bytes (the stream's initial state).
+   *
+   * @param changes the live entities as create changes, in key order
+   * @param more whether more may follow the last one (the read was cut by its rows or its bytes)
+   */
+  public record StatePage(List<Change> changes, boolean more) {}
+
+  /**
+   * As {@link #readInitialState(ChangeFilter, ChangeFilter, EntityKey, int)}, bounded by bytes as well: rows while
+   * their estimated size stays within {@code maxBytes}, always at least one ({@link BoundedReads}).
+   */
+  public StatePage readInitialState(ChangeFilter filter, ChangeFilter except, EntityKey after, int limit,
+      long maxBytes) {
+    Condition condition = initialStateCondition(filter, except);
+    if (after == null) {
+      BoundedReads.Read<Change> read = bounded.entities(condition, limit, maxBytes);
+      return new StatePage(read.rows(), read.followed() || read.rows().size() >= limit);
+    }
+    // Two ranges of the primary key, as in readInitialState without bytes.
+    BoundedReads.Read<Change> first = bounded.entities(condition.and(ENTITY.SCOPE.eq(after.scope()))
+        .and(DSL.row(ENTITY.ENTITY_TYPE, ENTITY.ENTITY_ID).gt(after.entityType(), after.entityId())), limit, maxBytes);
+    if (first.followed() || first.rows().size() >= limit) {
+      return new StatePage(first.rows(), true);
+    }
+    long left = maxBytes - first.bytes();
+    if (!first.rows().isEmpty() && left <= 0) {
+      return new StatePage(first.rows(), true);
+    }
+    BoundedReads.Read<Change> second = bounded.entities(condition.and(ENTITY.SCOPE.gt(after.scope())),
+        limit - first.rows().size(), Math.max(1, left));
+    List<Change> changes = new ArrayList<>(first.rows().size() + second.rows().size());
+    changes.addAll(first.rows());
+    changes.addAll(second.rows());
+    return new StatePage(changes, second.followed() || second.rows().size() >= limit - first.rows().size());
+  }
+
+  private static Condition initialStateCondition(ChangeFilter filter, ChangeFilter except) {
+    Condition condition = ENTITY.IS_DELETED.isFalse().and(condition(filter, ENTITY.SCOPE, ENTITY.ENTITY_TYPE));
+    if (!except.selectors().isEmpty()) {
+      condition = condition.andNot(condition(except, ENTITY.SCOPE, ENTITY.ENTITY_TYPE));
+    }
+    return condition;
+  }
+
+  /**
+   * What the reads bounded by bytes returned since start (every server in this JVM): reads, their rows, their
+   * estimated bytes, and reads of more than one row whose estimated bytes exceeded their budget (none while the
+   * query keeps its promise).
+   */
+  public record BoundedReadStats(long reads, long rows, long estimatedBytes, long multiRowReadsOverBudget) {}
+
+  /** See {@link BoundedReadStats}. */
+  public static BoundedReadStats boundedReadStats() {
+    return BoundedReads.stats();
+  }
+
+  /** The statement of a bounded change-log read (for EXPLAIN in tests). */
+  org.jooq.Query boundedChangesQuery(Position after, long xmin, int limit, long maxBytes, ChangeFilter filter) {
+    return bounded.changeLogQuery(DSL.row(CHANGE_LOG.TX_ID, CHANGE_LOG.CHANGE_ID).gt(after.txId(), after.changeId())
+        .and(CHANGE_LOG.TX_ID.lt(xmin)).and(condition(filter, CHANGE_LOG.SCOPE, CHANGE_LOG.ENTITY_TYPE)), limit + 1,
+        maxBytes);
+  }
+
+  /** The statement of a bounded initial-state read from the start (for EXPLAIN in tests). */
+  org.jooq.Query boundedStateQuery(ChangeFilter filter, int limit, long maxBytes) {
+    return bounded.entityQuery(initialStateCondition(filter, ChangeFilter.all()), limit, maxBytes);
+  }
+
   /**
    * One row as clients receive it. Rows are converted one by one, and a row that cannot be converted, or whose change
    * does not fit in one message, is delivered degraded (Change.degraded) and counted: retrying cannot fix it, and
    * failing the whole read would stop the feed for every client at that row, for ever.
    */
-  private Change carried(Supplier<Change> convert, Function<Status, Change> degrade, String what) {
+  Change carried(Supplier<Change> convert, Function<Status, Change> degrade, String what) {
     Change degraded;
     try {
       Change change = convert.get();

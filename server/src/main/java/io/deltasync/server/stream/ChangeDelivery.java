@@ -91,14 +91,14 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
   }
 
   /**
-   * How many times {@code DELTASYNC_STREAM_QUEUE_CHANGES} an initial-state or catch-up page may hold. It was 10 for a
-   * while (fewer round trips for small rows), but a read is cut to the byte budget only after it is on the heap, and
-   * its row count follows the sizes of the previous read: where small rows are followed by large documents, one read
-   * held ten times the rows of large documents (a review test, run alone: +451 MiB of heap for eight streams with a
-   * 32 KiB budget, +98 MiB at 1) for about a tenth more catch-up speed (docs/performance.md). A read bounded by bytes
-   * in the query itself is what would lift the cap safely.
+   * How many times {@code DELTASYNC_STREAM_QUEUE_CHANGES} an initial-state or catch-up page may hold. Each read is
+   * bounded by the page's byte budget in the query itself ({@code store.BoundedReads}: PostgreSQL stops returning
+   * rows once their running size passes the budget, always at least one), so a jump from small rows to large
+   * documents reads a budget of large documents, not this many; the cap only limits how many small rows one page
+   * holds. (At 10 with reads cut only on the heap, a review test held +451 MiB for eight streams at such a jump:
+   * docs/performance.md, "Sixth pass: catch-up".)
    */
-  static final int READ_PAGE_ROWS_PER_QUEUED_CHANGE = 1;
+  static final int READ_PAGE_ROWS_PER_QUEUED_CHANGE = 10;
 
   /** The most rows of one initial-state or catch-up page. */
   static int readPageRows(SessionSettings settings) {
@@ -212,11 +212,13 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
           }
           EntityKey from = after;
           int rows = pages.nextRows();
-          List<Change> read = whenNotBusy(() -> changeFeed.initialState(include, except, from, rows));
+          SyncStore.StatePage state = whenNotBusy(() -> changeFeed.initialState(include, except, from, rows,
+              pages.budgetBytes()));
+          List<Change> read = state.changes();
           int fit = pages.fitting(read, Change::getSerializedSize);
           // What did not fit the page's bytes is read again for the next page.
           List<Change> creates = read.subList(0, fit);
-          passDone = read.size() < rows && fit == read.size();
+          passDone = !state.more() && fit == read.size();
           boolean last = passDone && pass == passes.size() - 1;
           if (!enqueueInitialState(creates, last, end, endCursor)) {
             return;
@@ -297,11 +299,8 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
 
   /** Reads a catch-up page and sets its cursors (on the delivery thread, or ahead of it: see {@link ReadAhead}). */
   private CatchUpPage readCatchUp(Position from, int rows, ChangeFilter readFilter) {
-    ChangePage page = whenNotBusy(() -> changeFeed.readPage(from, rows, readFilter));
-    List<ChangePage.Positioned> read = new ArrayList<>(page.changes().size());
-    for (ChangePage.Positioned positioned : page.changes()) {
-      read.add(new ChangePage.Positioned(positioned.position(), changeFeed.withCursor(positioned)));
-    }
+    ChangePage page = whenNotBusy(() -> changeFeed.readPage(from, rows, pages.budgetBytes(), readFilter));
+    List<ChangePage.Positioned> read = page.changes();  // each with its cursor set as it was read
     // A page that ends at its last change has that change's cursor (the same fingerprint: the change's own commit
     // time); otherwise the frontier lies past rows the filter skipped, and its fingerprint is looked up.
     String frontierCursor = !read.isEmpty() && read.getLast().position().equals(page.frontier())

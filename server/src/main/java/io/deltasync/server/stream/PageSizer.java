@@ -2,6 +2,7 @@ package io.deltasync.server.stream;
 
 import io.deltasync.server.wire.MessageBudget;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.ToIntFunction;
 
 /**
@@ -13,6 +14,12 @@ import java.util.function.ToIntFunction;
  * <p>Not thread-safe: used by its stream's delivery thread only.
  */
 final class PageSizer {
+  // Since start, for tests and diagnostics: page reads sized here, and reads of more than one row that held more than
+  // twice the page's budget as serialized (reads are bounded by bytes in the query, store.BoundedReads, by an
+  // estimate from the rows' text: a number is 9 bytes in a protobuf Value and 2 in JSON, so "twice" leaves room).
+  private static final AtomicLong READS = new AtomicLong();
+  private static final AtomicLong READS_OVER_TWICE_BUDGET = new AtomicLong();
+
   private final long budgetBytes;
   private final int maxRows;
   private final int firstRows;
@@ -68,6 +75,20 @@ final class PageSizer {
     if (!read.isEmpty()) {
       bytesPerRow = (double) total / read.size();
     }
+    READS.incrementAndGet();
+    if (read.size() > 1 && total > 2 * budgetBytes) {
+      READS_OVER_TWICE_BUDGET.incrementAndGet();
+    }
     return fit;
+  }
+
+  /** Page reads sized since start. */
+  static long reads() {
+    return READS.get();
+  }
+
+  /** Reads of more than one row that held more than twice their page's budget, since start. */
+  static long readsOverTwiceBudget() {
+    return READS_OVER_TWICE_BUDGET.get();
   }
 }

@@ -29,6 +29,8 @@ final class ReadAhead<K, T> {
   private static final AtomicLong STARTED = new AtomicLong();
   private static final AtomicLong USED = new AtomicLong();
   private static final AtomicLong DROPPED = new AtomicLong();
+  // Reads under way now (each holds a pooled connection while it runs).
+  private static final AtomicLong RUNNING = new AtomicLong();
 
   private final K from;
   private final Future<T> result;
@@ -41,7 +43,19 @@ final class ReadAhead<K, T> {
   /** Starts {@code read}, which reads the page that starts at {@code from}. */
   static <K, T> ReadAhead<K, T> start(K from, Callable<T> read) {
     STARTED.incrementAndGet();
-    return new ReadAhead<>(from, READERS.submit(read));
+    return new ReadAhead<>(from, READERS.submit(() -> {
+      RUNNING.incrementAndGet();
+      try {
+        return read.call();
+      } finally {
+        RUNNING.decrementAndGet();
+      }
+    }));
+  }
+
+  /** Reads ahead under way now. */
+  static long running() {
+    return RUNNING.get();
   }
 
   /**

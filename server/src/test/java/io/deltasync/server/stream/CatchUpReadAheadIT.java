@@ -162,6 +162,53 @@ class CatchUpReadAheadIT {
     }
   }
 
+  /**
+   * A client that stops reading at a jump from small rows to large documents: its stream holds at most one page read
+   * ahead, that page within the byte budget (the read is bounded by bytes in the query), and no read under way (no
+   * pooled connection) while it waits; once the client reads again, it receives exactly the log.
+   */
+  @Test
+  void aStalledStreamAtASizeJumpHoldsOnePageAheadWithinTheBudgetAndNoConnection() throws InterruptedException {
+    String scope = "stalled";
+    Subscription sub = Subscription.newBuilder().addScopes(scope).build();
+    writeTo(scope, "s", 300, 10);
+    writeTo(scope, "l", 60, 150_000);
+    List<String> expected = server.sql().fetch("select entity_id from change_log where scope = ? order by tx_id, "
+        + "change_id", scope).getValues(0, String.class);
+    long overBefore = PageSizer.readsOverTwiceBudget();
+    long storeOverBefore = io.deltasync.server.store.SyncStore.boundedReadStats().multiRowReadsOverBudget();
+    try (StreamClient stalled = new StreamClient(server.channel(), false)) {
+      stalled.hello("stalled", start(), sub);
+      // Until the stream waits with its next page read ahead (its client reads nothing: the transport fills).
+      for (int wait = 0; wait < 1_200 && !(waitingWithAPageAhead() && ReadAhead.running() == 0); wait++) {
+        Thread.sleep(50);
+      }
+      assertThat(ReadAhead.started() - ReadAhead.used() - ReadAhead.dropped()).as("pages read ahead, not sent")
+          .isEqualTo(1);
+      assertThat(ReadAhead.running()).as("reads under way while stalled").isZero();
+      stalled.startReading();
+      List<SyncChanges> pages = pagesUntilLive(stalled);
+      assertThat(ids(pages)).containsExactlyElementsOf(expected);
+    }
+    assertThat(PageSizer.readsOverTwiceBudget() - overBefore).as("reads beyond twice the budget").isZero();
+    assertThat(io.deltasync.server.store.SyncStore.boundedReadStats().multiRowReadsOverBudget() - storeOverBefore)
+        .isZero();
+  }
+
+  private static void writeTo(String scope, String prefix, int count, int bytes) {
+    List<Delta> batch = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      batch.add(Delta.newBuilder().setDeltaId(UUID.randomUUID().toString()).setEntityType("note")
+          .setEntityId(String.format("%s-%05d", prefix, i)).setScope(scope).setOperation(Operation.OPERATION_CREATE)
+          .setData(Struct.newBuilder().putFields("text", Value.newBuilder().setStringValue("x".repeat(bytes))
+              .build())).build());
+      if (batch.size() == 8 || i == count - 1) {
+        server.sync().push(PushRequest.newBuilder().setClientId("writer").addAllDeltas(batch).build());
+        batch.clear();
+      }
+    }
+  }
+
   private static boolean waitingWithAPageAhead() {
     return ReadAhead.started() > ReadAhead.used() + ReadAhead.dropped();
   }
