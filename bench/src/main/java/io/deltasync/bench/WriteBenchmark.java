@@ -185,6 +185,12 @@ public final class WriteBenchmark {
       env.put("DELTASYNC_DATA_DIR", dataDir.toString());
       env.put("DELTASYNC_PORT", "0");
       env.put("DELTASYNC_DB_POOL_SIZE", "16");
+      // Other DELTASYNC_* settings of the environment reach the server (e.g. DELTASYNC_UNARY_THREADS=0 for an A/B).
+      System.getenv().forEach((name, value) -> {
+        if (name.startsWith("DELTASYNC_") && !name.equals("DELTASYNC_LOG_LEVEL")) {
+          env.putIfAbsent(name, value);
+        }
+      });
       ServerConfig config = ServerConfig.from(env);
       cpuMeter = new CpuMeter(dataDir);
       System.out.printf("%d cores available to the JVM; Java %s; embedded PostgreSQL (fsync on) in %s%n",

@@ -21,6 +21,7 @@ import io.deltasync.server.ops.ReflectedFiles;
 import io.deltasync.server.rpc.AdminServiceImpl;
 import io.deltasync.server.rpc.RequestParsing;
 import io.deltasync.server.rpc.SyncServiceImpl;
+import io.deltasync.server.rpc.UnaryCallExecutor;
 import io.deltasync.server.store.CleanupStore;
 import io.deltasync.server.store.ConflictQueue;
 import io.deltasync.server.store.StatusQueries;
@@ -65,6 +66,7 @@ public final class DeltaSyncServer implements AutoCloseable {
   private final Database database;
   private final HealthReporter health;
   private final ExecutorService callExecutor;
+  private final UnaryCallExecutor unaryExecutor;  // null when DELTASYNC_UNARY_THREADS is 0
   private final LiveFeed liveFeed;
   private final SyncSessions sessions;
   private final SyncStore store;
@@ -77,13 +79,14 @@ public final class DeltaSyncServer implements AutoCloseable {
   private DeliveryWarmup.Result deliveryWarmup = DeliveryWarmup.Result.NONE;
 
   private DeltaSyncServer(ServerConfig config, Database database, HealthReporter health, ExecutorService executor,
-      LiveFeed liveFeed, SyncSessions sessions, SyncStore store, Server server, ServerTelemetry telemetry,
+      UnaryCallExecutor unaryExecutor, LiveFeed liveFeed, SyncSessions sessions, SyncStore store, Server server, ServerTelemetry telemetry,
       CleanupSchedule cleanupSchedule, Optional<WebServer> web) {
     this.web = web;
     this.config = config;
     this.database = database;
     this.health = health;
     this.callExecutor = executor;
+    this.unaryExecutor = unaryExecutor;
     this.liveFeed = liveFeed;
     this.sessions = sessions;
     this.store = store;
@@ -196,6 +199,12 @@ public final class DeltaSyncServer implements AutoCloseable {
             RequestParsing.lenient(new AdminServiceImpl(telemetry, cleanup).bindService()),
             ErrorsProto.getDescriptor(), ErrorDetailsProto.getDescriptor()));
     builder.executor(executor);
+    // Unary calls on reused platform threads (streams keep the virtual threads): rpc.UnaryCallExecutor.
+    int unaryThreads = config.scale().unaryThreads(config.poolSize());
+    UnaryCallExecutor unary = unaryThreads == 0 ? null : new UnaryCallExecutor(unaryThreads, executor);
+    if (unary != null) {
+      builder.callExecutor(unary);
+    }
     interceptors.forEach(builder::intercept);
     builder.maxInboundMessageSize(config.limits().maxMessageBytes());
     services.forEach(builder::addService);
@@ -222,6 +231,9 @@ public final class DeltaSyncServer implements AutoCloseable {
       sessions.close();
       liveFeed.close();
       executor.shutdownNow();
+      if (unary != null) {
+        unary.shutdown();
+      }
       health.close();
       throw e;
     }
@@ -241,7 +253,7 @@ public final class DeltaSyncServer implements AutoCloseable {
           return new DeliveryWarmup.Bound(syncService.apply(warmSessions, warmSettings), warmSessions);
         });
     health.startChecking(database, () -> liveFeed.isHealthy(FEED_STALL_LIMIT), HEALTH_CHECK_PERIOD);
-    DeltaSyncServer started = new DeltaSyncServer(config, database, health, executor, liveFeed, sessions, store,
+    DeltaSyncServer started = new DeltaSyncServer(config, database, health, executor, unary, liveFeed, sessions, store,
         server, telemetry, new CleanupSchedule(cleanup, config.ops().cleanupInterval()), Optional.ofNullable(web));
     started.warmup = warmed;
     started.deliveryWarmup = deliveryWarmed;
@@ -438,6 +450,9 @@ public final class DeltaSyncServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     callExecutor.shutdownNow();
+    if (unaryExecutor != null) {
+      unaryExecutor.shutdown();
+    }
     cleanupSchedule.close();
     liveFeed.close();
     telemetry.close();

@@ -24,9 +24,15 @@ import java.util.Map;
  *     has compiled them (docs/performance.md, "Sixth pass"). Nothing is written and nothing of it is visible to
  *     clients or in the metrics. 0 = off
  * @param deliveryWarmupStreams how many streams the delivery warm-up opens
+ * @param unaryThreads how many reused platform threads run unary calls (Push, Pull, conflicts, status, admin);
+ *     when all are busy a call runs on a virtual thread of its own, as streaming calls do, so this bounds nothing.
+ *     0 = every call on virtual threads; {@link #POOL_SIZE} (the default) = as many as DELTASYNC_DB_POOL_SIZE
  */
 public record ScaleConfig(boolean warmupEnabled, int warmupIterations, Duration warmupMaxDuration,
-    int helloConcurrency, Duration helloWait, Duration deliveryWarmup, int deliveryWarmupStreams) {
+    int helloConcurrency, Duration helloWait, Duration deliveryWarmup, int deliveryWarmupStreams, int unaryThreads) {
+  /** {@link #unaryThreads} when not set: as many as the database pool's connections. */
+  public static final int POOL_SIZE = -1;
+
   /** Validates. */
   public ScaleConfig {
     if (warmupIterations < 0) {
@@ -41,6 +47,9 @@ public record ScaleConfig(boolean warmupEnabled, int warmupIterations, Duration 
     if (deliveryWarmupStreams < 1) {
       throw new IllegalArgumentException("deliveryWarmupStreams: " + deliveryWarmupStreams + " (expected: >= 1)");
     }
+    if (unaryThreads < POOL_SIZE) {
+      throw new IllegalArgumentException("unaryThreads: " + unaryThreads + " (expected: >= 0, or POOL_SIZE)");
+    }
     if (warmupMaxDuration.isNegative()) {
       throw new IllegalArgumentException("warmupMaxDuration: " + warmupMaxDuration + " (expected: >= 0)");
     }
@@ -53,7 +62,7 @@ public record ScaleConfig(boolean warmupEnabled, int warmupIterations, Duration 
 
   /**
    * Reads DELTASYNC_WARMUP, DELTASYNC_WARMUP_ITERATIONS, DELTASYNC_WARMUP_MAX_MILLIS, DELTASYNC_HELLO_CONCURRENCY
-   * DELTASYNC_HELLO_WAIT_MILLIS, DELTASYNC_WARMUP_DELIVERY_MILLIS and DELTASYNC_WARMUP_DELIVERY_STREAMS.
+   * DELTASYNC_HELLO_WAIT_MILLIS, DELTASYNC_WARMUP_DELIVERY_MILLIS, DELTASYNC_WARMUP_DELIVERY_STREAMS and DELTASYNC_UNARY_THREADS.
    */
   public static ScaleConfig from(Map<String, String> env) {
     ServerConfig.Settings s = new ServerConfig.Settings(env);
@@ -64,24 +73,36 @@ public record ScaleConfig(boolean warmupEnabled, int warmupIterations, Duration 
         s.integer("DELTASYNC_HELLO_CONCURRENCY", 4, 0, 100_000),
         Duration.ofMillis(s.integer("DELTASYNC_HELLO_WAIT_MILLIS", 30_000, 1, 600_000)),
         Duration.ofMillis(s.integer("DELTASYNC_WARMUP_DELIVERY_MILLIS", 15_000, 0, 600_000)),
-        s.integer("DELTASYNC_WARMUP_DELIVERY_STREAMS", 128, 1, 1_000));
+        s.integer("DELTASYNC_WARMUP_DELIVERY_STREAMS", 128, 1, 1_000),
+        s.integer("DELTASYNC_UNARY_THREADS", POOL_SIZE, 0, 10_000));
   }
 
   /** A copy with the warm-up on or off (tests that start many servers turn it off). */
   public ScaleConfig withWarmup(boolean enabled, int iterations, Duration maxDuration) {
     return new ScaleConfig(enabled, iterations, maxDuration, helloConcurrency, helloWait, deliveryWarmup,
-        deliveryWarmupStreams);
+        deliveryWarmupStreams, unaryThreads);
   }
 
   /** A copy with another admission of hellos. */
   public ScaleConfig withHelloAdmission(int concurrency, Duration wait) {
     return new ScaleConfig(warmupEnabled, warmupIterations, warmupMaxDuration, concurrency, wait, deliveryWarmup,
-        deliveryWarmupStreams);
+        deliveryWarmupStreams, unaryThreads);
+  }
+
+  /** A copy with another number of unary-call threads (0 = every call on virtual threads). */
+  public ScaleConfig withUnaryThreads(int threads) {
+    return new ScaleConfig(warmupEnabled, warmupIterations, warmupMaxDuration, helloConcurrency, helloWait,
+        deliveryWarmup, deliveryWarmupStreams, threads);
+  }
+
+  /** The unary-call threads for a database pool of {@code poolSize} connections (0 = none). */
+  public int unaryThreads(int poolSize) {
+    return unaryThreads == POOL_SIZE ? poolSize : unaryThreads;
   }
 
   /** A copy with another delivery warm-up (0 = off). */
   public ScaleConfig withDeliveryWarmup(Duration duration, int streams) {
     return new ScaleConfig(warmupEnabled, warmupIterations, warmupMaxDuration, helloConcurrency, helloWait, duration,
-        streams);
+        streams, unaryThreads);
   }
 }

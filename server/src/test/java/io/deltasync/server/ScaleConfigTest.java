@@ -25,9 +25,11 @@ class ScaleConfigTest {
     ScaleConfig scale = ServerConfig.from(Map.of("DELTASYNC_WARMUP", "off", "DELTASYNC_WARMUP_ITERATIONS", "50",
         "DELTASYNC_WARMUP_MAX_MILLIS", "2500", "DELTASYNC_HELLO_CONCURRENCY", "0",
         "DELTASYNC_HELLO_WAIT_MILLIS", "1500", "DELTASYNC_WARMUP_DELIVERY_MILLIS", "0",
-        "DELTASYNC_WARMUP_DELIVERY_STREAMS", "16")).scale();
+        "DELTASYNC_WARMUP_DELIVERY_STREAMS", "16", "DELTASYNC_UNARY_THREADS", "0")).scale();
     assertThat(scale).isEqualTo(new ScaleConfig(false, 50, Duration.ofMillis(2500), 0, Duration.ofMillis(1500),
-        Duration.ZERO, 16));
+        Duration.ZERO, 16, 0));
+    assertThat(scale.unaryThreads(10)).isZero();
+    assertThat(ScaleConfig.defaults().unaryThreads(10)).as("as many as the database pool by default").isEqualTo(10);
   }
 
   @Test

@@ -82,19 +82,25 @@ final class BoundedReads {
   private static final String LOG_COLUMNS = "tx_id, change_id, scope, entity_type, entity_id, operation, row_version, "
       + "etag, data::text AS data, sync_status, conflict_data::text AS conflict_data, is_deleted, last_modified_at, "
       + "last_modified_by, created_at, client_id, delta_id, edits::text AS edits";
-  private static final String LOG_SIZE = "coalesce(octet_length(l.data), 0) + coalesce(octet_length(l.conflict_data), 0)"
-      + " + coalesce(octet_length(l.edits), 0) + octet_length(l.scope) + octet_length(l.entity_type)"
-      + " + octet_length(l.entity_id) + octet_length(l.etag) + octet_length(l.last_modified_by)"
-      + " + coalesce(octet_length(l.client_id), 0) + coalesce(octet_length(l.delta_id), 0) + " + ROW_OVERHEAD_BYTES;
+  private static final String LOG_SIZE = sizeOf("data", "conflict_data", "edits", "scope", "entity_type",
+      "entity_id", "etag", "last_modified_by", "client_id", "delta_id");
   private static final String LOG_QUERY = BOUNDED.formatted(LOG_SIZE, LOG_COLUMNS, "tx_id, change_id");
 
   private static final String ENTITY_COLUMNS = "scope, entity_type, entity_id, data::text AS data, row_version, etag, "
       + "last_modified_at, last_modified_by, sync_status, conflict_data::text AS conflict_data, is_deleted, created_at";
-  private static final String ENTITY_SIZE = "coalesce(octet_length(l.data), 0)"
-      + " + coalesce(octet_length(l.conflict_data), 0) + octet_length(l.scope) + octet_length(l.entity_type)"
-      + " + octet_length(l.entity_id) + octet_length(l.etag) + octet_length(l.last_modified_by) + " + ROW_OVERHEAD_BYTES;
+  private static final String ENTITY_SIZE = sizeOf("data", "conflict_data", "scope", "entity_type", "entity_id",
+      "etag", "last_modified_by");
   private static final String ENTITY_QUERY = BOUNDED.formatted(ENTITY_SIZE, ENTITY_COLUMNS,
       "scope, entity_type, entity_id");
+
+  /** A row's estimated size: its columns' bytes as text (NULL counts 0, never drops the row) and the overhead. */
+  private static String sizeOf(String... columns) {
+    StringBuilder sum = new StringBuilder();
+    for (String column : columns) {
+      sum.append("coalesce(octet_length(l.").append(column).append("), 0) + ");
+    }
+    return sum.append(ROW_OVERHEAD_BYTES).toString();
+  }
 
   /** The change-log statement for {@code where}, as run (for EXPLAIN in tests). */
   Query changeLogQuery(Condition where, int limit, long budgetBytes) {

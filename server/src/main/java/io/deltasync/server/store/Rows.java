@@ -270,10 +270,11 @@ final class Rows {
         .setLastModifiedBy(nullToEmpty(modifiedBy))
         .setSyncStatus(orUnspecified(() -> syncStatus(syncStatus), SyncStatus.SYNC_STATUS_UNSPECIFIED))
         .setIsDeleted(Boolean.TRUE.equals(deleted));
-    if (modifiedAt != null) {
+    // A time outside protobuf's Timestamp range (another writer's 'infinity', year 10000) is left out here.
+    if (modifiedAt != null && representable(modifiedAt)) {
       entity.setLastModifiedAt(timestamp(modifiedAt));
     }
-    if (createdAt != null) {
+    if (createdAt != null && representable(createdAt)) {
       entity.setCreatedAt(timestamp(createdAt));
     }
     return entity.build();
@@ -287,9 +288,18 @@ final class Rows {
     }
   }
 
-  // PostgreSQL keeps microseconds; OffsetDateTime carries them into nanos exactly.
+  // PostgreSQL keeps microseconds; OffsetDateTime carries them into nanos exactly. A time outside protobuf's
+  // Timestamp range (years 1 to 9999: PostgreSQL's 'infinity' and BC dates are outside it) cannot be delivered as
+  // one: the change is then delivered degraded (SyncStore.carried), without that time.
   static Timestamp timestamp(OffsetDateTime time) {
+    if (!representable(time)) {
+      throw new IllegalArgumentException("a time outside the range of google.protobuf.Timestamp: " + time);
+    }
     return Timestamp.newBuilder().setSeconds(time.toEpochSecond()).setNanos(time.getNano()).build();
+  }
+
+  private static boolean representable(OffsetDateTime time) {
+    return com.google.protobuf.util.Timestamps.isValid(time.toEpochSecond(), time.getNano());
   }
 
   private static SyncStatus syncStatus(String value) {

@@ -92,13 +92,13 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
 
   /**
    * How many times {@code DELTASYNC_STREAM_QUEUE_CHANGES} an initial-state or catch-up page may hold. Each read is
-   * bounded by the page's byte budget in the query itself ({@code store.BoundedReads}: PostgreSQL stops returning
-   * rows once their running size passes the budget, always at least one), so a jump from small rows to large
-   * documents reads a budget of large documents, not this many; the cap only limits how many small rows one page
-   * holds. (At 10 with reads cut only on the heap, a review test held +451 MiB for eight streams at such a jump:
-   * docs/performance.md, "Sixth pass: catch-up".)
+   * bounded by the page's byte budget in what it returns ({@code store.BoundedReads}: rows are kept while their
+   * running size stays within the budget, always at least one), but PostgreSQL still prints and sizes every row of
+   * the read's row count before the filter: at a jump from small rows to large documents a cap of 10 made one read
+   * print up to 10,000 large documents, which ran past the statement timeout and was retried forever (a review test;
+   * docs/performance.md, "Sixth pass: catch-up"). So the cap stays 1 until a read stops in the database at its budget.
    */
-  static final int READ_PAGE_ROWS_PER_QUEUED_CHANGE = 10;
+  static final int READ_PAGE_ROWS_PER_QUEUED_CHANGE = 1;
 
   /** The most rows of one initial-state or catch-up page. */
   static int readPageRows(SessionSettings settings) {

@@ -706,8 +706,8 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
    * @param clientId the client (empty before hello)
    * @param state where it is in the protocol
    * @param queuedChanges changes buffered now
-   * @param maxQueuedChanges the most changes ever buffered at once (bounded by the configured limit while live, by
-   *     ten times it for a page of initial state or catch-up)
+   * @param maxQueuedChanges the most changes ever buffered at once (bounded by the configured limit, live and for a
+   *     page of initial state or catch-up)
    * @param maxQueuedMessages the most messages of any kind ever buffered at once
    * @param fallbacks how often it left live delivery to catch up because the client read too slowly
    * @param maxQueuedBytes the most bytes of changes ever buffered at once (bounded by the configured limit)

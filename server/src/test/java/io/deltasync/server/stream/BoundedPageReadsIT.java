@@ -29,7 +29,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * At a jump from small rows to large documents, a catching-up stream and a stream downloading the initial state read
- * a page's budget of large documents, not the row count the small rows suggested (up to ten times the live buffer):
+ * a page's budget of large documents, not the row count the small rows suggested (up to the live buffer's row count):
  * the reads are bounded by bytes in the query. Observed from the readers' own counters (the store's estimated bytes
  * per read, the page sizer's serialized bytes per read), not from the heap, which the suite's shared JVM blurs. The
  * streams receive exactly the log, or the state, in order, and resume exactly from every page's cursor.
@@ -116,7 +116,7 @@ class BoundedPageReadsIT {
     List<SyncChanges> caughtUp = pages.stream().filter(p -> p.getPhase() == SyncPhase.SYNC_PHASE_CATCH_UP).toList();
     assertWithinBudget(caughtUp);
     assertThat(caughtUp.stream().mapToInt(SyncChanges::getChangesCount).max().orElseThrow())
-        .as("small rows: more than the live buffer per page").isGreaterThan(QUEUE_CHANGES);
+        .as("small rows: pages of the row cap").isEqualTo(QUEUE_CHANGES * ChangeDelivery.READ_PAGE_ROWS_PER_QUEUED_CHANGE);
     assertThat(PageSizer.reads() - readsBefore).as("reads").isGreaterThan(40);
     assertThat(PageSizer.readsOverTwiceBudget() - overBefore).as("reads of large documents beyond the budget")
         .isZero();
