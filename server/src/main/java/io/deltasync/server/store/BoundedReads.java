@@ -193,6 +193,7 @@ final class BoundedReads {
       String data, String syncStatus, String conflictData, boolean deleted, OffsetDateTime modifiedAt,
       String modifiedBy, OffsetDateTime createdAt, String clientId, String deltaId, String edits) {
     Change change(String cursor) {
+      Rows.requireRepresentable(modifiedAt, createdAt);
       return Rows.change(scope, type, id, operation, rowVersion, etag, data, syncStatus, conflictData, deleted,
           modifiedAt, modifiedBy, createdAt, clientId, deltaId, edits, cursor);
     }
@@ -203,6 +204,7 @@ final class BoundedReads {
     }
 
     Change create() {
+      Rows.requireRepresentable(modifiedAt, createdAt);
       return Change.newBuilder().setOperation(Operation.OPERATION_CREATE).setEntity(Rows.entity(scope, type, id,
           data, rowVersion, etag, modifiedAt, modifiedBy, syncStatus, conflictData, deleted, createdAt)).build();
     }

@@ -288,17 +288,24 @@ final class Rows {
     }
   }
 
-  // PostgreSQL keeps microseconds; OffsetDateTime carries them into nanos exactly. A time outside protobuf's
-  // Timestamp range (years 1 to 9999: PostgreSQL's 'infinity' and BC dates are outside it) cannot be delivered as
-  // one: the change is then delivered degraded (SyncStore.carried), without that time.
+  // PostgreSQL keeps microseconds; OffsetDateTime carries them into nanos exactly.
   static Timestamp timestamp(OffsetDateTime time) {
-    if (!representable(time)) {
-      throw new IllegalArgumentException("a time outside the range of google.protobuf.Timestamp: " + time);
-    }
     return Timestamp.newBuilder().setSeconds(time.toEpochSecond()).setNanos(time.getNano()).build();
   }
 
-  private static boolean representable(OffsetDateTime time) {
+  /**
+   * Fails for a time outside protobuf's Timestamp range (years 1 to 9999: PostgreSQL's 'infinity' and BC dates are
+   * outside it), so that the stream's reads deliver such a change degraded (SyncStore.carried), without that time.
+   */
+  static void requireRepresentable(OffsetDateTime... times) {
+    for (OffsetDateTime time : times) {
+      if (time != null && !representable(time)) {
+        throw new IllegalArgumentException("a time outside the range of google.protobuf.Timestamp: " + time);
+      }
+    }
+  }
+
+  static boolean representable(OffsetDateTime time) {
     return com.google.protobuf.util.Timestamps.isValid(time.toEpochSecond(), time.getNano());
   }
 
