@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deltasync.server.DeltaSyncServer;
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.TestPostgres;
 import java.nio.file.Path;
 import java.util.Map;
@@ -26,7 +27,7 @@ class ServerRestartIT {
   void clientsReconnectAfterTheServerRestartsWithoutLosingOrDuplicatingAChange() throws Exception {
     TestPostgres.TestDatabase database = TestPostgres.newDatabase();
     DSLContext sql = DSL.using(database.dataSource(), SQLDialect.POSTGRES);
-    ServerConfig config = ServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0"))
+    ServerConfig config = TestServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0"))
         .withPort(0)
         .withDatabase(database.url(), database.user(), database.password());
     DeltaSyncServer first = DeltaSyncServer.start(config);

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.nimbusds.jwt.JWTClaimsSet;
 import io.deltasync.server.DeltaSyncServer;
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.Credentials;
 import io.deltasync.server.testing.TestPostgres;
 import io.deltasync.v1.DeltaStatus;
@@ -45,7 +46,7 @@ class TokenRefreshIT {
   @Test
   void aStreamOutlivesSeveralTokensByRefreshingThemInPlace() throws Exception {
     TestPostgres.TestDatabase database = TestPostgres.newDatabase();
-    ServerConfig config = ServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0",
+    ServerConfig config = TestServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0",
             "DELTASYNC_AUTH", "token", "DELTASYNC_JWT_HS256_SECRET", Credentials.SECRET,
             "DELTASYNC_JWT_ISSUER", Credentials.ISSUER, "DELTASYNC_JWT_AUDIENCE", Credentials.AUDIENCE,
             "DELTASYNC_JWT_LEEWAY_SECONDS", "0", "DELTASYNC_TOKEN_EXPIRY_WARNING_SECONDS", "4"))

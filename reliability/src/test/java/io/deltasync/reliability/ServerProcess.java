@@ -47,6 +47,10 @@ final class ServerProcess implements AutoCloseable {
     // Authentication (landing in parallel) is on by default there; anonymous loopback access stays allowed with it.
     env.put("DELTASYNC_AUTH", "none");
     env.put("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0");
+    // The delivery warm-up (on by default, up to 15 s per start) bounded as in every test server: its code runs at
+    // each start, without its seconds. (The process gets no DELTASYNC_* variable but these.)
+    env.put("DELTASYNC_WARMUP_DELIVERY_MILLIS", "300");
+    env.put("DELTASYNC_WARMUP_DELIVERY_STREAMS", "8");
     env.put("DELTASYNC_ENTITY_CONFLICT_POLICIES", Chaos.POLICIES);
     env.putAll(Chaos.serverEnvironment());
     env.putAll(extraEnvironment);

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.rpc.Code;
 import io.deltasync.server.database.EmbeddedDatabase;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.v1.DeltaResult;
 import io.deltasync.v1.DeltaStatus;
 import io.deltasync.v1.PushRequest;
@@ -44,7 +45,7 @@ class DatabaseOutageIT {
   void pushesAnswerUnavailableWhileTheDatabaseIsDownAndWorkAgainAfter() throws Exception {
     EmbeddedDatabase postgres = EmbeddedDatabase.start(dataDirectory, 0);
     int port = postgres.port();
-    ServerConfig config = ServerConfig.from(Map.of()).withPort(0)
+    ServerConfig config = TestServerConfig.from(Map.of()).withPort(0)
         .withDatabase(postgres.jdbcUrl(), postgres.user(), postgres.password());
     try (DeltaSyncServer server = DeltaSyncServer.start(config)) {
       ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();

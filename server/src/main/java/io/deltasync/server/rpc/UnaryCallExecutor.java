@@ -73,9 +73,4 @@ public final class UnaryCallExecutor implements ServerCallExecutorSupplier {
   public void shutdown() {
     pool.shutdown();
   }
-
-  /** The pool, for shutdown with the server's own executor. */
-  ExecutorService pool() {
-    return pool;
-  }
 }

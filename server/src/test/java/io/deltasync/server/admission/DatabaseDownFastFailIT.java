@@ -9,6 +9,7 @@ import com.google.rpc.ErrorInfo;
 import io.deltasync.server.DeltaSyncServer;
 import io.deltasync.server.OpsConfig;
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.database.EmbeddedDatabase;
 import io.deltasync.v1.DeltaResult;
 import io.deltasync.v1.DeltaStatus;
@@ -49,7 +50,7 @@ class DatabaseDownFastFailIT {
   void pushesDuringAKnownOutageAreAnsweredWithoutWaitingForThePool() throws Exception {
     EmbeddedDatabase postgres = EmbeddedDatabase.start(dataDirectory, 0);
     int port = postgres.port();
-    ServerConfig config = ServerConfig.from(Map.of("DELTASYNC_METRICS_PORT", "0")).withPort(0)
+    ServerConfig config = TestServerConfig.from(Map.of("DELTASYNC_METRICS_PORT", "0")).withPort(0)
         .withDatabase(postgres.jdbcUrl(), postgres.user(), postgres.password());
     try (DeltaSyncServer server = DeltaSyncServer.start(config)) {
       ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();

@@ -2,7 +2,7 @@ package io.deltasync.server.admission;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.DeltaSyncServerExtension;
 import io.deltasync.server.testing.StreamClient;
 import io.deltasync.v1.Subscription;
@@ -19,7 +19,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class HelloAdmissionIT {
   @RegisterExtension
   static final DeltaSyncServerExtension server = new DeltaSyncServerExtension(config ->
-      ServerConfig.from(Map.of("DELTASYNC_DB_POOL_SIZE", "2", "DELTASYNC_HELLO_CONCURRENCY", "1",
+      TestServerConfig.from(Map.of("DELTASYNC_DB_POOL_SIZE", "2", "DELTASYNC_HELLO_CONCURRENCY", "1",
               "DELTASYNC_WARMUP_ITERATIONS", "20",
               "DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0"))
           .withPort(0)

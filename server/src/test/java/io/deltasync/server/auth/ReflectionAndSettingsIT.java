@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.deltasync.server.ConfigException;
-import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.Credentials;
 import io.deltasync.server.testing.DeltaSyncServerExtension;
 import io.grpc.Channel;
@@ -73,16 +73,16 @@ class ReflectionAndSettingsIT {
         Map.of("DELTASYNC_JWT_LEEWAY_SECONDS", "601"), Map.of("DELTASYNC_REFLECTION", "sometimes"),
         Map.of("DELTASYNC_MAX_STREAMS_PER_PRINCIPAL", "0"), Map.of("DELTASYNC_ALLOW_PLAINTEXT", "yes"))) {
       String name = bad.keySet().iterator().next();
-      assertThatThrownBy(() -> ServerConfig.from(bad)).isInstanceOf(ConfigException.class)
+      assertThatThrownBy(() -> TestServerConfig.from(bad)).isInstanceOf(ConfigException.class)
           .hasMessageStartingWith(name);
     }
-    AuthSettings defaults = ServerConfig.from(Map.of()).auth();
+    AuthSettings defaults = TestServerConfig.from(Map.of()).auth();
     assertThat(defaults.mode()).isEqualTo(AuthSettings.Mode.AUTO);
     assertThat(defaults.effectiveMode(true)).isEqualTo(AuthSettings.Mode.TOKEN);
     assertThat(defaults.usesDevelopmentKey(true)).isTrue();
     assertThat(defaults.effectiveMode(false)).isEqualTo(AuthSettings.Mode.NONE);
     assertThat(defaults.leeway().toSeconds()).isEqualTo(60);
-    assertThat(ServerConfig.from(Map.of("DELTASYNC_JWT_HS256_SECRET", Credentials.SECRET)).auth().toString())
+    assertThat(TestServerConfig.from(Map.of("DELTASYNC_JWT_HS256_SECRET", Credentials.SECRET)).auth().toString())
         .contains("hs256=true").doesNotContain(Credentials.SECRET);
   }
 }

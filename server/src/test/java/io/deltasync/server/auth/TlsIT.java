@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.deltasync.server.ConfigException;
 import io.deltasync.server.DeltaSyncServer;
-import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.TestCertificates;
 import io.deltasync.server.testing.TestPostgres;
 import io.grpc.ChannelCredentials;
@@ -44,7 +44,7 @@ class TlsIT {
     Map<String, String> all = new HashMap<>(env);
     all.put("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0");
     all.put("DELTASYNC_AUTH", "none");
-    return DeltaSyncServer.start(ServerConfig.from(all).withPort(0)
+    return DeltaSyncServer.start(TestServerConfig.from(all).withPort(0)
         .withDatabase(database.url(), database.user(), database.password()));
   }
 
@@ -90,14 +90,14 @@ class TlsIT {
 
   @Test
   void plaintextOrAnonymousAccessOnAnotherAddressDoesNotStart() {
-    assertThatThrownBy(() -> ServerConfig.from(Map.of("DELTASYNC_TLS_CERT_FILE", "/x.crt")))
+    assertThatThrownBy(() -> TestServerConfig.from(Map.of("DELTASYNC_TLS_CERT_FILE", "/x.crt")))
         .isInstanceOf(ConfigException.class).hasMessageContaining("DELTASYNC_TLS_KEY_FILE");
     // Checked before anything is opened: no database is needed to refuse.
-    assertThatThrownBy(() -> DeltaSyncServer.start(ServerConfig.from(Map.of("DELTASYNC_HOST", "0.0.0.0",
+    assertThatThrownBy(() -> DeltaSyncServer.start(TestServerConfig.from(Map.of("DELTASYNC_HOST", "0.0.0.0",
         "DELTASYNC_DATABASE_URL", "jdbc:postgresql://127.0.0.1:1/none", "DELTASYNC_JWT_HS256_SECRET",
         "a-secret-of-at-least-32-bytes-0123456789"))))
         .isInstanceOf(ConfigException.class).hasMessageContaining("without TLS");
-    assertThatThrownBy(() -> DeltaSyncServer.start(ServerConfig.from(Map.of("DELTASYNC_HOST", "0.0.0.0",
+    assertThatThrownBy(() -> DeltaSyncServer.start(TestServerConfig.from(Map.of("DELTASYNC_HOST", "0.0.0.0",
         "DELTASYNC_DATABASE_URL", "jdbc:postgresql://127.0.0.1:1/none", "DELTASYNC_ALLOW_PLAINTEXT", "true"))))
         .isInstanceOf(ConfigException.class).hasMessageContaining("DELTASYNC_AUTH");
   }

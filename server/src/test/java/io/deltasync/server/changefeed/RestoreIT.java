@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.rpc.ErrorInfo;
 import io.deltasync.server.DeltaSyncServer;
-import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.database.EmbeddedDatabase;
 import io.deltasync.server.testing.StreamClient;
 import io.deltasync.v1.DeltaStatus;
@@ -52,7 +52,7 @@ class RestoreIT {
     Node(Path dataDirectory, int port) throws IOException {
       postgres = EmbeddedDatabase.start(dataDirectory, port);
       // No warm-up: its rolled-back transactions consume transaction ids, and this test counts them.
-      server = DeltaSyncServer.start(ServerConfig.from(Map.of("DELTASYNC_WARMUP", "false")).withPort(0)
+      server = DeltaSyncServer.start(TestServerConfig.from(Map.of("DELTASYNC_WARMUP", "false")).withPort(0)
           .withDatabase(postgres.jdbcUrl(), postgres.user(), postgres.password()));
       channel = ManagedChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
     }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deltasync.server.DeltaSyncServer;
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.TestPostgres;
 import java.sql.Connection;
 import java.util.Map;
@@ -18,7 +19,7 @@ class RestoreShiftIT {
   @Test
   void theServerStartsAfterARestoreOfALargeLogDespiteItsStatementTimeout() throws Exception {
     TestPostgres.TestDatabase database = TestPostgres.newDatabase();
-    ServerConfig config = ServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0",
+    ServerConfig config = TestServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0",
             "DELTASYNC_DB_STATEMENT_TIMEOUT_SECONDS", "1")).withPort(0)
         .withDatabase(database.url(), database.user(), database.password());
     try (Connection sql = database.dataSource().getConnection()) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.TestPostgres;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -20,7 +21,7 @@ class DatabaseEncodingIT {
       statement.execute("CREATE DATABASE " + name + " ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
     }
     String url = any.url().replace("/" + any.name(), "/" + name);
-    ServerConfig config = ServerConfig.from(Map.of()).withDatabase(url, any.user(), any.password());
+    ServerConfig config = TestServerConfig.from(Map.of()).withDatabase(url, any.user(), any.password());
     assertThatThrownBy(() -> Database.open(new Database.Settings(config.databaseUrl(), config.databaseUser(),
         config.databasePassword(), config.dataDirectory(), config.poolSize(), config.statementTimeout())).close())
         .hasMessageContaining("encoding is LATIN1").hasMessageContaining("UTF8");
@@ -35,7 +36,7 @@ class DatabaseEncodingIT {
   @Test
   void aUtf8DatabaseOpens() throws Exception {
     TestPostgres.TestDatabase db = TestPostgres.newDatabase();
-    ServerConfig config = ServerConfig.from(Map.of()).withDatabase(db.url(), db.user(), db.password());
+    ServerConfig config = TestServerConfig.from(Map.of()).withDatabase(db.url(), db.user(), db.password());
     try (Database database = Database.open(new Database.Settings(config.databaseUrl(), config.databaseUser(),
         config.databasePassword(), config.dataDirectory(), config.poolSize(), config.statementTimeout()))) {
       assertThat(database.dsl().fetchValue("SHOW server_encoding")).isEqualTo("UTF8");

@@ -3,6 +3,7 @@ package io.deltasync.server.database;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.TestPostgres;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -20,7 +21,7 @@ class IsolationPinIT {
   @Test
   void transactionsStayReadCommittedWhenTheDefaultChangesAfterStartUp() throws Exception {
     TestPostgres.TestDatabase db = TestPostgres.newDatabase();
-    ServerConfig config = ServerConfig.from(Map.of()).withDatabase(db.url(), db.user(), db.password());
+    ServerConfig config = TestServerConfig.from(Map.of()).withDatabase(db.url(), db.user(), db.password());
     try (Database database = Database.open(new Database.Settings(config.databaseUrl(), config.databaseUser(),
         config.databasePassword(), config.dataDirectory(), config.poolSize(), config.statementTimeout()))) {
       database.dsl().transaction(cfg -> DSL.using(cfg).fetchValue("SELECT 1"));

@@ -3,6 +3,7 @@ package io.deltasync.server.database;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.TestPostgres;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -22,7 +23,7 @@ class ReadCommittedIT {
     try (Connection admin = db.dataSource().getConnection(); Statement statement = admin.createStatement()) {
       statement.execute("ALTER DATABASE " + db.name() + " SET default_transaction_isolation = 'serializable'");
     }
-    ServerConfig config = ServerConfig.from(Map.of()).withDatabase(db.url(), db.user(), db.password());
+    ServerConfig config = TestServerConfig.from(Map.of()).withDatabase(db.url(), db.user(), db.password());
     try (Database database = Database.open(new Database.Settings(config.databaseUrl(), config.databaseUser(),
         config.databasePassword(), config.dataDirectory(), config.poolSize(), config.statementTimeout()))) {
       try (Connection plain = db.dataSource().getConnection(); Statement statement = plain.createStatement();

@@ -3,6 +3,7 @@ package io.deltasync.server.docs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -76,6 +77,7 @@ class ReadmeCommandsIT {
         .redirectErrorStream(true)
         .redirectOutput(log.toFile());
     builder.environment().keySet().removeIf(name -> name.startsWith("DELTASYNC_") || name.startsWith("SYNC_"));
+    builder.environment().putAll(TestServerConfig.SHORT_WARMUP);
     builder.environment().put("DELTASYNC_DATA_DIR", dataDirectory.toString());
     builder.environment().put("DELTASYNC_PORT", "0");
     Process server = builder.start();
@@ -99,6 +101,7 @@ class ReadmeCommandsIT {
         .directory(ROOT.toFile());
     builder.environment().put("PATH", BUF_BIN + ":" + System.getenv("PATH"));
     builder.environment().keySet().removeIf(name -> name.startsWith("DELTASYNC_") || name.startsWith("SYNC_"));
+    builder.environment().putAll(TestServerConfig.SHORT_WARMUP);
     builder.environment().put("DELTASYNC_DATA_DIR", dataDirectory.toString());
     builder.environment().put("DELTASYNC_SKIP_BUILD", "1");
     Process process = builder.start();

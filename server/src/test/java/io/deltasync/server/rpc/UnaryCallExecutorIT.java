@@ -6,13 +6,13 @@ import static io.deltasync.server.testing.Deltas.update;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deltasync.server.testing.DeltaSyncServerExtension;
+import io.deltasync.server.testing.LockWaiters;
 import io.deltasync.v1.Delta;
 import io.deltasync.v1.DeltaResult;
 import io.deltasync.v1.DeltaStatus;
 import io.deltasync.v1.PushRequest;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -58,7 +58,7 @@ class UnaryCallExecutorIT {
       // The first push takes the pool's only thread and waits on the lock another service holds.
       CompletableFuture<DeltaResult> blocked = CompletableFuture.supplyAsync(
           () -> push("phone-b", in(scope, update("locked", 1, doc("v", "2")))));
-      awaitLockWaiter();
+      LockWaiters.await(server.database().dataSource(), 1, null);
       // A queueing pool would answer this one only after the lock is released: it would run past its deadline.
       DeltaResult other = server.sync().withDeadlineAfter(30, TimeUnit.SECONDS).push(PushRequest.newBuilder()
           .setClientId("phone-b").addDeltas(in(scope, create("free", doc("v", "1")))).build()).getResults(0);
@@ -66,22 +66,6 @@ class UnaryCallExecutorIT {
       assertThat(blocked).as("still waiting on the lock").isNotDone();
       holder.rollback();
       assertThat(blocked.get(60, TimeUnit.SECONDS).getStatus()).isEqualTo(DeltaStatus.DELTA_STATUS_APPLIED);
-    }
-  }
-
-  private static void awaitLockWaiter() throws Exception {
-    try (Connection connection = server.database().dataSource().getConnection();
-        PreparedStatement waiting = connection.prepareStatement("select count(*) from pg_stat_activity "
-            + "where datname = current_database() and wait_event_type = 'Lock'")) {
-      while (true) {
-        try (ResultSet row = waiting.executeQuery()) {
-          row.next();
-          if (row.getLong(1) >= 1) {
-            return;
-          }
-        }
-        Thread.sleep(5);
-      }
     }
   }
 }

@@ -9,6 +9,7 @@ import com.google.rpc.ErrorInfo;
 import com.google.rpc.RetryInfo;
 import io.deltasync.server.testing.DeltaSyncServerExtension;
 import io.deltasync.server.testing.StreamClient;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.v1.DeltaResult;
 import io.deltasync.v1.DeltaStatus;
 import io.deltasync.v1.PushRequest;
@@ -39,7 +40,7 @@ class BusyPoolIT {
 
   @RegisterExtension
   static final DeltaSyncServerExtension server = new DeltaSyncServerExtension(config ->
-      io.deltasync.server.ServerConfig.from(Map.of("DELTASYNC_DB_POOL_SIZE", "2")).withPort(0)
+      TestServerConfig.from(Map.of("DELTASYNC_DB_POOL_SIZE", "2")).withPort(0)
           .withDatabase(config.databaseUrl().orElseThrow(), config.databaseUser(), config.databasePassword()));
 
   private static Subscription scope(String scope) {

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deltasync.server.DeltaSyncServer;
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.TestPostgres;
 import io.deltasync.v1.DeltaStatus;
 import io.deltasync.v1.PushRequest;
@@ -83,7 +84,7 @@ class CommitWakeUpIT {
   @Test
   void aCommittedBatchWakesTheLocalReaderAndTheOtherNodes() throws Exception {
     TestPostgres.TestDatabase database = TestPostgres.newDatabase();
-    ServerConfig config = ServerConfig.from(Map.of()).withPort(0)
+    ServerConfig config = TestServerConfig.from(Map.of()).withPort(0)
         .withDatabase(database.url(), database.user(), database.password())
         .withStream(new ServerConfig.Stream(Duration.ofSeconds(15), 1_000, Duration.ofSeconds(60)));
     try (DeltaSyncServer nodeA = DeltaSyncServer.start(config);

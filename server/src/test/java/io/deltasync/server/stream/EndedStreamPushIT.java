@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deltasync.server.DeltaSyncServer;
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.StreamClient;
 import io.deltasync.server.testing.TestPostgres;
 import io.deltasync.v1.Delta;
@@ -46,7 +47,7 @@ class EndedStreamPushIT {
   @Test
   void aPushWaitingForAdmissionWhenItsStreamEndsWritesNothing() throws Exception {
     TestPostgres.TestDatabase db = TestPostgres.newDatabase();
-    ServerConfig config = ServerConfig.from(Map.of("DELTASYNC_METRICS_PORT", "0",
+    ServerConfig config = TestServerConfig.from(Map.of("DELTASYNC_METRICS_PORT", "0",
             "DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0", "DELTASYNC_ADMISSION_WAIT_MILLIS", "600000"))
         .withPort(0).withDatabase(db.url(), db.user(), db.password());
     try (DeltaSyncServer server = DeltaSyncServer.start(config)) {

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deltasync.server.DeltaSyncServer;
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.StreamClient;
 import io.deltasync.server.testing.TestPostgres;
 import io.deltasync.v1.Delta;
@@ -28,7 +29,7 @@ class MultiNodeIT {
   @Test
   void changesCrossBetweenNodesAndShutdownTellsClientsToReconnect() throws Exception {
     TestPostgres.TestDatabase database = TestPostgres.newDatabase();
-    ServerConfig config = ServerConfig.from(Map.of()).withPort(0)
+    ServerConfig config = TestServerConfig.from(Map.of()).withPort(0)
         .withDatabase(database.url(), database.user(), database.password());
     DeltaSyncServer nodeA = DeltaSyncServer.start(config);
     DeltaSyncServer nodeB = DeltaSyncServer.start(config);
@@ -80,7 +81,7 @@ class MultiNodeIT {
   @Test
   void aSilentClientIsClosedAfterThreeHeartbeatIntervalsAndAChattyOneIsNot() throws Exception {
     TestPostgres.TestDatabase database = TestPostgres.newDatabase();
-    ServerConfig config = ServerConfig.from(Map.of()).withPort(0)
+    ServerConfig config = TestServerConfig.from(Map.of()).withPort(0)
         .withDatabase(database.url(), database.user(), database.password())
         .withStream(new ServerConfig.Stream(Duration.ofSeconds(1), 1_000, Duration.ofMillis(100)));
     try (DeltaSyncServer node = DeltaSyncServer.start(config)) {

@@ -3,7 +3,7 @@ package io.deltasync.server.stream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deltasync.server.DeltaSyncServer;
-import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.StreamClient;
 import io.deltasync.server.testing.TestPostgres;
 import io.deltasync.v1.Subscription;
@@ -24,7 +24,7 @@ class ShutdownDrainIT {
   @Test
   void healthGoesFirstThenStreamsAreToldToReconnect() throws Exception {
     TestPostgres.TestDatabase database = TestPostgres.newDatabase();
-    DeltaSyncServer server = DeltaSyncServer.start(ServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "3"))
+    DeltaSyncServer server = DeltaSyncServer.start(TestServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "3"))
         .withPort(0).withDatabase(database.url(), database.user(), database.password()));
     ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
     try (StreamClient stream = new StreamClient(channel)) {

@@ -2,7 +2,7 @@ package io.deltasync.server.stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.DeltaSyncServerExtension;
 import io.deltasync.v1.Subscription;
 import io.deltasync.v1.SyncHeartbeat;
@@ -27,7 +27,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class SlowReaderIT {
   @RegisterExtension
   static final DeltaSyncServerExtension server = new DeltaSyncServerExtension(config ->
-      ServerConfig.from(Map.of("DELTASYNC_STREAM_STALL_SECONDS", "3", "DELTASYNC_HEARTBEAT_SECONDS", "1",
+      TestServerConfig.from(Map.of("DELTASYNC_STREAM_STALL_SECONDS", "3", "DELTASYNC_HEARTBEAT_SECONDS", "1",
               "DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0")).withPort(0)
           .withDatabase(config.databaseUrl().orElseThrow(), config.databaseUser(), config.databasePassword()));
 

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
-import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.DeltaSyncServerExtension;
 import io.deltasync.server.testing.Deltas;
 import io.deltasync.server.testing.StreamClient;
@@ -27,7 +27,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class StreamLimitsIT {
   @RegisterExtension
   static final DeltaSyncServerExtension server = new DeltaSyncServerExtension(config ->
-      ServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0", "DELTASYNC_MAX_STREAMS_PER_CLIENT", "2",
+      TestServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0", "DELTASYNC_MAX_STREAMS_PER_CLIENT", "2",
               "DELTASYNC_STREAM_QUEUE_MIB", "1", "DELTASYNC_STREAM_STALL_SECONDS", "10",
               "DELTASYNC_HEARTBEAT_SECONDS", "1"))
           .withPort(0)

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deltasync.server.DeltaSyncServer;
 import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.database.Database;
 import io.deltasync.server.testing.StreamClient;
 import io.deltasync.server.testing.TestPostgres;
@@ -29,7 +30,7 @@ class TracingIT {
   @Test
   void pushBatchesAndSyncSessionsAreSpans() throws Exception {
     TestPostgres.TestDatabase db = TestPostgres.newDatabase();
-    ServerConfig config = ServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0"))
+    ServerConfig config = TestServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0"))
         .withDatabase(db.url(), db.user(), db.password());
     Database database = Database.open(new Database.Settings(config.databaseUrl(), config.databaseUser(),
         config.databasePassword(), config.dataDirectory(), config.poolSize(), config.statementTimeout()));

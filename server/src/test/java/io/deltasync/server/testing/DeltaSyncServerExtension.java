@@ -48,11 +48,10 @@ public final class DeltaSyncServerExtension implements BeforeAllCallback, AfterA
   @Override
   public void beforeAll(ExtensionContext context) throws IOException {
     database = TestPostgres.newDatabase();
-    ServerConfig config = customize.apply(ServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0",
-        // A short warm-up (off by default): its code runs in every test, without its time.
-        "DELTASYNC_WARMUP", "true", "DELTASYNC_WARMUP_ITERATIONS", "20",
-        // The delivery warm-up (on by default) too, short: its streams and pages without its seconds.
-        "DELTASYNC_WARMUP_DELIVERY_MILLIS", "300", "DELTASYNC_WARMUP_DELIVERY_STREAMS", "8"))
+    // A short warm-up (off by default): its code runs in every test, without its time; the delivery warm-up (on by
+    // default) short too (TestServerConfig): its streams and pages without its seconds.
+    ServerConfig config = customize.apply(TestServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0",
+        "DELTASYNC_WARMUP", "true", "DELTASYNC_WARMUP_ITERATIONS", "20"))
         .withPort(0)
         .withDatabase(database.url(), database.user(), database.password()));
     server = DeltaSyncServer.start(config);

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.WebConfig;
 import io.deltasync.server.testing.DeltaSyncServerExtension;
 import java.io.InputStream;
@@ -25,7 +25,7 @@ class WebSecurityHeadersIT {
 
   @RegisterExtension
   static final DeltaSyncServerExtension server = new DeltaSyncServerExtension(config ->
-      ServerConfig.from(Map.of("DELTASYNC_AUTH", "none", "DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0")).withPort(0)
+      TestServerConfig.from(Map.of("DELTASYNC_AUTH", "none", "DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0")).withPort(0)
           .withDatabase(config.databaseUrl().orElseThrow(), config.databaseUser(), config.databasePassword())
           .withWeb(WebConfig.defaults().withPort(0)));
 

@@ -2,7 +2,7 @@ package io.deltasync.server.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.WebConfig;
 import io.deltasync.server.stream.SyncSession;
 import io.deltasync.server.testing.DeltaSyncServerExtension;
@@ -24,7 +24,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class WebStalledWatchIT {
   @RegisterExtension
   static final DeltaSyncServerExtension server = new DeltaSyncServerExtension(config ->
-      ServerConfig.from(Map.of("DELTASYNC_STREAM_STALL_SECONDS", "3", "DELTASYNC_HEARTBEAT_SECONDS", "1",
+      TestServerConfig.from(Map.of("DELTASYNC_STREAM_STALL_SECONDS", "3", "DELTASYNC_HEARTBEAT_SECONDS", "1",
               "DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0")).withPort(0)
           .withDatabase(config.databaseUrl().orElseThrow(), config.databaseUser(), config.databasePassword())
           .withWeb(WebConfig.defaults().withPort(0)));

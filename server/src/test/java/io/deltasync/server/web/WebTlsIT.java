@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.deltasync.server.DeltaSyncServer;
-import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.TestCertificates;
 import io.deltasync.server.testing.TestPostgres;
 import java.io.InputStream;
@@ -34,7 +34,7 @@ class WebTlsIT {
     all.put("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0");
     all.put("DELTASYNC_AUTH", "none");
     all.put("DELTASYNC_HTTP_PORT", "0");
-    return DeltaSyncServer.start(ServerConfig.from(all).withPort(0)
+    return DeltaSyncServer.start(TestServerConfig.from(all).withPort(0)
         .withDatabase(database.url(), database.user(), database.password()));
   }
 

@@ -7,13 +7,13 @@ import static io.deltasync.server.testing.Deltas.update;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deltasync.server.testing.DeltaSyncServerExtension;
+import io.deltasync.server.testing.LockWaiters;
 import io.deltasync.v1.Delta;
 import io.deltasync.v1.DeltaResult;
 import io.deltasync.v1.DeltaStatus;
 import io.deltasync.v1.PushRequest;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -282,7 +282,7 @@ class ReusedDeltaIdSameEntityIT {
         pushes.add(threads.submit(() -> push("phone-race", batch)));
         Thread.sleep(200);
       }
-      awaitLockWaiters(waiters);
+      LockWaiters.await(server.database().dataSource(), waiters, null);
       holder.rollback();
       List<List<DeltaResult>> answers = new ArrayList<>();
       for (Future<List<DeltaResult>> push : pushes) {
@@ -291,23 +291,6 @@ class ReusedDeltaIdSameEntityIT {
       return answers;
     } finally {
       threads.shutdownNow();
-    }
-  }
-
-  private static void awaitLockWaiters(int waiters) throws Exception {
-    try (Connection connection = server.database().dataSource().getConnection();
-        PreparedStatement waiting = connection.prepareStatement("select count(*) from pg_stat_activity "
-        + "where datname = current_database() and wait_event_type = 'Lock'")) {
-      for (int i = 0; i < 2000; i++) {
-        try (ResultSet row = waiting.executeQuery()) {
-          row.next();
-          if (row.getLong(1) >= waiters) {
-            return;
-          }
-        }
-        Thread.sleep(5);
-      }
-      throw new AssertionError("pushes never waited for the row locks");
     }
   }
 }

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.rpc.Code;
 import com.google.rpc.ErrorInfo;
-import io.deltasync.server.ServerConfig;
+import io.deltasync.server.testing.TestServerConfig;
 import io.deltasync.server.testing.DeltaSyncServerExtension;
 import io.deltasync.server.testing.Deltas;
 import io.deltasync.v1.DeltaResult;
@@ -23,7 +23,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class StatementTimeoutIT {
   @RegisterExtension
   static final DeltaSyncServerExtension server = new DeltaSyncServerExtension(config ->
-      ServerConfig.from(Map.of("DELTASYNC_DB_STATEMENT_TIMEOUT_SECONDS", "1", "DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0"))
+      TestServerConfig.from(Map.of("DELTASYNC_DB_STATEMENT_TIMEOUT_SECONDS", "1", "DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0"))
           .withPort(0)
           .withDatabase(config.databaseUrl().orElseThrow(), config.databaseUser(), config.databasePassword()));
 

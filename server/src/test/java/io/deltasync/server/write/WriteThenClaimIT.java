@@ -6,13 +6,13 @@ import static io.deltasync.server.testing.Deltas.update;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deltasync.server.testing.DeltaSyncServerExtension;
+import io.deltasync.server.testing.LockWaiters;
 import io.deltasync.v1.Delta;
 import io.deltasync.v1.DeltaResult;
 import io.deltasync.v1.DeltaStatus;
 import io.deltasync.v1.PushRequest;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -181,7 +181,7 @@ class WriteThenClaimIT {
       }
       List<Future<List<DeltaResult>>> pushes = batches.stream()
           .map(batch -> threads.submit(() -> push("phone-race", batch))).toList();
-      awaitLockWaiters(batches.size());
+      LockWaiters.await(server.database().dataSource(), batches.size(), "%applied_delta%");
       holder.rollback();
       List<List<DeltaResult>> answers = new java.util.ArrayList<>();
       for (Future<List<DeltaResult>> push : pushes) {
@@ -190,23 +190,6 @@ class WriteThenClaimIT {
       return answers;
     } finally {
       threads.shutdownNow();
-    }
-  }
-
-  private static void awaitLockWaiters(int waiters) throws Exception {
-    // Its own connection in autocommit: within one transaction pg_stat_activity answers from a snapshot.
-    try (Connection connection = server.database().dataSource().getConnection();
-        PreparedStatement waiting = connection.prepareStatement("select count(*) from pg_stat_activity "
-        + "where datname = current_database() and wait_event_type = 'Lock' and query like '%applied_delta%'")) {
-      while (true) {
-        try (ResultSet row = waiting.executeQuery()) {
-          row.next();
-          if (row.getLong(1) >= waiters) {
-            return;
-          }
-        }
-        Thread.sleep(5);
-      }
     }
   }
 }
