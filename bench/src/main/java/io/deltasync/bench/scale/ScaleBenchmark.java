@@ -343,13 +343,25 @@ public final class ScaleBenchmark {
         // Each round reconnects from the same cursor; the last one is reported (earlier ones warm the server).
         log("catch-up: stream (round %d of %d)", round, o.catchUpRounds());
         double serverCpu0 = target.server().cpuMillis();
+        double[] jitGc0 = target.server().jitAndGcCpuMillis();
         double clientCpu0 = FanOut.clientCpuMillis();
         stream = timedStream(channel, cursor, scope, o.catchUpChanges(), false);
         report.details.put("catch-up changes/s, round " + round, stream);
+        double[] jitGc = target.server().jitAndGcCpuMillis();
+        double perThousand = 1000.0 / o.catchUpChanges();
+        report.details.put("server CPU per 1,000 catch-up changes, round " + round,
+            (target.server().cpuMillis() - serverCpu0) * perThousand);
+        report.details.put("of which JIT compiler threads, round " + round, (jitGc[0] - jitGc0[0]) * perThousand);
+        report.details.put("of which GC threads, round " + round, (jitGc[1] - jitGc0[1]) * perThousand);
         if (round == o.catchUpRounds()) {
           // CPU per change: comparable between runs on a shared machine, where rates are not.
           report.add("catch-up", "server CPU per 1,000 catch-up changes on the stream",
               (target.server().cpuMillis() - serverCpu0) * 1000 / o.catchUpChanges(), "ms");
+          // The JIT's share: a round of 100,000 changes lasts about a second, and C2 still compiles the catch-up
+          // path during the first rounds (docs/performance.md, "Seventh pass: catch-up").
+          report.add("catch-up", "of which the server's JIT compiler threads", (jitGc[0] - jitGc0[0]) * perThousand,
+              "ms");
+          report.add("catch-up", "of which the server's GC threads", (jitGc[1] - jitGc0[1]) * perThousand, "ms");
           report.add("catch-up", "load client CPU per 1,000 catch-up changes on the stream",
               (FanOut.clientCpuMillis() - clientCpu0) * 1000 / o.catchUpChanges(), "ms");
         }
@@ -429,9 +441,15 @@ public final class ScaleBenchmark {
     try {
       log("initial sync: stream");
       double serverCpu0 = target.server().cpuMillis();
+      double[] jitGc0 = target.server().jitAndGcCpuMillis();
       stream = timedStream(channel, "", scope, o.initialRows(), true);
+      double[] jitGc = target.server().jitAndGcCpuMillis();
       report.add("initial sync", "server CPU per 1,000 rows of the initial sync",
           (target.server().cpuMillis() - serverCpu0) * 1000 / o.initialRows(), "ms");
+      report.add("initial sync", "of which the server's JIT compiler threads",
+          (jitGc[0] - jitGc0[0]) * 1000 / o.initialRows(), "ms");
+      report.add("initial sync", "of which the server's GC threads", (jitGc[1] - jitGc0[1]) * 1000 / o.initialRows(),
+          "ms");
     } finally {
       sampler.interrupt();
       channel.shutdownNow();

@@ -118,6 +118,41 @@ final class ServerProcess implements AutoCloseable {
     }
   }
 
+  /**
+   * CPU milliseconds the server's JIT compiler threads and GC threads have used so far (user + system, from each
+   * thread's /proc entry, told apart by the names HotSpot gives them): {jit, gc}. A compiler thread that exited (HotSpot
+   * starts and stops them with the load) is no longer counted, so the JIT share is a lower bound.
+   */
+  double[] jitAndGcCpuMillis() {
+    double jit = 0;
+    double gc = 0;
+    try (var tasks = Files.list(Path.of("/proc", Long.toString(process.pid()), "task"))) {
+      for (Path task : tasks.toList()) {
+        try {
+          String name = Files.readString(task.resolve("comm"), StandardCharsets.ISO_8859_1).trim();
+          boolean isJit = name.startsWith("C1 Compiler") || name.startsWith("C2 Compiler");
+          boolean isGc = name.startsWith("GC Thread") || name.startsWith("G1 ");
+          if (!isJit && !isGc) {
+            continue;
+          }
+          String stat = Files.readString(task.resolve("stat"), StandardCharsets.ISO_8859_1);
+          String[] fields = stat.substring(stat.lastIndexOf(')') + 1).trim().split(" ");
+          double millis = (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) * 10.0;
+          if (isJit) {
+            jit += millis;
+          } else {
+            gc += millis;
+          }
+        } catch (IOException | RuntimeException e) {
+          // The thread ended while it was read.
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return new double[] {Double.NaN, Double.NaN};
+    }
+    return new double[] {jit, gc};
+  }
+
   /** Heap in use after a full GC, in bytes (jcmd GC.run, then GC.heap_info). */
   long heapAfterGc() throws IOException, InterruptedException {
     jcmd("GC.run");

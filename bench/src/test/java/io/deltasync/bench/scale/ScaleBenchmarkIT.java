@@ -27,6 +27,9 @@ class ScaleBenchmarkIT {
     assertThat(report.figures).extracting(Report.Figure::section).contains("fan-out", "reconnect storm",
         "stalled consumer", "memory", "catch-up", "initial sync", "write cost");
     assertThat(report.figures).allSatisfy(f -> assertThat(f.value()).as(f.name()).isFinite());
+    // The JIT's and GC's share of the server's CPU, beside the catch-up's and the initial sync's.
+    assertThat(report.figures.stream().filter(f -> f.name().contains("JIT compiler threads")))
+        .extracting(Report.Figure::section).containsExactlyInAnyOrder("catch-up", "initial sync");
     List<Report.Figure> mustBeZero = report.figures.stream()
         .filter(f -> f.name().startsWith("missing") || f.name().contains("failed") || f.name().contains("missed"))
         .toList();

@@ -21,6 +21,7 @@ import io.deltasync.v1.SyncChanges;
 import io.deltasync.v1.SyncPhase;
 import io.deltasync.v1.SyncResponse;
 import io.grpc.protobuf.StatusProto;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
@@ -28,8 +29,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntFunction;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -212,7 +215,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
           }
           EntityKey from = after;
           int rows = pages.nextRows();
-          SyncStore.StatePage state = whenNotBusy(() -> changeFeed.initialState(include, except, from, rows,
+          SyncStore.StatePage state = readShrinking(rows, n -> changeFeed.initialState(include, except, from, n,
               pages.budgetBytes()));
           List<Change> read = state.changes();
           int fit = pages.fitting(read, Change::getSerializedSize);
@@ -299,7 +302,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
 
   /** Reads a catch-up page and sets its cursors (on the delivery thread, or ahead of it: see {@link ReadAhead}). */
   private CatchUpPage readCatchUp(Position from, int rows, ChangeFilter readFilter) {
-    ChangePage page = whenNotBusy(() -> changeFeed.readPage(from, rows, pages.budgetBytes(), readFilter));
+    ChangePage page = readShrinking(rows, n -> changeFeed.readPage(from, n, pages.budgetBytes(), readFilter));
     List<ChangePage.Positioned> read = page.changes();  // each with its cursor set as it was read
     // A page that ends at its last change has that change's cursor (the same fingerprint: the change's own commit
     // time); otherwise the frontier lies past rows the filter skipped, and its fingerprint is looked up.
@@ -573,6 +576,49 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
         capMillis = Math.min(capMillis * 2, 2_000);
       }
     }
+  }
+
+  /**
+   * Runs an initial-state or catch-up page read of {@code rows} rows as {@link #whenNotBusy} does, except that a read
+   * that ran past the statement timeout is tried again with half the rows, down to one. A read is bounded by bytes in
+   * what it returns, but PostgreSQL prints and sizes every row of its count before it keeps a budget of them: at a
+   * jump from small rows to large documents the count follows the small rows, and the same read would run past the
+   * timeout at every attempt (docs/performance.md, "Seventh pass: catch-up"). The next page's count follows the sizes
+   * this read returned ({@link PageSizer}).
+   */
+  private <T> T readShrinking(int rows, IntFunction<T> read) {
+    int[] asked = {rows};
+    return whenNotBusy(() -> {
+      try {
+        return read.apply(asked[0]);
+      } catch (RuntimeException e) {
+        if (asked[0] > 1 && ranPastStatementTimeout(e)) {
+          asked[0] = Math.max(1, asked[0] / 2);
+          READS_SHRUNK.incrementAndGet();
+          log.debug("Client '{}': a page read ran past the statement timeout; asking for {} rows", session.clientId,
+              asked[0]);
+        }
+        throw e;
+      }
+    });
+  }
+
+  // Since start, for tests and diagnostics: page reads tried again with fewer rows after a statement timeout.
+  private static final AtomicLong READS_SHRUNK = new AtomicLong();
+
+  /** Page reads tried again with fewer rows after a statement timeout, since start. */
+  static long readsShrunk() {
+    return READS_SHRUNK.get();
+  }
+
+  /** Whether PostgreSQL cancelled the statement (SQLSTATE 57014: statement_timeout, or a cancel request). */
+  private static boolean ranPastStatementTimeout(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SQLException sql && "57014".equals(sql.getSQLState())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void failDelivery(RuntimeException e) {
