@@ -1,24 +1,18 @@
 package io.deltasync.server.warmup;
 
-import java.io.PrintWriter;
-import java.lang.reflect.InvocationHandler;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.SQLFeatureNotSupportedException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.logging.Logger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.jooq.DSLContext;
 import org.jooq.conf.Settings;
 import org.jooq.conf.SettingsTools;
+import org.jooq.impl.DefaultConnectionProvider;
 
 /**
  * One connection of the pool on which every table of the {@code public} schema is shadowed by a temporary table of
@@ -43,13 +37,14 @@ final class ScratchTables implements AutoCloseable {
   private final Connection connection;
   private final List<String> tables;
   private final DSLContext dsl;
-  private int handles;
 
   private ScratchTables(Connection connection, List<String> tables, DSLContext real) {
     this.connection = connection;
     this.tables = tables;
     Settings settings = SettingsTools.clone(real.settings()).withRenderSchema(false);
-    this.dsl = real.configuration().derive(new Handles()).derive(settings).dsl();
+    // The pool's own connection object, not a wrapper: the JIT's type profiles of the driver and jOOQ then see the
+    // classes real traffic uses (a proxy class here would be deoptimized at the first real write).
+    this.dsl = real.configuration().derive(new DefaultConnectionProvider(connection)).derive(settings).dsl();
   }
 
   /**
@@ -139,7 +134,7 @@ final class ScratchTables implements AutoCloseable {
 
   /**
    * jOOQ over the shadowed connection, rendering unqualified names (so that they resolve to the shadows); one
-   * caller at a time.
+   * caller at a time (transactions are the connection's, nested ones savepoints).
    */
   DSLContext dsl() {
     return dsl;
@@ -169,88 +164,6 @@ final class ScratchTables implements AutoCloseable {
       }
     } catch (SQLException ignored) {
       // Aborted or closed: the pool replaces it.
-    }
-  }
-
-  /**
-   * The one connection, handed out as often as jOOQ asks (a transaction's statements, a read in the middle of it):
-   * closing a handle keeps the connection open; closing the outermost one rolls back what is not committed.
-   */
-  private final class Handles implements DataSource {
-    @Override
-    public Connection getConnection() {
-      handles++;
-      InvocationHandler handler = new InvocationHandler() {
-        private boolean closed;
-
-        @Override
-        public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
-          try {
-            switch (method.getName()) {
-              case "close" -> {
-                if (!closed) {
-                  closed = true;
-                  if (--handles == 0 && !connection.getAutoCommit()) {
-                    connection.rollback();
-                    connection.setAutoCommit(true);
-                  }
-                }
-                return null;
-              }
-              case "isClosed" -> {
-                return closed || connection.isClosed();
-              }
-              case "isWrapperFor" -> {
-                return false;
-              }
-              case "unwrap" -> throw new SQLFeatureNotSupportedException("unwrap of a scratch connection");
-              default -> {
-                return method.invoke(connection, args);
-              }
-            }
-          } catch (InvocationTargetException e) {
-            throw e.getCause();
-          }
-        }
-      };
-      return (Connection) Proxy.newProxyInstance(ScratchTables.class.getClassLoader(),
-          new Class<?>[] {Connection.class}, handler);
-    }
-
-    @Override
-    public Connection getConnection(String username, String password) {
-      return getConnection();
-    }
-
-    @Override
-    public PrintWriter getLogWriter() {
-      return null;
-    }
-
-    @Override
-    public void setLogWriter(PrintWriter out) {}
-
-    @Override
-    public void setLoginTimeout(int seconds) {}
-
-    @Override
-    public int getLoginTimeout() {
-      return 0;
-    }
-
-    @Override
-    public Logger getParentLogger() throws SQLFeatureNotSupportedException {
-      throw new SQLFeatureNotSupportedException("getParentLogger");
-    }
-
-    @Override
-    public <T> T unwrap(Class<T> type) throws SQLException {
-      throw new SQLFeatureNotSupportedException("unwrap of a scratch data source");
-    }
-
-    @Override
-    public boolean isWrapperFor(Class<?> type) {
-      return false;
     }
   }
 }
