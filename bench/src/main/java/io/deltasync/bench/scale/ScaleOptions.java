@@ -17,7 +17,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     int initialRowsBefore, int idleStreams, int storm, int stormSubscribers, int stalledChanges,
     List<Integer> writeBatches, int writeDeltas, int writeClients, String serverHeap, boolean smoke, boolean jfr,
     Map<String, String> serverEnv, List<String> sections, List<String> serverJvmOptions, boolean fanOutTrace,
-    int catchUpRounds, boolean clientCallbackPool) {
+    int catchUpRounds, boolean clientCallbackPool, boolean stormSharedEventLoops) {
 
   /** The sections of a run, in the order they run. */
   static final List<String> SECTIONS = List.of("fan-out", "storm", "stalled", "memory", "catch-up", "initial",
@@ -52,6 +52,8 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         --jfr                     record the server with JFR (server.jfr, server-hot-methods.txt in --out)
         --client-callback-pool    fan-out subscribers get their messages on gRPC's default executor (a thread hop
                                   per message), as before the fifth pass, instead of on the transport's thread
+        --storm-shared-event-loops  the storm's streams share the load client's event loops with the live
+                                  subscribers (as before the seventh pass) instead of having their own
         --smoke                   tiny sizes and a 1 s delivery warm-up (the test suite's run); flags after it
                             still apply""";
 
@@ -79,6 +81,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     boolean trace = false;
     int catchUpRounds = 1;
     boolean callbackPool = false;
+    boolean stormSharedLoops = false;
     Map<String, String> serverEnv = new java.util.LinkedHashMap<>();
     List<String> sections = SECTIONS;
     List<String> jvmOptions = new java.util.ArrayList<>();
@@ -97,6 +100,10 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
       }
       if (name.equals("--client-callback-pool")) {
         callbackPool = true;
+        continue;
+      }
+      if (name.equals("--storm-shared-event-loops")) {
+        stormSharedLoops = true;
         continue;
       }
       if (name.equals("--smoke")) {
@@ -173,7 +180,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     return new ScaleOptions(out, url, user, password, subscribers, seconds, rate, catchUp, initial, before, idle,
         storm, stormSubscribers, stalled, batches, writeDeltas, writeClients, heap, smoke, jfr, Map.copyOf(serverEnv),
         sections,
-        List.copyOf(jvmOptions), trace, catchUpRounds, callbackPool);
+        List.copyOf(jvmOptions), trace, catchUpRounds, callbackPool, stormSharedLoops);
   }
 
   /** Whether {@code section} (one of {@link #SECTIONS}) runs. */

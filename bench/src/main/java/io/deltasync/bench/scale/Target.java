@@ -3,6 +3,9 @@ package io.deltasync.bench.scale;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 
 /** The server under test, and how the load client connects to it: a new channel is a new TCP connection. */
 record Target(ServerProcess server, boolean subscriberCallbackPool) {
@@ -13,6 +16,16 @@ record Target(ServerProcess server, boolean subscriberCallbackPool) {
   ManagedChannel channel() {
     return Grpc.newChannelBuilderForAddress("127.0.0.1", server.port(), InsecureChannelCredentials.create())
         .maxInboundMessageSize(64 * 1024 * 1024).build();
+  }
+
+  /**
+   * A channel whose transport runs on {@code loops}: the storm's streams on event loops of their own, so that the
+   * load client's handshakes and hellos for thousands of new connections do not queue the live subscribers' reads
+   * behind them on the same threads (devices that reconnect are other machines than those already connected).
+   */
+  ManagedChannel channel(EventLoopGroup loops) {
+    return NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().eventLoopGroup(loops)
+        .channelType(NioSocketChannel.class).maxInboundMessageSize(64 * 1024 * 1024).build();
   }
 
   /**
