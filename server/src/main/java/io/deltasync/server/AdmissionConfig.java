@@ -8,8 +8,8 @@ import java.util.Map;
  * same entity queue in the server instead of in PostgreSQL, and pushes are refused at once while health knows the
  * database is down.
  *
- * @param entityStripes how many per-entity admission locks a node has (entities hash onto them); 0 = off, pushes go
- *     straight to the pool as before
+ * @param entityStripes how many per-entity admission locks a node has (entities hash onto them; they are made lazily,
+ *     so only those of entities being admitted exist); 0 = off, pushes go straight to the pool as before
  * @param entityWait the longest a push waits for its entities' admission before it is answered RESOURCE_EXHAUSTED /
  *     SERVER_BUSY ("not now", retryable); it holds no database connection while it waits. The default, 30 s, is what
  *     such a push could wait before in PostgreSQL for the row locks (the default statement_timeout)
@@ -27,7 +27,7 @@ public record AdmissionConfig(int entityStripes, Duration entityWait, boolean fa
   public static AdmissionConfig from(Map<String, String> env) {
     ServerConfig.Settings s = new ServerConfig.Settings(env);
     return new AdmissionConfig(
-        s.integer("DELTASYNC_ADMISSION_STRIPES", 1_024, 0, 1 << 20),
+        s.integer("DELTASYNC_ADMISSION_STRIPES", 1 << 30, 0, 1 << 30),
         Duration.ofMillis(s.integer("DELTASYNC_ADMISSION_WAIT_MILLIS", 30_000, 1, 600_000)),
         s.bool("DELTASYNC_FAIL_FAST_WHILE_DB_DOWN", true));
   }

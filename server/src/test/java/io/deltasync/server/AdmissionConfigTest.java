@@ -11,7 +11,7 @@ class AdmissionConfigTest {
   @Test
   void defaultsAndSettings() {
     assertThat(ServerConfig.from(Map.of()).admission())
-        .isEqualTo(new AdmissionConfig(1_024, Duration.ofSeconds(30), true));
+        .isEqualTo(new AdmissionConfig(1 << 30, Duration.ofSeconds(30), true));
     assertThat(ServerConfig.from(Map.of("DELTASYNC_ADMISSION_STRIPES", "0", "DELTASYNC_ADMISSION_WAIT_MILLIS", "250",
         "DELTASYNC_FAIL_FAST_WHILE_DB_DOWN", "false")).admission())
         .isEqualTo(new AdmissionConfig(0, Duration.ofMillis(250), false));

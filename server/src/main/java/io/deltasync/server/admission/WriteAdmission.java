@@ -23,9 +23,13 @@ import java.util.function.BooleanSupplier;
  * commits. When many clients write the same few entities, the pushes behind a batch used to wait inside PostgreSQL
  * for those row locks while each held a pool connection; the pool ran dry and pushes of unrelated entities were
  * answered SERVER_BUSY for minutes (the 50-client convoy, docs/reliability.md). Here a push first takes an
- * in-process lock per entity (striped: entities hash onto a fixed number of locks), all of them in one fixed order
- * (stripe index, Guava's {@link Striped#bulkGet}), so two pushes can never wait for each other in a cycle, and only
- * then asks the pool. Waiters hold no connection, so the pool stays free for pushes of other entities. A push that
+ * in-process lock per entity (striped: entities hash onto a number of locks, made lazily and dropped when unused),
+ * all of them in one fixed order (stripe index, Guava's {@link Striped#bulkGet}), so two pushes can never wait for
+ * each other in a cycle, and only then asks the pool. The stripes are many (2^30 by default) so that pushes of
+ * different entities practically never share one: with the former 1,024 eager stripes, a batch of 500 entities took
+ * about 40% of them, any two large batches of disjoint entities met on a stripe, and a push waiting for one stripe
+ * held its lower ones, so 8 clients' batches ran one after the other (issue 11, docs/performance.md "Eighth part").
+ * Waiters hold no connection, so the pool stays free for pushes of other entities. A push that
  * waits longer than the bound is answered RESOURCE_EXHAUSTED / SERVER_BUSY with a retry delay: nothing was done.
  * Admission is per node; writers on other nodes and plain SQL still meet in PostgreSQL's row locks, as before.
  *
@@ -57,7 +61,9 @@ public final class WriteAdmission {
     if (stripes < 0) {
       throw new IllegalArgumentException("stripes: " + stripes + " (expected: >= 0)");
     }
-    this.locks = stripes == 0 ? null : Striped.lock(stripes);
+    // Lazy and weak: only the stripes of entities being admitted exist (a held or awaited lock is strongly reachable
+    // from its push), so the count bounds collisions, not memory.
+    this.locks = stripes == 0 ? null : Striped.lazyWeakLock(stripes);
     this.waitNanos = maxWait.toNanos();
     this.databaseDown = Objects.requireNonNull(databaseDown, "databaseDown");
   }

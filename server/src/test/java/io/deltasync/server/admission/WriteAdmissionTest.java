@@ -99,4 +99,34 @@ class WriteAdmissionTest {
     assertThat(afterClose.get()).isEqualTo(com.google.rpc.Status.getDefaultInstance());
     assertThat(admission.refusedBusy()).isEqualTo(1);
   }
+
+  @Test
+  void largeBatchesOfDifferentEntitiesNeverWaitForEachOtherAtTheDefaultStripes() throws Exception {
+    // issue 11, eighth part: with 1,024 stripes, two batches of 500 different entities always met on some stripe
+    // (each takes about 40% of them), so large batches of different clients were admitted one at a time. A wait of
+    // one nanosecond turns any shared stripe into a refusal, so this checks "no shared lock", not a duration.
+    WriteAdmission admission = new WriteAdmission(io.deltasync.server.AdmissionConfig.defaults().entityStripes(),
+        Duration.ofNanos(1), () -> false);
+    for (int round = 0; round < 8; round++) {
+      List<String> mine = new ArrayList<>();
+      List<String> theirs = new ArrayList<>();
+      for (int i = 0; i < 500; i++) {
+        mine.add("client-" + round + "-a-" + i);
+        theirs.add("client-" + round + "-b-" + i);
+      }
+      try (WriteAdmission.Permit holder = admission.admit(keys(mine.toArray(String[]::new)))) {
+        assertThat(holder.refusal()).isNull();
+        java.util.concurrent.atomic.AtomicReference<com.google.rpc.Status> other =
+            new java.util.concurrent.atomic.AtomicReference<>();
+        Thread thread = Thread.ofPlatform().start(() -> {
+          try (WriteAdmission.Permit permit = admission.admit(keys(theirs.toArray(String[]::new)))) {
+            other.set(permit.refusal() == null ? com.google.rpc.Status.getDefaultInstance() : permit.refusal());
+          }
+        });
+        thread.join();
+        assertThat(other.get()).as("round %d", round).isEqualTo(com.google.rpc.Status.getDefaultInstance());
+      }
+    }
+    assertThat(admission.refusedBusy()).isZero();
+  }
 }
