@@ -30,6 +30,10 @@ class ScaleBenchmarkIT {
     // The JIT's and GC's share of the server's CPU, beside the catch-up's and the initial sync's.
     assertThat(report.figures.stream().filter(f -> f.name().contains("JIT compiler threads")))
         .extracting(Report.Figure::section).containsExactlyInAnyOrder("catch-up", "initial sync");
+    // The first catch-up after start and the last of the rounds both, each against the raw read.
+    assertThat(report.figures.stream().filter(f -> f.section().equals("catch-up") && f.name().contains("catch-up of")))
+        .extracting(Report.Figure::name).anySatisfy(n -> assertThat(n).startsWith("the first catch-up"))
+        .anySatisfy(n -> assertThat(n).contains("the last of 2"));
     List<Report.Figure> mustBeZero = report.figures.stream()
         .filter(f -> f.name().startsWith("missing") || f.name().contains("failed") || f.name().contains("missed"))
         .toList();
