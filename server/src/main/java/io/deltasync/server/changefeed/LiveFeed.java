@@ -61,6 +61,7 @@ public final class LiveFeed implements AutoCloseable {
   private static final Duration IDENTITY_CHECK_INTERVAL = Duration.ofSeconds(5);
   /** Below this many subscribers per thread a page is delivered on the feed's thread alone. */
   static final int MIN_SUBSCRIBERS_PER_THREAD = 64;
+  private static final Subscriber[] NO_SUBSCRIBERS = new Subscriber[0];
 
   /**
    * Receives pages; called on the feed's thread or one of its fan-out threads (one page at a time, in order, not
@@ -462,26 +463,31 @@ public final class LiveFeed implements AutoCloseable {
    * returns once every subscriber has had it (so each gets its pages one at a time, in order).
    */
   private void fanOut(Page page, Map<Subscriber, Throwable> failed) {
-    int threads = Math.min(fanOutThreads, Math.max(1, subscribers.size() / MIN_SUBSCRIBERS_PER_THREAD));
+    // One array whatever the split, iterated by index: the delivery loop sees the same classes with one thread or
+    // several, so code compiled while one way ran (the start-up delivery warm-up's 128 streams take the split) is
+    // not deoptimized when the other way comes (a class_check trap on the iteration: docs/performance.md, "Seventh
+    // pass: the first round and the storm").
+    Subscriber[] all = subscribers.toArray(NO_SUBSCRIBERS);
+    int threads = Math.min(fanOutThreads, Math.max(1, all.length / MIN_SUBSCRIBERS_PER_THREAD));
     if (threads == 1) {
-      deliver(page, subscribers, failed);
+      deliver(page, all, 0, all.length, failed);
       return;
     }
-    List<Subscriber> all = List.copyOf(subscribers);
-    int share = (all.size() + threads - 1) / threads;
+    int share = (all.length + threads - 1) / threads;
     List<Future<?>> others = new ArrayList<>(threads - 1);
     for (int t = 1; t < threads; t++) {
-      List<Subscriber> part = all.subList(Math.min(all.size(), t * share), Math.min(all.size(), (t + 1) * share));
+      int from = Math.min(all.length, t * share);
+      int to = Math.min(all.length, (t + 1) * share);
       others.add(fanOutPool.submit(() -> {
         delivering.set(true);
         try {
-          deliver(page, part, failed);
+          deliver(page, all, from, to, failed);
         } finally {
           delivering.set(false);
         }
       }));
     }
-    deliver(page, all.subList(0, Math.min(all.size(), share)), failed);
+    deliver(page, all, 0, Math.min(all.length, share), failed);
     boolean interrupted = false;
     for (Future<?> other : others) {
       while (true) {
@@ -501,8 +507,9 @@ public final class LiveFeed implements AutoCloseable {
     }
   }
 
-  private void deliver(Page page, Iterable<Subscriber> to, Map<Subscriber, Throwable> failed) {
-    for (Subscriber subscriber : to) {
+  private void deliver(Page page, Subscriber[] to, int from, int end, Map<Subscriber, Throwable> failed) {
+    for (int i = from; i < end; i++) {
+      Subscriber subscriber = to[i];
       try {
         subscriber.onPage(page);
       } catch (Throwable e) {
