@@ -237,10 +237,10 @@ public final class DeltaSyncServer implements AutoCloseable {
       health.close();
       throw e;
     }
-    // Before SERVING: the write path and the reads of what it wrote, run invisibly (a write service of its own on
-    // temporary tables shadowing the real ones: warmup.ScratchTables).
-    Warmup.Result warmed = Warmup.run(config.scale(), database.dataSource(), database.dsl(),
-        on -> writeService.apply(on, () -> { })::push, epoch, config.limits().maxMessageBytes());
+    // Before SERVING: the hot paths, run invisibly (rolled-back pushes of a write service of its own).
+    Warmup.Result warmed = Warmup.run(config.scale(), writeService.apply(new SyncStore(database.dsl().configuration()
+        .derive(Warmup.rollbackOnly(database.dataSource())).dsl(), config.limits().maxMessageBytes()), () -> { })::push,
+        database.dsl(), changeFeed, config.limits().maxMessageBytes());
     // Before SERVING: live delivery, by streams of the server's own service over loopback (warmup.DeliveryWarmup).
     DeliveryWarmup.Result deliveryWarmed = DeliveryWarmup.run(config.scale(), changeFeed.visible(), config.fanOut().threads(), executor,
         config.limits().maxMessageBytes(), (feed, warmTelemetry, warmAuth) -> {

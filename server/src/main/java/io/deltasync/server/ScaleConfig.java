@@ -7,13 +7,12 @@ import java.util.Map;
  * Settings for serving many streams (docs/performance.md, "At scale"): the start-up warm-up and the admission of
  * hellos.
  *
- * @param warmupEnabled whether the server warms its hot paths (pushes of creates and updates committed into
- *     temporary tables that shadow the real ones, the reads of what they wrote, live-page messages and their
- *     serialization) before health answers SERVING, so that the first clients after a start or a deploy are not
- *     served by cold code. Nothing of it is visible to clients or left in the real tables. Off by default
- *     (docs/performance.md, "Seventh pass: the first round and the storm")
- * @param warmupIterations how many rounds the warm-up runs at most (each: two pushes of a few deltas, three reads,
- *     the message of a page built and serialized several times); 0 = none
+ * @param warmupEnabled whether the server warms its hot paths (a rolled-back push of creates and updates, change-log
+ *     reads, live-page messages and their serialization) before health answers SERVING, so that the first clients
+ *     after a start or a deploy are not served by cold code. Nothing of it is visible to clients. Off by default
+ *     (docs/performance.md, "After the merge, on a quiet machine")
+ * @param warmupIterations how many rounds the warm-up runs at most (each: a rolled-back push of a few deltas, a
+ *     change-log read, the message of a page built and serialized several times); 0 = none
  * @param warmupMaxDuration the longest the warm-up may delay SERVING; it stops after this even with rounds left
  * @param helloConcurrency how many Sync streams at a time may do the work between their hello and their first page
  *     (resolve the cursor, first reads, join the live feed); the others wait their turn in order. 0 = no bound

@@ -9,6 +9,7 @@ import io.deltasync.v1.PullRequest;
 import io.deltasync.v1.PullResponse;
 import io.deltasync.v1.PushRequest;
 import io.deltasync.v1.SyncServiceGrpc;
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
@@ -26,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -107,6 +109,10 @@ public final class ScaleBenchmark {
     report.machine.put("database", o.databaseUrl().isPresent() ? "external" : "embedded (zonky), fsync on");
     report.machine.put("server JVM heap", o.serverHeap());
     report.machine.put("size", o.smoke() ? "smoke" : "full");
+    // Which load-client harness the storm ran on (it changed in the seventh pass: docs/performance.md).
+    report.machine.put("storm streams' event loops", o.stormSharedEventLoops()
+        ? "shared with the live subscribers (--storm-shared-event-loops)"
+        : "their own (" + Math.max(1, Runtime.getRuntime().availableProcessors()) + " NIO threads in the load client)");
     log("results into %s", o.out().toAbsolutePath());
     Path jfr = o.jfr() ? o.out().resolve("server.jfr") : null;
     if (jfr != null) {
@@ -548,19 +554,26 @@ public final class ScaleBenchmark {
   }
 
   private interface Writer {
-    Callable<Void> worker(String scope, int from, int to, int batch);
+    /** A worker that connects, waits at {@code start} (the clock starts when all are there), then writes. */
+    Callable<Void> worker(String scope, int from, int to, int batch, CyclicBarrier start);
   }
 
   private double writeRate(String scope, int batch, Writer writer) throws Exception {
     int c = o.writeClients();
     ExecutorService threads = Executors.newFixedThreadPool(c);
     try {
-      List<Callable<Void>> workers = new ArrayList<>();
+      // Connections (a JDBC session: a PostgreSQL backend started; a gRPC channel: connected) are opened before the
+      // clock starts, on both sides: at B=500 a timed round is one statement per client, and a new connection's
+      // cost would otherwise be most of the baseline's time (a review finding).
+      CyclicBarrier start = new CyclicBarrier(c + 1);
+      List<Future<Void>> running = new ArrayList<>();
       for (int t = 0; t < c; t++) {
-        workers.add(writer.worker(scope, o.writeDeltas() * t / c, o.writeDeltas() * (t + 1) / c, batch));
+        running.add(threads.submit(writer.worker(scope, o.writeDeltas() * t / c, o.writeDeltas() * (t + 1) / c, batch,
+            start)));
       }
+      start.await(2, TimeUnit.MINUTES);
       long t0 = System.nanoTime();
-      for (Future<Void> f : threads.invokeAll(workers)) {
+      for (Future<Void> f : running) {
         f.get();
       }
       return o.writeDeltas() / ((System.nanoTime() - t0) / 1e9);
@@ -569,10 +582,15 @@ public final class ScaleBenchmark {
     }
   }
 
-  private Callable<Void> pushWriter(String scope, int from, int to, int batch) {
+  private Callable<Void> pushWriter(String scope, int from, int to, int batch, CyclicBarrier start) {
     return () -> {
       ManagedChannel channel = target.channel();
       try {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (channel.getState(true) != ConnectivityState.READY && System.nanoTime() < deadline) {
+          Thread.sleep(1);
+        }
+        start.await(2, TimeUnit.MINUTES);
         for (int i = from; i < to; i += batch) {
           List<Delta> deltas = new ArrayList<>();
           for (int j = i; j < Math.min(to, i + batch); j++) {
@@ -589,11 +607,12 @@ public final class ScaleBenchmark {
     };
   }
 
-  private Callable<Void> jdbcWriter(String scope, int from, int to, int batch) {
+  private Callable<Void> jdbcWriter(String scope, int from, int to, int batch, CyclicBarrier start) {
     return () -> {
       try (Connection c = seeds.connect(); PreparedStatement insert = c.prepareStatement("""
           INSERT INTO entity (scope, entity_type, entity_id, data)
           SELECT ?, 'note', unnest(?::text[]), unnest(?::jsonb[])""")) {
+        start.await(2, TimeUnit.MINUTES);
         for (int i = from; i < to; i += batch) {
           List<String> ids = new ArrayList<>();
           List<String> docs = new ArrayList<>();

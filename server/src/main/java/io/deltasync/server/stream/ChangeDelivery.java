@@ -563,7 +563,7 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
       try {
         return read.get();
       } catch (RuntimeException e) {
-        if (!SyncStore.isOverloaded(e) || session.currentState() == State.CLOSED) {
+        if (e instanceof PageReadStuck || !SyncStore.isOverloaded(e) || session.currentState() == State.CLOSED) {
           throw e;
         }
         log.debug("Client '{}': server busy during delivery, retrying in up to {} ms", session.clientId, capMillis);
@@ -588,19 +588,36 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
    */
   private <T> T readShrinking(int rows, IntFunction<T> read) {
     int[] asked = {rows};
+    int[] timeoutsAtOneRow = {0};
     return whenNotBusy(() -> {
       try {
         return read.apply(asked[0]);
       } catch (RuntimeException e) {
-        if (asked[0] > 1 && ranPastStatementTimeout(e)) {
-          asked[0] = Math.max(1, asked[0] / 2);
-          READS_SHRUNK.incrementAndGet();
-          log.debug("Client '{}': a page read ran past the statement timeout; asking for {} rows", session.clientId,
-              asked[0]);
+        if (ranPastStatementTimeout(e)) {
+          if (asked[0] > 1) {
+            asked[0] = Math.max(1, asked[0] / 2);
+            READS_SHRUNK.incrementAndGet();
+            log.debug("Client '{}': a page read ran past the statement timeout; asking for {} rows",
+                session.clientId, asked[0]);
+          } else if (++timeoutsAtOneRow[0] >= TIMEOUTS_AT_ONE_ROW) {
+            // Not the rows' number any more (a lock held by another session, a document too large to print in
+            // time): retrying for ever would hold a pooled connection per attempt and tell the client nothing.
+            throw new PageReadStuck(timeoutsAtOneRow[0], e);
+          }
         }
         throw e;
       }
     });
+  }
+
+  /** How many times a page read of one row may run past the statement timeout before the stream ends. */
+  static final int TIMEOUTS_AT_ONE_ROW = 3;
+
+  /** A page read that ran past the statement timeout {@link #TIMEOUTS_AT_ONE_ROW} times at one row. */
+  static final class PageReadStuck extends RuntimeException {
+    PageReadStuck(int attempts, RuntimeException last) {
+      super("a page read ran past the statement timeout " + attempts + " times at one row", last);
+    }
   }
 
   // Since start, for tests and diagnostics: page reads tried again with fewer rows after a statement timeout.
@@ -627,6 +644,14 @@ final class ChangeDelivery implements LiveFeed.Subscriber {
       firstPageReached();
     } finally {
       lock.unlock();
+    }
+    if (e instanceof PageReadStuck) {
+      log.warn("Client '{}': {}; ending the stream", session.clientId, e.getMessage());
+      session.close(StatusProto.toStatusRuntimeException(Errors.status(Code.UNAVAILABLE,
+          ErrorReason.ERROR_REASON_RECONNECT, "the server could not read the next change for this stream within its "
+              + "statement timeout (" + e.getMessage() + "); reconnect later and resume from your last cursor"))
+          .getStatus());
+      return;
     }
     if (SyncStore.isUnavailable(e)) {
       log.warn("Client '{}': database unavailable during delivery; ending the stream", session.clientId);

@@ -26,7 +26,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -39,21 +38,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs the paths that matter for the first clients after a start (pushes of creates and updates through the real
- * write path, the live feed's read and the catch-up and initial-state reads of the rows they wrote, the message of a
- * live page and its serialization through the Sync method's marshaller) a few thousand times before health answers
- * SERVING, so that the first round of real writes does not run them cold (docs/performance.md, "Seventh pass: the
- * first round and the storm").
+ * Runs the paths that matter for the first clients after a start (a push, change-log reads, the message of a live
+ * page and its serialization through the Sync method's marshaller) a few thousand times before health answers
+ * SERVING, so that the JIT has compiled them. Off by default ({@code DELTASYNC_WARMUP}): on a quiet machine it did
+ * not reliably lower the first round's p99, and on a fresh database its rolled-back writes slowed the first minute
+ * of writes (docs/performance.md, "After the merge, on a quiet machine").
  *
- * <p>Nothing of it is visible: it writes, commits and reads on one connection whose tables are shadowed by
- * temporary tables ({@link ScratchTables}): no row, no dead tuple in the real tables (the first version's rolled-back
- * writes into them slowed the first minute of writes on a fresh database), through a write service of its own (no
- * metrics, no wake-up of the live feed); messages go to a sink. Bounded by {@link ScaleConfig#warmupMaxDuration};
- * a failure only leaves the code colder (logged, never thrown).
+ * <p>Nothing of it is visible: pushes run on {@link RollbackOnlyDataSource} connections (every transaction rolled
+ * back: no entity, no change-log row, no idempotency record), through a write service of its own (no metrics, no
+ * wake-up of the live feed); reads only read; messages go to a sink. Bounded by {@link ScaleConfig#warmupMaxDuration}.
  */
 public final class Warmup {
   private static final Logger log = LoggerFactory.getLogger(Warmup.class);
-  /** The scope the warm-up writes to (in its temporary tables) and reads from; no client can see it. */
+  /** The scope the warm-up writes to (rolled back) and reads from; no client can see it. */
   public static final String SCOPE = "deltasync-warmup";
   private static final String CLIENT_ID = "deltasync-warmup";
   private static final int DELTAS_PER_PUSH = 8;
@@ -72,8 +69,8 @@ public final class Warmup {
    * What the warm-up did.
    *
    * @param rounds the rounds completed
-   * @param pushes the pushes run (into the temporary tables)
-   * @param applied how many of their deltas were applied
+   * @param pushes the pushes run (each rolled back)
+   * @param applied how many of their deltas were applied (then rolled back)
    * @param messages the messages serialized
    * @param elapsed how long it took
    * @param stoppedByDeadline whether the time bound ended it before its rounds were done
@@ -86,8 +83,7 @@ public final class Warmup {
   private Warmup() {}
 
   /**
-   * The data source every delivery warm-up session reads and records through: {@code pool}'s connections, never
-   * committing.
+   * The data source every warm-up write goes through: {@code pool}'s connections, never committing.
    */
   public static DataSource rollbackOnly(DataSource pool) {
     return new RollbackOnlyDataSource(pool);
@@ -96,14 +92,13 @@ public final class Warmup {
   /**
    * Runs the warm-up as configured; never throws (a failing warm-up only leaves the code colder).
    *
-   * @param pool the server's connection pool (one connection is taken for the warm-up's temporary tables)
-   * @param dsl jOOQ over the pool (its configuration is derived for the temporary tables)
-   * @param writes a write service over the given store, with no commit callback
-   * @param epoch the database's epoch (cursors of the catch-up reads)
+   * @param writes a write service over a store on {@link #rollbackOnly} connections, with no commit callback
+   * @param dsl jOOQ over the pool (read-only use)
+   * @param changeFeed the server's change feed (read-only use)
    * @param maxMessageBytes the message limit of the server's stores
    */
-  public static Result run(ScaleConfig config, DataSource pool, DSLContext dsl, Function<SyncStore, Writes> writes,
-      long epoch, int maxMessageBytes) {
+  public static Result run(ScaleConfig config, Writes writes, DSLContext dsl, ChangeFeed changeFeed,
+      int maxMessageBytes) {
     if (!config.warmupEnabled() || config.warmupIterations() == 0 || config.warmupMaxDuration().isZero()) {
       return Result.NONE;
     }
@@ -116,37 +111,29 @@ public final class Warmup {
     int applied = 0;
     long messages = 0;
     boolean stopped = false;
-    try (ScratchTables scratch = ScratchTables.open(pool, dsl)) {
-      SyncStore store = new SyncStore(scratch.dsl(), maxMessageBytes);
-      Writes scratchWrites = writes.apply(store);
-      ChangeFeed feed = new ChangeFeed(store, epoch);
+    try {
       ChangeFilter scope = ChangeFilter.of(List.of(), List.of(SCOPE));
-      Position live = Position.START;
-      Position caughtUp = Position.START;
+      // Reads through a store of its own: the server's counters (degraded changes) are not touched.
+      SyncStore reader = new SyncStore(dsl, maxMessageBytes);
+      Position visible = changeFeed.visible();
       for (; rounds < config.warmupIterations(); rounds++) {
         if (System.nanoTime() - deadline > 0) {
           stopped = true;
           break;
         }
-        List<Entity> written = push(scratchWrites, rounds);
+        List<Entity> written = push(writes, rounds);
         pushes += 2;
         applied += written.size();
-        // The live feed's read (every scope) of what was just committed, then a catch-up page and an initial-state
-        // page of the scope: the rows are converted by the same code as real rows.
-        ChangePage page = store.readChanges(live, PAGE_CHANGES, ChangeFilter.all());
-        live = page.frontier();
-        ChangePage catchUp = feed.readPage(caughtUp, PAGE_CHANGES, 64 * 1024, scope);
-        caughtUp = catchUp.frontier();
-        feed.initialState(scope, ChangeFilter.all(), null, PAGE_CHANGES, 64 * 1024);
-        messages += serializePage(page.changes().isEmpty() ? written : page.changes().stream()
-            .map(c -> c.change().getEntity()).toList(), rounds, marshaller);
+        reader.readChanges(visible, PAGE_CHANGES, scope);
+        changeFeed.initialState(scope, null, PAGE_CHANGES);
+        messages += serializePage(written, rounds, marshaller);
       }
-    } catch (SQLException | RuntimeException e) {
+    } catch (RuntimeException e) {
       log.warn("Warm-up stopped after {} rounds: {}", rounds, e.toString());
     }
     Result result = new Result(rounds, pushes, applied, messages, Duration.ofNanos(System.nanoTime() - start), stopped);
-    log.info("Warm-up: {} rounds ({} pushes into temporary tables, {} deltas applied, {} messages serialized) in {} ms{}",
-        result.rounds(), result.pushes(), result.applied(), result.messages(), result.elapsed().toMillis(),
+    log.info("Warm-up: {} rounds ({} rolled-back pushes, {} messages serialized) in {} ms{}", result.rounds(),
+        result.pushes(), result.messages(), result.elapsed().toMillis(),
         stopped ? " (stopped by DELTASYNC_WARMUP_MAX_MILLIS)" : "");
     return result;
   }
@@ -165,19 +152,15 @@ public final class Warmup {
         written.add(result.getEntity());
       }
     }
-    // Updates of what the creates wrote: the compare-and-set, the triggers' update branch, the edits.
+    // The creates were rolled back: these updates take the path of an update whose entity is missing, and the
+    // validation and conflict-policy code of every update.
     List<Delta> updates = new ArrayList<>(DELTAS_PER_PUSH);
     for (int i = 0; i < DELTAS_PER_PUSH; i++) {
-      // Every fourth is stale (its base version is not the stored one): the conflict path too.
       updates.add(Delta.newBuilder().setDeltaId(UUID.randomUUID().toString()).setEntityType("warmup")
           .setEntityId("w" + round + "-" + i).setScope(SCOPE).setOperation(Operation.OPERATION_UPDATE)
-          .setBaseRowVersion(i % 4 == 3 ? 7 : 1).setData(document(round + 1, i)).build());
+          .setBaseRowVersion(1).setData(document(round + 1, i)).build());
     }
-    for (DeltaResult result : writes.push(CLIENT_ID, updates)) {
-      if (result.getStatus() == DeltaStatus.DELTA_STATUS_APPLIED) {
-        written.add(result.getEntity());
-      }
-    }
+    writes.push(CLIENT_ID, updates);
     return written;
   }
 

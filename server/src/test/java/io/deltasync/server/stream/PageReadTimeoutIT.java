@@ -130,4 +130,29 @@ class PageReadTimeoutIT {
     assertThat(ids(state)).containsExactlyElementsOf(expected);
     assertThat(ChangeDelivery.readsShrunk() - shrunk).isPositive();
   }
+
+  /**
+   * A read that still runs past the statement timeout at one row (here a lock another session holds for longer; in
+   * production, say, a migration's lock or one document too large to print in time) is not retried for ever, holding
+   * a pooled connection per attempt and telling the client nothing: after the halvings down to one row and
+   * {@link ChangeDelivery#TIMEOUTS_AT_ONE_ROW} attempts at one row, the stream ends UNAVAILABLE with a reason that
+   * says why (main and the first version of the halving retried for ever: a review test).
+   */
+  @Test
+  void aReadThatStillTimesOutAtOneRowEndsTheStreamWithAClearStatus() throws Exception {
+    String start = Cursor.start(server.sql().fetchSingle("select epoch from sync_epoch").get(0, Long.class)).encode();
+    try (Connection holder = server.database().dataSource().getConnection();
+        StreamClient client = new StreamClient(server.channel())) {
+      holder.setAutoCommit(false);
+      try (Statement lock = holder.createStatement()) {
+        lock.execute("lock table change_log in access exclusive mode");
+      }
+      client.hello("stuck-behind-a-lock", start, ALL);
+      io.grpc.Status status = client.awaitEnd();
+      holder.rollback();
+      assertThat(status.getCode()).isEqualTo(io.grpc.Status.Code.UNAVAILABLE);
+      assertThat(status.getDescription()).contains("statement timeout", "at one row", "reconnect");
+      assertThat(client.drainReceived()).noneMatch(SyncResponse::hasChanges);
+    }
+  }
 }
