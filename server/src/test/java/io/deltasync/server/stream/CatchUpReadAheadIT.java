@@ -126,14 +126,23 @@ class CatchUpReadAheadIT {
       }
     }
 
-    // Every page's cursor resumes exactly after that page.
+    // Every page's cursor resumes exactly after that page: the first page a stream resumed there receives is the
+    // log right after it (nothing skipped or repeated at the seam; the rest of the log after a cursor is what the
+    // stream above received whole). The last pages are followed to the live switch.
     int upTo = 0;
     for (SyncChanges page : caughtUp) {
       upTo += page.getChangesCount();
       try (StreamClient resumed = new StreamClient(server.channel())) {
         resumed.hello("resume-" + UUID.randomUUID(), page.getCursor(), ALL);
-        assertThat(ids(pagesUntilLive(resumed))).as("resumed after change %d", upTo)
-            .containsExactlyElementsOf(expected.subList(upTo, expected.size()));
+        if (expected.size() - upTo <= 2 * QUEUE_CHANGES) {
+          assertThat(ids(pagesUntilLive(resumed))).as("resumed after change %d", upTo)
+              .containsExactlyElementsOf(expected.subList(upTo, expected.size()));
+        } else {
+          List<String> first = ids(List.of(resumed.await(m -> m.hasChanges() && m.getChanges().getChangesCount() > 0,
+              "the first page after the cursor").getChanges()));
+          assertThat(first).as("resumed after change %d", upTo)
+              .isNotEmpty().containsExactlyElementsOf(expected.subList(upTo, upTo + first.size()));
+        }
       }
     }
   }
