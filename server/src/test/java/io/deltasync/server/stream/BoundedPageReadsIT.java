@@ -18,7 +18,6 @@ import io.deltasync.v1.PushRequest;
 import io.deltasync.v1.Subscription;
 import io.deltasync.v1.SyncChanges;
 import io.deltasync.v1.SyncPhase;
-import io.deltasync.v1.SyncResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -70,21 +69,6 @@ class BoundedPageReadsIT {
     return Cursor.start(server.sql().fetchSingle("select epoch from sync_epoch").get(0, Long.class)).encode();
   }
 
-  private static List<SyncChanges> pagesUntilLive(StreamClient client) {
-    List<SyncChanges> pages = new ArrayList<>();
-    while (true) {
-      SyncResponse message = client.await(SyncResponse::hasChanges, "a page");
-      pages.add(message.getChanges());
-      if (message.getChanges().getPhase() == SyncPhase.SYNC_PHASE_LIVE) {
-        return pages;
-      }
-    }
-  }
-
-  private static List<String> ids(List<SyncChanges> pages) {
-    return pages.stream().flatMap(p -> p.getChangesList().stream()).map(c -> c.getEntity().getEntityId()).toList();
-  }
-
   private static void assertWithinBudget(List<SyncChanges> pages) {
     for (SyncChanges page : pages) {
       assertThat(page.getChangesCount()).isLessThanOrEqualTo(QUEUE_CHANGES * ChangeDelivery.READ_PAGE_ROWS_PER_QUEUED_CHANGE);
@@ -109,10 +93,10 @@ class BoundedPageReadsIT {
     List<SyncChanges> pages;
     try (StreamClient client = new StreamClient(server.channel())) {
       client.hello("catching-up", start(), ALL);
-      pages = pagesUntilLive(client);
+      pages = client.pagesUntilLive();
       client.assertOpen();
     }
-    assertThat(ids(pages)).containsExactlyElementsOf(expected);
+    assertThat(StreamClient.entityIds(pages)).containsExactlyElementsOf(expected);
     List<SyncChanges> caughtUp = pages.stream().filter(p -> p.getPhase() == SyncPhase.SYNC_PHASE_CATCH_UP).toList();
     assertWithinBudget(caughtUp);
     assertThat(caughtUp.stream().mapToInt(SyncChanges::getChangesCount).max().orElseThrow())
@@ -129,7 +113,7 @@ class BoundedPageReadsIT {
       upTo += page.getChangesCount();
       try (StreamClient resumed = new StreamClient(server.channel())) {
         resumed.hello("resume-" + UUID.randomUUID(), page.getCursor(), ALL);
-        assertThat(ids(pagesUntilLive(resumed))).as("resumed after change %d", upTo)
+        assertThat(StreamClient.entityIds(resumed.pagesUntilLive())).as("resumed after change %d", upTo)
             .containsExactlyElementsOf(expected.subList(upTo, expected.size()));
       }
     }
@@ -145,12 +129,12 @@ class BoundedPageReadsIT {
     List<SyncChanges> pages;
     try (StreamClient client = new StreamClient(server.channel())) {
       client.hello("new-device", "", ALL);
-      pages = pagesUntilLive(client);
+      pages = client.pagesUntilLive();
       client.assertOpen();
     }
     List<SyncChanges> state = pages.stream().filter(p -> p.getPhase() == SyncPhase.SYNC_PHASE_INITIAL_STATE)
         .toList();
-    assertThat(ids(state)).containsExactlyElementsOf(expected);
+    assertThat(StreamClient.entityIds(state)).containsExactlyElementsOf(expected);
     assertWithinBudget(state);
     assertThat(PageSizer.readsOverTwiceBudget() - overBefore).as("reads of large documents beyond the budget")
         .isZero();

@@ -17,7 +17,6 @@ import io.deltasync.v1.PushRequest;
 import io.deltasync.v1.Subscription;
 import io.deltasync.v1.SyncChanges;
 import io.deltasync.v1.SyncPhase;
-import io.deltasync.v1.SyncResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,21 +65,6 @@ class CatchUpReadAheadIT {
         .getValues(0, String.class);
   }
 
-  private static List<SyncChanges> pagesUntilLive(StreamClient client) {
-    List<SyncChanges> pages = new ArrayList<>();
-    while (true) {
-      SyncResponse message = client.await(SyncResponse::hasChanges, "a page");
-      pages.add(message.getChanges());
-      if (message.getChanges().getPhase() == SyncPhase.SYNC_PHASE_LIVE) {
-        return pages;
-      }
-    }
-  }
-
-  private static List<String> ids(List<SyncChanges> pages) {
-    return pages.stream().flatMap(p -> p.getChangesList().stream()).map(c -> c.getEntity().getEntityId()).toList();
-  }
-
   private static long bytesOf(SyncChanges page) {
     long bytes = 0;
     for (Change change : page.getChangesList()) {
@@ -107,13 +91,13 @@ class CatchUpReadAheadIT {
       // Writes commit meanwhile, then the client reads everything.
       write("c", 1_000, 600);
       client.startReading();
-      pages = pagesUntilLive(client);
+      pages = client.pagesUntilLive();
       client.assertOpen();
     }
     List<String> expected = logged();
     assertThat(expected).hasSizeGreaterThanOrEqualTo(4_001);
     List<SyncChanges> caughtUp = pages.stream().filter(p -> p.getPhase() == SyncPhase.SYNC_PHASE_CATCH_UP).toList();
-    assertThat(ids(pages)).containsExactlyElementsOf(expected);
+    assertThat(StreamClient.entityIds(pages)).containsExactlyElementsOf(expected);
     assertThat(pages.stream().flatMap(p -> p.getChangesList().stream())
         .filter(c -> c.getEntity().getEntityId().equals("deep")).findFirst().orElseThrow().hasDegraded()).isTrue();
     assertThat(ReadAhead.used() - usedBefore).as("pages read ahead and sent").isGreaterThan(5);
@@ -135,10 +119,10 @@ class CatchUpReadAheadIT {
       try (StreamClient resumed = new StreamClient(server.channel())) {
         resumed.hello("resume-" + UUID.randomUUID(), page.getCursor(), ALL);
         if (expected.size() - upTo <= 2 * QUEUE_CHANGES) {
-          assertThat(ids(pagesUntilLive(resumed))).as("resumed after change %d", upTo)
+          assertThat(StreamClient.entityIds(resumed.pagesUntilLive())).as("resumed after change %d", upTo)
               .containsExactlyElementsOf(expected.subList(upTo, expected.size()));
         } else {
-          List<String> first = ids(List.of(resumed.await(m -> m.hasChanges() && m.getChanges().getChangesCount() > 0,
+          List<String> first = StreamClient.entityIds(List.of(resumed.await(m -> m.hasChanges() && m.getChanges().getChangesCount() > 0,
               "the first page after the cursor").getChanges()));
           assertThat(first).as("resumed after change %d", upTo)
               .isNotEmpty().containsExactlyElementsOf(expected.subList(upTo, upTo + first.size()));
@@ -167,7 +151,7 @@ class CatchUpReadAheadIT {
 
     try (StreamClient next = new StreamClient(server.channel())) {
       next.hello("next", start(), ALL);
-      assertThat(ids(pagesUntilLive(next))).containsExactlyElementsOf(logged());
+      assertThat(StreamClient.entityIds(next.pagesUntilLive())).containsExactlyElementsOf(logged());
     }
   }
 
@@ -196,8 +180,8 @@ class CatchUpReadAheadIT {
           .isEqualTo(1);
       assertThat(ReadAhead.running()).as("reads under way while stalled").isZero();
       stalled.startReading();
-      List<SyncChanges> pages = pagesUntilLive(stalled);
-      assertThat(ids(pages)).containsExactlyElementsOf(expected);
+      List<SyncChanges> pages = stalled.pagesUntilLive();
+      assertThat(StreamClient.entityIds(pages)).containsExactlyElementsOf(expected);
     }
     assertThat(PageSizer.readsOverTwiceBudget() - overBefore).as("reads beyond twice the budget").isZero();
     assertThat(io.deltasync.server.store.SyncStore.boundedReadStats().multiRowReadsOverBudget() - storeOverBefore)

@@ -15,7 +15,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.sql.Timestamp;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
@@ -45,21 +44,6 @@ class PageReadTimeoutIT {
   static void rows() {
     server.sql().execute("insert into entity (scope, entity_type, entity_id, data) select ?, 'note', "
         + "lpad(g::text, 5, '0'), jsonb_build_object('n', g) from generate_series(1, ?) g", SCOPE, ROWS);
-  }
-
-  private static List<SyncChanges> pagesUntilLive(StreamClient client) {
-    List<SyncChanges> pages = new ArrayList<>();
-    while (true) {
-      SyncResponse message = client.await(SyncResponse::hasChanges, "a page");
-      pages.add(message.getChanges());
-      if (message.getChanges().getPhase() == SyncPhase.SYNC_PHASE_LIVE) {
-        return pages;
-      }
-    }
-  }
-
-  private static List<String> ids(List<SyncChanges> pages) {
-    return pages.stream().flatMap(p -> p.getChangesList().stream()).map(c -> c.getEntity().getEntityId()).toList();
   }
 
   /**
@@ -100,7 +84,7 @@ class PageReadTimeoutIT {
       client.hello("behind-" + table, cursor, ALL);
       awaitSecondAttempt(queryLike);
       holder.commit();
-      List<SyncChanges> pages = pagesUntilLive(client);
+      List<SyncChanges> pages = client.pagesUntilLive();
       client.assertOpen();
       assertThat(pages.getFirst().getChangesCount()).as("the first page, read after a statement timeout")
           .isBetween(1, firstRead / 2);
@@ -115,7 +99,7 @@ class PageReadTimeoutIT {
     long shrunk = ChangeDelivery.readsShrunk();
     String start = Cursor.start(server.sql().fetchSingle("select epoch from sync_epoch").get(0, Long.class)).encode();
     List<SyncChanges> pages = streamWhileLocked("change_log", start, "%bytes_through%");
-    assertThat(ids(pages)).containsExactlyElementsOf(expected);
+    assertThat(StreamClient.entityIds(pages)).containsExactlyElementsOf(expected);
     assertThat(ChangeDelivery.readsShrunk() - shrunk).isPositive();
   }
 
@@ -127,7 +111,7 @@ class PageReadTimeoutIT {
     List<SyncChanges> pages = streamWhileLocked("entity", "", "%bytes_through%");
     List<SyncChanges> state = pages.stream().filter(p -> p.getPhase() == SyncPhase.SYNC_PHASE_INITIAL_STATE)
         .toList();
-    assertThat(ids(state)).containsExactlyElementsOf(expected);
+    assertThat(StreamClient.entityIds(state)).containsExactlyElementsOf(expected);
     assertThat(ChangeDelivery.readsShrunk() - shrunk).isPositive();
   }
 

@@ -17,7 +17,6 @@ import io.deltasync.v1.PushRequest;
 import io.deltasync.v1.Subscription;
 import io.deltasync.v1.SyncChanges;
 import io.deltasync.v1.SyncPhase;
-import io.deltasync.v1.SyncResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -74,18 +73,6 @@ class StreamPagesIT {
     return bytes;
   }
 
-  /** Every changes message until the stream is live. */
-  private static List<SyncChanges> pagesUntilLive(StreamClient client) {
-    List<SyncChanges> pages = new ArrayList<>();
-    while (true) {
-      SyncResponse message = client.await(SyncResponse::hasChanges, "a page");
-      pages.add(message.getChanges());
-      if (message.getChanges().getPhase() == SyncPhase.SYNC_PHASE_LIVE) {
-        return pages;
-      }
-    }
-  }
-
   private static void assertWithinBudget(List<SyncChanges> pages) {
     for (SyncChanges page : pages) {
       if (page.getChangesCount() > 1) {
@@ -109,20 +96,16 @@ class StreamPagesIT {
         .isGreaterThanOrEqualTo((pages.size() - 1) * (long) BUDGET / 2);
   }
 
-  private static List<String> ids(List<SyncChanges> pages) {
-    return pages.stream().flatMap(p -> p.getChangesList().stream()).map(c -> c.getEntity().getEntityId()).toList();
-  }
-
   @Test
   void initialStateAndCatchUpFillTheByteBudgetWithoutSkippingOrRepeating() {
     List<String> ids = seed();
 
     try (StreamClient fresh = new StreamClient(server.channel())) {
       fresh.hello("fresh", "", Subscription.newBuilder().addScopes(SCOPE).build());
-      List<SyncChanges> pages = pagesUntilLive(fresh);
+      List<SyncChanges> pages = fresh.pagesUntilLive();
       List<SyncChanges> initial = pages.stream()
           .filter(p -> p.getPhase() == SyncPhase.SYNC_PHASE_INITIAL_STATE).toList();
-      assertThat(ids(initial)).containsExactlyElementsOf(ids);
+      assertThat(StreamClient.entityIds(initial)).containsExactlyElementsOf(ids);
       assertWithinBudget(initial);
       // Sized by bytes: pages after the first hold far more than SYNC_BATCH_SIZE (50) small changes, and each
       // oversized document went alone.
@@ -137,9 +120,9 @@ class StreamPagesIT {
     List<SyncChanges> caughtUp;
     try (StreamClient resumed = new StreamClient(server.channel())) {
       resumed.hello("resumed", Cursor.start(epoch).encode(), Subscription.newBuilder().addScopes(SCOPE).build());
-      caughtUp = pagesUntilLive(resumed).stream()
+      caughtUp = resumed.pagesUntilLive().stream()
           .filter(p -> p.getPhase() == SyncPhase.SYNC_PHASE_CATCH_UP).toList();
-      assertThat(ids(caughtUp)).containsExactlyElementsOf(ids);
+      assertThat(StreamClient.entityIds(caughtUp)).containsExactlyElementsOf(ids);
       assertWithinBudget(caughtUp);
       assertThat(caughtUp).anySatisfy(p -> assertThat(p.getChangesCount()).isGreaterThan(50));
       assertFilled(caughtUp);
@@ -169,8 +152,8 @@ class StreamPagesIT {
   private static void assertResumesAfter(String cursor, List<String> expected) {
     try (StreamClient client = new StreamClient(server.channel())) {
       client.hello("resume-" + UUID.randomUUID(), cursor, Subscription.newBuilder().addScopes(SCOPE).build());
-      List<SyncChanges> pages = pagesUntilLive(client);
-      assertThat(ids(pages)).as("resumed from %s", cursor).containsExactlyElementsOf(expected);
+      List<SyncChanges> pages = client.pagesUntilLive();
+      assertThat(StreamClient.entityIds(pages)).as("resumed from %s", cursor).containsExactlyElementsOf(expected);
       assertWithinBudget(pages);
     }
   }

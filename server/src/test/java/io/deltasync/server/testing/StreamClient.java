@@ -188,6 +188,23 @@ public final class StreamClient implements AutoCloseable {
     }
   }
 
+  /** Every changes message until the stream is live (the live switch included). */
+  public List<SyncChanges> pagesUntilLive() {
+    List<SyncChanges> pages = new ArrayList<>();
+    while (true) {
+      SyncResponse message = await(SyncResponse::hasChanges, "a page");
+      pages.add(message.getChanges());
+      if (message.getChanges().getPhase() == SyncPhase.SYNC_PHASE_LIVE) {
+        return pages;
+      }
+    }
+  }
+
+  /** The entity ids of {@code pages}' changes, in order. */
+  public static List<String> entityIds(List<SyncChanges> pages) {
+    return pages.stream().flatMap(p -> p.getChangesList().stream()).map(c -> c.getEntity().getEntityId()).toList();
+  }
+
   /** Whether the server ended the stream. */
   public boolean hasEnded() {
     return ended.isDone();
