@@ -168,8 +168,11 @@ public final class DeltaSyncServer implements AutoCloseable {
     telemetry.sync().functionCounter("deltasync.changes.degraded",
         "Changes delivered degraded (documents left out)", liveFeed,
         feed -> store.degradedChanges() + feed.degradedChanges());
+    // NaN without asking the pool while health knows the database is down: a scrape during an outage would otherwise
+    // wait the pool's whole acquire timeout, and a monitoring system's scrape timeout is not much longer.
     telemetry.sync().gauge("deltasync.changefeed.watermark.age.seconds", "Seconds the oldest open transaction (which "
-        + "holds back the change feed's watermark) has been open; 0 when none", store, SyncStore::watermarkAgeSeconds);
+        + "holds back the change feed's watermark) has been open; 0 when none", store,
+        s -> health.databaseUnreachable() ? Double.NaN : s.watermarkAgeSeconds());
     Cleanup cleanup = new Cleanup(new CleanupStore(database.dsl()), store, database::openDedicatedConnection,
         Cleanup.Retention.of(config.tombstoneRetention(), config.ops()), config.ops().cleanupBatchSize(),
         Clock.systemUTC(), telemetry.registry());

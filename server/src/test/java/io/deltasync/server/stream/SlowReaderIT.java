@@ -33,10 +33,10 @@ class SlowReaderIT {
 
   @Test
   void aClientReadingOneMessageAtATimeIsNotClosedAsStalled() throws Exception {
-    // 60 documents of about 192 KB: the first page of 50 goes out as several messages below 4 MiB each.
+    // 10 documents of about 192 KB: the first page goes out as several messages below the page budget each.
     server.sql().execute("insert into entity (scope, entity_type, entity_id, data) select 'slow', 'note', "
         + "'n-' || lpad(i::text, 4, '0'), jsonb_build_object('pad', repeat(md5(i::text), 6000)) "
-        + "from generate_series(1, 60) i");
+        + "from generate_series(1, 10) i");
     CompletableFuture<Status> ended = new CompletableFuture<>();
     AtomicBoolean live = new AtomicBoolean();
     CompletableFuture<ClientCallStreamObserver<SyncRequest>> call = new CompletableFuture<>();
@@ -67,14 +67,17 @@ class SlowReaderIT {
     ClientCallStreamObserver<SyncRequest> requests = call.join();
     requests.onNext(SyncRequest.newBuilder().setHello(SyncHello.newBuilder().setClientId("slow-phone")
         .addSubscriptions(Subscription.newBuilder().addScopes("slow"))).build());
-    // One message every 1.5 s (within the 3 s stall timeout), whatever the whole initial state takes.
-    for (int i = 0; i < 40 && !live.get() && !ended.isDone(); i++) {
-      Thread.sleep(1_500);
+    // One message every second (within the 3 s stall timeout), whatever the whole initial state takes.
+    int taken = 0;
+    for (; taken < 60 && !live.get() && !ended.isDone(); taken++) {
+      Thread.sleep(1_000);
       requests.request(1);
       requests.onNext(SyncRequest.newBuilder().setHeartbeat(SyncHeartbeat.getDefaultInstance()).build());
     }
     assertThat(ended).as("the stream ended: %s", ended.isDone() ? ended.join() : "").isNotDone();
     assertThat(live).as("reached live delivery").isTrue();
+    // The whole took longer than the stall timeout, so the timeout was measured per message, not per stream.
+    assertThat(taken).as("messages taken one by one, a second apart").isGreaterThan(4);
     requests.cancel("done", null);
   }
 }
