@@ -101,7 +101,7 @@ class CredentialBoundariesIT {
   @Test
   void anExpiredTokenCannotPushOnAnOpenStream() throws Exception {
     // Long enough for the stream to open on a busy machine (a precondition, not a bound on the server).
-    Instant expires = Instant.now().plusSeconds(15);
+    Instant expires = Instant.now().plusSeconds(6);
     String token = Credentials.hs256(claims("mallory", List.of("writer"), List.of("m"))
         .expirationTime(Date.from(expires)).build());
     Channel channel = Credentials.bearer(server.channel(), token);

@@ -106,14 +106,17 @@ class TokenRefreshIT {
 
   @Test
   void aRefreshedStreamOutlivesItsFirstToken() {
+    Instant firstExpiry = Instant.now().plusSeconds(3);
     try (StreamClient stream = new StreamClient(as(token("carol", List.of("c"), Duration.ofSeconds(3))))) {
       stream.hello("carol-phone", "");
       stream.await(SyncResponse::hasTokenExpiring, "the expiry warning");
       stream.send(refresh(token("carol", List.of("c"), Duration.ofHours(1))));
       stream.await(SyncResponse::hasTokenAccepted, "token accepted");
-      // Several heartbeats later (well past the first token's expiry) the stream is still open.
-      for (int i = 0; i < 4; i++) {
-        stream.await(SyncResponse::hasHeartbeat, "heartbeat " + i);
+      // Heartbeats go on until 2 s past the first token's expiry (credentials are checked every second):
+      // the stream is still open.
+      int heartbeats = 0;
+      while (heartbeats < 2 || !Instant.now().isAfter(firstExpiry.plusSeconds(2))) {
+        stream.await(SyncResponse::hasHeartbeat, "heartbeat " + heartbeats++);
         stream.send(SyncRequest.newBuilder().setHeartbeat(SyncHeartbeat.getDefaultInstance()).build());
       }
       stream.assertOpen();

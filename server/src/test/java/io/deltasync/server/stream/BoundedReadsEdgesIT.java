@@ -73,8 +73,8 @@ class BoundedReadsEdgesIT {
     sql.execute("INSERT INTO entity (scope, entity_type, entity_id, data) SELECT CASE WHEN g % 4 = 0 THEN "
         + "'tie-other' WHEN g % 5 = 0 THEN 'tie-b' ELSE 'tie' END, CASE WHEN g % 3 = 0 THEN 'task' ELSE 'note' END, "
         + "lpad(g::text, 5, '0'), jsonb_build_object('t', repeat('w', CASE WHEN g % 7 = 0 THEN 20000 ELSE 20 END)) "
-        + "FROM generate_series(1, 600) g");
-    sql.execute("UPDATE entity SET data = data || '{\"u\": 1}'::jsonb WHERE scope LIKE 'tie%' AND entity_id < '00300'");
+        + "FROM generate_series(1, 300) g");
+    sql.execute("UPDATE entity SET data = data || '{\"u\": 1}'::jsonb WHERE scope LIKE 'tie%' AND entity_id < '00150'");
     sql.execute("UPDATE entity SET is_deleted = true WHERE scope LIKE 'tie%' AND entity_id LIKE '%1'");
     SyncStore store = new SyncStore(sql);
     ChangeFilter filter = ChangeFilter.of(List.of(), List.of("tie", "tie-b"));

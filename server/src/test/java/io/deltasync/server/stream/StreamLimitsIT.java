@@ -28,7 +28,7 @@ class StreamLimitsIT {
   @RegisterExtension
   static final DeltaSyncServerExtension server = new DeltaSyncServerExtension(config ->
       TestServerConfig.from(Map.of("DELTASYNC_SHUTDOWN_DRAIN_SECONDS", "0", "DELTASYNC_MAX_STREAMS_PER_CLIENT", "2",
-              "DELTASYNC_STREAM_QUEUE_MIB", "1", "DELTASYNC_STREAM_STALL_SECONDS", "10",
+              "DELTASYNC_STREAM_QUEUE_MIB", "1", "DELTASYNC_STREAM_STALL_SECONDS", "5",
               "DELTASYNC_HEARTBEAT_SECONDS", "1"))
           .withPort(0)
           .withDatabase(config.databaseUrl().orElseThrow(), config.databaseUser(), config.databasePassword()));
