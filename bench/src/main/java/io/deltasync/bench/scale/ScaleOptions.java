@@ -38,7 +38,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
         --initial-rows N          live rows of the initial-sync scope               (default 1000000)
         --initial-rows-before N   rows for the before/after page-sizing comparison  (default 30000)
         --idle-streams N          idle streams for memory per stream                (default 10000)
-        --storm N                 streams opened at once beside live traffic        (default 1000)
+        --storm N                 streams opened at once beside live traffic        (default 5000)
         --storm-subscribers N     live subscribers measured during the storm        (default 100)
         --stalled-changes N       changes written while one consumer is stalled     (default 5000)
         --write-batches L         batch sizes of the write-cost sweep               (default 1,10,50,200,500)
@@ -70,7 +70,7 @@ record ScaleOptions(Path out, Optional<String> databaseUrl, String databaseUser,
     int initial = 1_000_000;
     int before = 30_000;
     int idle = 10_000;
-    int storm = 1_000;
+    int storm = 5_000;
     int stormSubscribers = 100;
     int stalled = 5_000;
     List<Integer> batches = List.of(1, 10, 50, 200, 500);
