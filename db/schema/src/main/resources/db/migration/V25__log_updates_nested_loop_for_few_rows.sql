@@ -4,9 +4,10 @@
 -- V24 turned nested loops off for the whole of deltasync_entity_log_writes (a SET clause on the function), because
 -- PL/pgSQL caches the plan of the trigger's INSERT ... SELECT per session, sized for the transition tables of the
 -- statement it was made for: after a few one-row updates it was a nested loop, and a later update of n rows then
--- compared n x n rows (81 ms for 500 rows). But a one-row update then paid for a 1x1 hash join (10-40% more server
--- time per one-row UPDATE in a review's alternated pairs), and one-row compare-and-set updates are what every single
--- delta and most plain-SQL writers run.
+-- compared n x n rows (81 ms for 500 rows). But a one-row update then paid for a 1x1 hash join: about 5 us more in
+-- the trigger per one-row UPDATE (36 -> 41 us, docs/performance.md "Ninth part"; 10-40% of a bare one-row UPDATE in
+-- a review's DO loop), and one-row compare-and-set updates are what every single delta and most plain-SQL writers
+-- run (with the two statements below: 37 us, the 8-row check included).
 --
 -- Now the function has no SET clause and logs an update through one of two statements, each with its own cached
 -- plan: a statement of at most 8 rows (a cheap bound: is there a 9th row in the NEW transition table) through the
@@ -18,7 +19,8 @@
 --
 -- Keep it so: CREATE OR REPLACE FUNCTION replaces a function's settings with the new definition's own, so a later
 -- migration that redefines this function must keep both statements and the set_config pair (or repeat V24's SET
--- clause and pay the one-row cost again). ChangeLogUpdatePlanIT checks both plans and the setting.
+-- clause and pay the one-row cost again). ChangeLogUpdatePlanIT checks both plans; ChangeLogUpdateRowsIT the
+-- logged rows at every size and that the caller's setting is unchanged.
 CREATE OR REPLACE FUNCTION deltasync_entity_log_writes() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
