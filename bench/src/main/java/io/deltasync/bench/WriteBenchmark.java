@@ -25,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -199,7 +200,7 @@ public final class WriteBenchmark {
       ServerConfig config = ServerConfig.from(env);
       for (String sql : o.setupSql()) {
         try (Connection connection = database.dataSource().getConnection();
-            java.sql.Statement statement = connection.createStatement()) {
+            Statement statement = connection.createStatement()) {
           statement.execute(sql);
           System.out.println("set-up SQL: " + sql);
         }
