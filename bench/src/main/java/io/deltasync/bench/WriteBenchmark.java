@@ -25,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -68,7 +69,7 @@ public final class WriteBenchmark {
 
   /** What to run. */
   record Options(int clients, int batch, List<Integer> clientSweep, List<Integer> batchSweep, int total,
-      int repeats, int warmups, boolean stream, int plainSqlRows, boolean clientProcess) {
+      int repeats, int warmups, boolean stream, int plainSqlRows, boolean clientProcess, List<String> setupSql) {
 
     static Options parse(String[] args) {
       int clients = 8;
@@ -81,6 +82,7 @@ public final class WriteBenchmark {
       boolean stream = true;
       int plainSqlRows = 40_000;
       boolean clientProcess = false;
+      List<String> setupSql = new ArrayList<>();
       for (int i = 0; i < args.length; i++) {
         String name = args[i];
         switch (name) {
@@ -99,7 +101,10 @@ public final class WriteBenchmark {
                   --plain-sql-rows P       rows per plain-SQL writer measurement, 0 to skip          (default 40000)
                   --client-process         unary Push clients in a JVM of their own (WriteClient), so that
                                            "JVM cpu" is the server's alone and "client cpu" the clients';
-                                           the JDBC baseline stays in this process""");
+                                           the JDBC baseline stays in this process
+                  --setup-sql SQL          run SQL on the migrated database before the server starts, for
+                                           an A/B of a database setting (repeatable), e.g.
+                                           'ALTER FUNCTION deltasync_entity_log_writes() SET enable_nestloop = off'""");
             System.exit(0);
           }
           case "--no-stream" -> stream = false;
@@ -118,6 +123,7 @@ public final class WriteBenchmark {
               case "--repeats", "-r" -> repeats = positive(name, value);
               case "--warmups", "-w" -> warmups = Integer.parseInt(value);
               case "--plain-sql-rows" -> plainSqlRows = Integer.parseInt(value);
+              case "--setup-sql" -> setupSql.add(value);
               default -> throw new IllegalArgumentException("unknown option " + name + " (see --help)");
             }
           }
@@ -127,7 +133,7 @@ public final class WriteBenchmark {
         throw new IllegalArgumentException("--client-process runs unary Push only: add --no-stream");
       }
       return new Options(clients, batch, clientSweep, batchSweep, total, repeats, warmups, stream, plainSqlRows,
-          clientProcess);
+          clientProcess, List.copyOf(setupSql));
     }
 
     private static List<Integer> list(String name, String value) {
@@ -192,6 +198,13 @@ public final class WriteBenchmark {
         }
       });
       ServerConfig config = ServerConfig.from(env);
+      for (String sql : o.setupSql()) {
+        try (Connection connection = database.dataSource().getConnection();
+            Statement statement = connection.createStatement()) {
+          statement.execute(sql);
+          System.out.println("set-up SQL: " + sql);
+        }
+      }
       cpuMeter = new CpuMeter(dataDir);
       System.out.printf("%d cores available to the JVM; Java %s; embedded PostgreSQL (fsync on) in %s%n",
           Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), dataDir);

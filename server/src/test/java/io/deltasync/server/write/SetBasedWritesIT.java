@@ -75,6 +75,41 @@ class SetBasedWritesIT {
         scope).get(0, Long.class);
   }
 
+  /**
+   * The change-log trigger logs an update of at most 8 rows and a larger one through different statements (V25):
+   * single deltas (the one-row claim-and-write) and set-based batches on both sides of the boundary are each logged
+   * exactly once, with their own delta, on the server's pooled connections where both plans are cached.
+   */
+  @Test
+  void updatesOfEverySizeAreLoggedOncePerDelta() {
+    for (int n : new int[] {1, 8, 9, 1, 30, 8, 1}) {
+      String scope = "sizes-" + n + "-" + System.nanoTime();
+      List<Delta> creates = creates(scope, n);
+      assertThat(push("phone-sizes", creates)).extracting(DeltaResult::getStatus)
+          .containsOnly(DeltaStatus.DELTA_STATUS_APPLIED);
+      List<Delta> updates = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        Delta delta = i % 4 == 3 ? delete("n" + i, 1) : update("n" + i, 1, doc("v", "u" + i));
+        updates.add(inScope(delta, scope));
+      }
+      assertThat(push("phone-sizes", updates)).extracting(DeltaResult::getStatus)
+          .containsOnly(DeltaStatus.DELTA_STATUS_APPLIED);
+      for (int i = 0; i < n; i++) {
+        Record second = logged(scope, "n" + i, 2);
+        assertThat(second.get("operation", String.class)).as("n%d of %d", i, n)
+            .isEqualTo(i % 4 == 3 ? "delete" : "update");
+        assertThat(second.get("delta_id", String.class)).isEqualTo(updates.get(i).getDeltaId());
+        assertThat(second.get("client_id", String.class)).isEqualTo("phone-sizes");
+      }
+      assertThat(server.sql().fetchOne("select count(*) from change_log where scope = ?", scope).get(0, Long.class))
+          .as("one create and one change per entity, batch of %d", n).isEqualTo(2L * n);
+      assertThat(server.sql().fetchOne("select count(*) from change_log c join entity e "
+          + "using (scope, entity_type, entity_id) where scope = ? and c.row_version = e.row_version "
+          + "and c.etag = e.etag and c.data is not distinct from (case when e.is_deleted then null else e.data end)",
+          scope).get(0, Long.class)).as("the log's last row is the entity as stored").isEqualTo((long) n);
+    }
+  }
+
   @Test
   void everyRowOfABatchIsLoggedWithItsOwnDeltaAndClock() {
     String scope = "writer-per-row";
