@@ -155,7 +155,7 @@ public final class SharedResponses {
     public InputStream stream(SyncResponse value) {
       byte[] bytes = bytesOf(value);
       if (bytes == null) {
-        return generated.stream(value);
+        return DocumentBytes.carried(value) ? DocumentBytes.stream(value) : generated.stream(value);
       }
       REUSED.increment();
       return new ByteArrayInputStream(bytes);
