@@ -228,7 +228,7 @@ class DocumentWireTest {
     assertThat(parsed.getEntity().getUnknownFields().asMap()).isEmpty();
   }
 
-  private static Struct randomStruct(Random random, int depth) {
+  static Struct randomStruct(Random random, int depth) {
     Struct.Builder struct = Struct.newBuilder();
     int fields = random.nextInt(6);
     for (int i = 0; i < fields; i++) {
