@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnknownFieldSet;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
@@ -16,12 +17,11 @@ import java.util.Arrays;
  * Json#number}), the same strings.
  *
  * <p>It applies only where the tree path would deliver the document: it answers null for text that is not a JSON
- * object, text the parser refuses, a document nested deeper than {@link Json#MAX_DEPTH}, or a string that is not
- * valid UTF-16, and the caller then takes the tree path, which degrades such a row exactly as before.
+ * object, text the parser refuses, or a document nested deeper than {@link Json#MAX_DEPTH}, and the caller then takes the tree path, which degrades such a row exactly as before.
  *
  * <p>Written by hand rather than with protobuf's {@code CodedOutputStream}: a nested message's length comes before its
  * bytes, and one pass over the JSON does not know it yet; here each length gets one byte up front and the rare longer
- * length moves the message's bytes along. Not thread-safe: one instance per reading thread ({@link #local}).
+ * length moves the message's bytes along. Not thread-safe: one instance per read.
  */
 final class DocumentWire {
   // google.protobuf.Struct: map<string, Value> fields = 1 (each entry: string key = 1, Value value = 2).
@@ -38,22 +38,16 @@ final class DocumentWire {
   private static final byte LIST_VALUE = (6 << 3) | 2;
   private static final byte LIST_ELEMENT = (1 << 3) | 2;
 
-  private static final ThreadLocal<DocumentWire> LOCAL = ThreadLocal.withInitial(DocumentWire::new);
-
   // Kept between documents (one instance per thread), shrunk back after a very large one.
   private static final int KEPT_CAPACITY = 64 * 1024;
   private byte[] buffer = new byte[1024];
   private int position;
   private int depth;
 
-  private DocumentWire() {}
+  /** A transcoder for one thread's use (one per read: {@link BoundedReads}). */
+  DocumentWire() {}
 
-  /** This thread's transcoder. */
-  static DocumentWire local() {
-    return LOCAL.get();
-  }
-
-  /** Thrown inside when the tree path must decide (not an object, too deep, a lone surrogate). */
+  /** Thrown inside when the tree path must decide (too deep, an unexpected token). */
   private static final class NotApplicable extends Exception {
     NotApplicable() {
       super(null, null, false, false);
@@ -214,48 +208,27 @@ final class DocumentWire {
     }
   }
 
-  /** A length-prefixed UTF-8 string, as protobuf writes a Java string (a lone surrogate: not applicable). */
-  private void writeString(String text) throws NotApplicable {
-    int at = open();
-    int length = text.length();
-    ensure(length);
-    int i = 0;
-    // ASCII, the common case, one byte per char.
-    while (i < length) {
-      char c = text.charAt(i);
-      if (c >= 0x80) {
-        break;
-      }
-      buffer[position++] = (byte) c;
-      i++;
+  /**
+   * A length-prefixed UTF-8 string, exactly as protobuf writes a Java string: its encoder falls back to {@code
+   * String.getBytes(UTF_8)} for a string with a lone surrogate (written as '?'), and that is what is used here for
+   * every string (the JDK's encoder copies an ASCII string's bytes in one go).
+   */
+  private void writeString(String text) {
+    byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+    writeLength(utf8.length);
+    ensure(utf8.length);
+    System.arraycopy(utf8, 0, buffer, position, utf8.length);
+    position += utf8.length;
+  }
+
+  private void writeLength(int length) {
+    ensure(5);
+    int value = length;
+    while ((value & ~0x7f) != 0) {
+      buffer[position++] = (byte) ((value & 0x7f) | 0x80);
+      value >>>= 7;
     }
-    for (; i < length; i++) {
-      char c = text.charAt(i);
-      if (c < 0x80) {
-        writeByte((byte) c);
-      } else if (c < 0x800) {
-        ensure(2);
-        buffer[position++] = (byte) (0xc0 | (c >>> 6));
-        buffer[position++] = (byte) (0x80 | (c & 0x3f));
-      } else if (!Character.isSurrogate(c)) {
-        ensure(3);
-        buffer[position++] = (byte) (0xe0 | (c >>> 12));
-        buffer[position++] = (byte) (0x80 | ((c >>> 6) & 0x3f));
-        buffer[position++] = (byte) (0x80 | (c & 0x3f));
-      } else {
-        // protobuf writes a lone surrogate as '?'; jsonb refuses one, so the tree path may keep that rule.
-        if (!Character.isHighSurrogate(c) || i + 1 == length || !Character.isLowSurrogate(text.charAt(i + 1))) {
-          throw NOT_APPLICABLE;
-        }
-        int codePoint = Character.toCodePoint(c, text.charAt(++i));
-        ensure(4);
-        buffer[position++] = (byte) (0xf0 | (codePoint >>> 18));
-        buffer[position++] = (byte) (0x80 | ((codePoint >>> 12) & 0x3f));
-        buffer[position++] = (byte) (0x80 | ((codePoint >>> 6) & 0x3f));
-        buffer[position++] = (byte) (0x80 | (codePoint & 0x3f));
-      }
-    }
-    close(at);
+    buffer[position++] = (byte) value;
   }
 
   private void ensure(int more) {

@@ -109,12 +109,17 @@ final class Rows {
         .build();
   }
 
-  /** A change-log row read through the driver, its documents as jsonb prints them, with its cursor ({@link BoundedReads}). */
+  /**
+   * A change-log row read through the driver, its documents as jsonb prints them, with its cursor ({@link
+   * BoundedReads}); the documents as wire bytes (see {@link #entity(String, String, String, String, long, String,
+   * OffsetDateTime, String, String, String, boolean, OffsetDateTime, DocumentWire)}).
+   */
   static Change change(String scope, String type, String id, String operation, long rowVersion, String etag,
       String data, String syncStatus, String conflictData, boolean deleted, OffsetDateTime modifiedAt,
-      String modifiedBy, OffsetDateTime createdAt, String clientId, String deltaId, String edits, String cursor) {
+      String modifiedBy, OffsetDateTime createdAt, String clientId, String deltaId, String edits, String cursor,
+      DocumentWire wire) {
     Entity entity = entity(scope, type, id, data, rowVersion, etag, modifiedAt, modifiedBy, syncStatus,
-        conflictData, deleted, createdAt);
+        conflictData, deleted, createdAt, wire);
     return Change.newBuilder()
         .setOperation(operation(operation))
         .setEntity(entity)
@@ -134,8 +139,7 @@ final class Rows {
    */
   static Entity entity(String scope, String type, String id, String data, long rowVersion, String etag,
       OffsetDateTime modifiedAt, String modifiedBy, String syncStatus, String conflictData, boolean deleted,
-      OffsetDateTime createdAt) {
-    DocumentWire wire = DocumentWire.local();
+      OffsetDateTime createdAt, DocumentWire wire) {
     com.google.protobuf.ByteString dataBytes = deleted || data == null ? null : wire.struct(data);
     com.google.protobuf.ByteString conflictBytes = conflictData == null ? null : wire.struct(conflictData);
     if ((dataBytes == null && !deleted && data != null) || (conflictBytes == null && conflictData != null)) {
