@@ -17,7 +17,8 @@ import java.util.Arrays;
  * Json#number}), the same strings.
  *
  * <p>It applies only where the tree path would deliver the document: it answers null for text that is not a JSON
- * object, text the parser refuses, or a document nested deeper than {@link Json#MAX_DEPTH}, and the caller then takes the tree path, which degrades such a row exactly as before.
+ * object, text the parser refuses, or a document nested deeper than {@link Json#MAX_DEPTH}, and the caller then
+ * takes the tree path, which degrades such a row exactly as before.
  *
  * <p>Written by hand rather than with protobuf's {@code CodedOutputStream}: a nested message's length comes before its
  * bytes, and one pass over the JSON does not know it yet; here each length gets one byte up front and the rare longer
@@ -38,7 +39,7 @@ final class DocumentWire {
   private static final byte LIST_VALUE = (6 << 3) | 2;
   private static final byte LIST_ELEMENT = (1 << 3) | 2;
 
-  // Kept between documents (one instance per thread), shrunk back after a very large one.
+  // Kept between the documents of one read, shrunk back after a very large one.
   private static final int KEPT_CAPACITY = 64 * 1024;
   private byte[] buffer = new byte[1024];
   private int position;

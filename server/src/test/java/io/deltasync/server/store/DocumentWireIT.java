@@ -46,7 +46,7 @@ class DocumentWireIT {
     long seed = System.nanoTime();
     System.out.println("DocumentWireIT seed " + seed);
     Random random = new Random(seed);
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < 120; i++) {
       documents.add(Json.toJson(DocumentWireTest.randomStruct(random, random.nextInt(5))));
     }
     for (String document : documents) {
