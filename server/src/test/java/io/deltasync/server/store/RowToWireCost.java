@@ -28,6 +28,8 @@ import org.jooq.JSONB;
  * </pre>
  */
 public final class RowToWireCost {
+  // A cursor as long as the server's (83 characters).
+  static final String CURSOR = "v1.AAAAAAAAAAEAAAAAAAAD6AAAAAAAAAPoAAAAAAAAB9AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
   static final OffsetDateTime AT = OffsetDateTime.of(2026, 12, 1, 23, 0, 0, 123_456_000, ZoneOffset.UTC);
   static final OutputStream SINK = new OutputStream() {
     @Override public void write(int b) {}
@@ -48,28 +50,37 @@ public final class RowToWireCost {
       }
       return d.append('}').toString();
     }
-    return "{\"n\": " + g + ", \"body\": \"a small benchmark document\", \"done\": false, \"title\": \"note " + g + "\"}";
+    // As jsonb prints the benchmark's document (bench Seeds.entities).
+    return "{\"n\": " + g + ", \"body\": \"a small benchmark document\", \"done\": false, \"title\": \"note "
+        + g + "\"}";
   }
 
   static Change tree(int g, String data) {
-    Entity entity = Entity.newBuilder().setScope("catchup").setEntityType("note").setEntityId(String.format("%09d", g))
-        .setData(Json.toStruct(JSONB.valueOf(data))).setRowVersion(1).setEtag("\"e" + g + "-1\"")
-        .setLastModifiedAt(Rows.timestamp(AT)).setLastModifiedBy("sql").setSyncStatus(io.deltasync.v1.SyncStatus.SYNC_STATUS_SYNCED)
-        .setIsDeleted(false).setCreatedAt(Rows.timestamp(AT)).build();
-    if (Json.depth(entity.getData()) > Json.MAX_DEPTH) throw new IllegalStateException();
-    return Change.newBuilder().setOperation(Operation.OPERATION_CREATE).setEntity(entity).setCursor("v1.AAAAAAAAAAEAAAAAAAAD6AAAAAAAAAPoAAAAAAAAB9AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" + g).build();
+    // What the tree path did per row: the Struct read, its depth checked, the entity and change built.
+    Entity entity = Entity.newBuilder().setScope("catchup").setEntityType("note")
+        .setEntityId(String.format("%09d", g)).setData(Json.toStruct(JSONB.valueOf(data))).setRowVersion(1)
+        .setEtag("\"e" + g + "-1\"").setLastModifiedAt(Rows.timestamp(AT)).setLastModifiedBy("sql")
+        .setSyncStatus(io.deltasync.v1.SyncStatus.SYNC_STATUS_SYNCED).setIsDeleted(false)
+        .setCreatedAt(Rows.timestamp(AT)).build();
+    if (Json.depth(entity.getData()) > Json.MAX_DEPTH) {
+      throw new IllegalStateException();
+    }
+    return Change.newBuilder().setOperation(Operation.OPERATION_CREATE).setEntity(entity).setCursor(CURSOR + g)
+        .build();
   }
 
   static Change wire(int g, String data, DocumentWire w) {
     return Rows.change("catchup", "note", String.format("%09d", g), "create", 1, "\"e" + g + "-1\"", data, "synced",
-        null, false, AT, "sql", AT, null, null, null, "v1.AAAAAAAAAAEAAAAAAAAD6AAAAAAAAAPoAAAAAAAAB9AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" + g, w);
+        null, false, AT, "sql", AT, null, null, null, CURSOR + g, w);
   }
 
   public static void main(String[] a) throws Exception {
     var mx = ManagementFactory.getThreadMXBean();
     int page = 1000, pages = 100;
     String[] docs = new String[page];
-    for (int i = 0; i < page; i++) docs[i] = doc(i);
+    for (int i = 0; i < page; i++) {
+      docs[i] = doc(i);
+    }
     for (int round = 0; round < 12; round++) {
       for (boolean useWire : new boolean[] {false, true}) {
         long t0 = mx.getCurrentThreadCpuTime();
@@ -95,8 +106,8 @@ public final class RowToWireCost {
         }
         long t1 = mx.getCurrentThreadCpuTime();
         if (round >= 6) {
-          System.out.printf("round %d %s: %.2f µs CPU per change (%d bytes per change)%n", round, useWire ? "wire" : "tree",
-              (t1 - t0) / 1000.0 / (page * pages), bytes / (page * pages));
+          System.out.printf("round %d %s: %.2f µs CPU per change (%d bytes per change)%n", round,
+              useWire ? "wire" : "tree", (t1 - t0) / 1000.0 / (page * pages), bytes / (page * pages));
         }
       }
     }
