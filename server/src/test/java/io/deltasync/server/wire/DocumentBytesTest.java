@@ -46,6 +46,25 @@ class DocumentBytesTest {
   }
 
   @Test
+  void aWatchClientAndAJsonPrinterReceiveTheDocumentsToo() throws Exception {
+    Entity byBytes = Entity.newBuilder().setEntityId("e").setUnknownFields(UnknownFieldSet.newBuilder()
+        .addField(Entity.DATA_FIELD_NUMBER, UnknownFieldSet.Field.newBuilder()
+            .addLengthDelimited(DOCUMENT.toByteString()).build()).build()).build();
+    io.deltasync.v1.WatchChangesResponse watch = io.deltasync.v1.WatchChangesResponse.newBuilder()
+        .setEvent(page(byBytes)).build();
+    io.deltasync.v1.WatchChangesResponse expected = io.deltasync.v1.WatchChangesResponse.newBuilder()
+        .setEvent(page(Entity.newBuilder().setEntityId("e").setData(DOCUMENT).build())).build();
+    var generated = (MethodDescriptor.PrototypeMarshaller<io.deltasync.v1.WatchChangesResponse>)
+        SyncServiceGrpc.getWatchChangesMethod().getResponseMarshaller();
+    assertThat(generated.parse(DocumentBytes.marshaller(generated).stream(watch))).isEqualTo(expected);
+    assertThat(DocumentBytes.expanded(watch)).isEqualTo(expected);
+    String json = com.google.protobuf.util.JsonFormat.printer().print(DocumentBytes.expanded(watch));
+    assertThat(json).contains("note 1");
+    assertThat(com.google.protobuf.util.JsonFormat.printer().print(watch)).as("why: the printer skips them")
+        .doesNotContain("note 1");
+  }
+
+  @Test
   void onlyPagesThatCarryDocumentsAsBytesAreSerializedHere() {
     assertThat(DocumentBytes.carried(page(Entity.newBuilder().setEntityId("e").setData(DOCUMENT).build())))
         .isFalse();
