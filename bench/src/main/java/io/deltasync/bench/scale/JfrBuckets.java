@@ -35,6 +35,8 @@ public final class JfrBuckets {
 
   static final String[][] RULES = {
     // the first rule (in this order) matching any frame of the stack decides
+    {"store.DocumentWire#", "jsonb text -> Struct wire bytes (DocumentWire)"},
+    {"wire.DocumentBytes#", "serialization (a page to one array, DocumentBytes)"},
     {"Json#toStruct", "jsonb text -> Struct (Json.toStruct)"},
     {"store.Json#", "jsonb text -> Struct (Json.toStruct)"},
     {"changefeed.Cursor#encode", "cursor per change (Cursor.encode)"},
@@ -108,6 +110,11 @@ public final class JfrBuckets {
           if (bucket != null) break;
         }
         if (bucket == null) bucket = "other (JDK only stack)";
+        if (bucket.startsWith("jsonb text")) {
+          // The JSON conversion split by its leaf: Jackson's parser, or building (writing) what it parsed.
+          String leafClass = st.getFrames().get(0).getMethod().getType().getName();
+          bucket += leafClass.startsWith("com.fasterxml") ? ": JSON parse (Jackson)" : ": build / write";
+        }
         buckets.merge(bucket, 1, Integer::sum);
         RecordedFrame leaf = st.getFrames().get(0);
         String l = leaf.getMethod().getType().getName() + "." + leaf.getMethod().getName();

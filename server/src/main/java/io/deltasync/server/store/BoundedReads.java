@@ -117,6 +117,7 @@ final class BoundedReads {
    * its cursor set by {@code cursors} as it is built (no copy of the change to set it afterwards).
    */
   Read<ChangePage.Positioned> changes(Condition where, int limit, long budgetBytes, SyncStore.CursorEncoder cursors) {
+    DocumentWire wire = new DocumentWire();
     return run(changeLogQuery(where, limit, budgetBytes), budgetBytes, row -> {
       Position position = new Position(row.getLong(1), row.getLong(2));
       OffsetDateTime modifiedAt = row.getObject(13, OffsetDateTime.class);
@@ -126,19 +127,20 @@ final class BoundedReads {
           row.getLong(7), row.getString(8), row.getString(9), row.getString(10), row.getString(11),
           row.getBoolean(12), modifiedAt, row.getString(14),
           row.getObject(15, OffsetDateTime.class), row.getString(16), row.getString(17), row.getString(18));
-      return new ChangePage.Positioned(position, store.carried(() -> raw.change(cursor),
+      return new ChangePage.Positioned(position, store.carried(() -> raw.change(cursor, wire),
           why -> raw.degraded(why, cursor), "change " + position));
     });
   }
 
   /** Live entity rows matching {@code where} in key order, as creates, up to {@code limit} and {@code budgetBytes}. */
   Read<Change> entities(Condition where, int limit, long budgetBytes) {
+    DocumentWire wire = new DocumentWire();
     return run(entityQuery(where, limit, budgetBytes), budgetBytes, row -> {
       LogRow raw = new LogRow(row.getString(1), row.getString(2), row.getString(3), "create", row.getLong(5),
           row.getString(6), row.getString(4), row.getString(9), row.getString(10), row.getBoolean(11),
           row.getObject(7, OffsetDateTime.class), row.getString(8), row.getObject(12, OffsetDateTime.class), null,
           null, null);
-      return store.carried(() -> raw.create(), why -> raw.degradedCreate(why), "current state");
+      return store.carried(() -> raw.create(wire), why -> raw.degradedCreate(why), "current state");
     });
   }
 
@@ -192,10 +194,10 @@ final class BoundedReads {
   private record LogRow(String scope, String type, String id, String operation, long rowVersion, String etag,
       String data, String syncStatus, String conflictData, boolean deleted, OffsetDateTime modifiedAt,
       String modifiedBy, OffsetDateTime createdAt, String clientId, String deltaId, String edits) {
-    Change change(String cursor) {
+    Change change(String cursor, DocumentWire wire) {
       Rows.requireRepresentable(modifiedAt, createdAt);
       return Rows.change(scope, type, id, operation, rowVersion, etag, data, syncStatus, conflictData, deleted,
-          modifiedAt, modifiedBy, createdAt, clientId, deltaId, edits, cursor);
+          modifiedAt, modifiedBy, createdAt, clientId, deltaId, edits, cursor, wire);
     }
 
     Change degraded(com.google.rpc.Status why, String cursor) {
@@ -203,10 +205,11 @@ final class BoundedReads {
           deleted, createdAt, clientId, deltaId, why).toBuilder().setCursor(cursor).build();
     }
 
-    Change create() {
+    Change create(DocumentWire wire) {
       Rows.requireRepresentable(modifiedAt, createdAt);
       return Change.newBuilder().setOperation(Operation.OPERATION_CREATE).setEntity(Rows.entity(scope, type, id,
-          data, rowVersion, etag, modifiedAt, modifiedBy, syncStatus, conflictData, deleted, createdAt)).build();
+          data, rowVersion, etag, modifiedAt, modifiedBy, syncStatus, conflictData, deleted, createdAt, wire))
+          .build();
     }
 
     Change degradedCreate(com.google.rpc.Status why) {

@@ -25,7 +25,7 @@ public final class Json {
   public static final int MAX_DEPTH = 32;
 
   // Deeper documents are refused while parsing; Rows refuses those past MAX_DEPTH after it.
-  private static final JsonFactory READER = JsonFactory.builder()
+  static final JsonFactory READER = JsonFactory.builder()
       .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(100).maxStringLength(Integer.MAX_VALUE)
           .maxNameLength(Integer.MAX_VALUE).maxNumberLength(Integer.MAX_VALUE).build())
       .build();
@@ -182,7 +182,7 @@ public final class Json {
   }
 
   /** As JsonFormat reads a number into a Value: the nearest double (past a double's range, an infinity). */
-  private static double number(JsonParser parser) throws IOException {
+  static double number(JsonParser parser) throws IOException {
     double value = parser.getDoubleValue();
     // Jackson reads "-0" as the integer 0; JsonFormat parses the text (-0.0).
     return value == 0 ? Double.parseDouble(parser.getText()) : value;

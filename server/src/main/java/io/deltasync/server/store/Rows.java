@@ -109,12 +109,17 @@ final class Rows {
         .build();
   }
 
-  /** A change-log row read through the driver, its documents as jsonb prints them, with its cursor ({@link BoundedReads}). */
+  /**
+   * A change-log row read through the driver, its documents as jsonb prints them, with its cursor ({@link
+   * BoundedReads}); the documents as wire bytes (see {@link #entity(String, String, String, String, long, String,
+   * OffsetDateTime, String, String, String, boolean, OffsetDateTime, DocumentWire)}).
+   */
   static Change change(String scope, String type, String id, String operation, long rowVersion, String etag,
       String data, String syncStatus, String conflictData, boolean deleted, OffsetDateTime modifiedAt,
-      String modifiedBy, OffsetDateTime createdAt, String clientId, String deltaId, String edits, String cursor) {
-    Entity entity = entity(scope, type, id, jsonb(data), rowVersion, etag, modifiedAt, modifiedBy, syncStatus,
-        jsonb(conflictData), deleted, createdAt);
+      String modifiedBy, OffsetDateTime createdAt, String clientId, String deltaId, String edits, String cursor,
+      DocumentWire wire) {
+    Entity entity = entity(scope, type, id, data, rowVersion, etag, modifiedAt, modifiedBy, syncStatus,
+        conflictData, deleted, createdAt, wire);
     return Change.newBuilder()
         .setOperation(operation(operation))
         .setEntity(entity)
@@ -125,12 +130,29 @@ final class Rows {
         .build();
   }
 
-  /** An entity row read through the driver, its documents as jsonb prints them ({@link BoundedReads}). */
+  /**
+   * An entity row read through the driver, its documents as jsonb prints them ({@link BoundedReads}). The documents
+   * are carried as their wire bytes ({@link DocumentWire}: the entity's unknown fields under the documents' own field
+   * numbers), so this entity's {@code getData()} is empty on the server; its serialized form, which is all the stream
+   * sends, parses to exactly the entity the tree path builds. A row the transcoder does not apply to takes the tree
+   * path, and fails or is refused as before.
+   */
   static Entity entity(String scope, String type, String id, String data, long rowVersion, String etag,
       OffsetDateTime modifiedAt, String modifiedBy, String syncStatus, String conflictData, boolean deleted,
-      OffsetDateTime createdAt) {
-    return entity(scope, type, id, jsonb(data), rowVersion, etag, modifiedAt, modifiedBy, syncStatus,
-        jsonb(conflictData), deleted, createdAt);
+      OffsetDateTime createdAt, DocumentWire wire) {
+    com.google.protobuf.ByteString dataBytes = deleted || data == null ? null : wire.struct(data);
+    com.google.protobuf.ByteString conflictBytes = conflictData == null ? null : wire.struct(conflictData);
+    if ((dataBytes == null && !deleted && data != null) || (conflictBytes == null && conflictData != null)) {
+      return entity(scope, type, id, jsonb(data), rowVersion, etag, modifiedAt, modifiedBy, syncStatus,
+          jsonb(conflictData), deleted, createdAt);
+    }
+    Entity.Builder entity = entityFields(scope, type, id, rowVersion, etag, modifiedAt, modifiedBy, syncStatus,
+        deleted, createdAt);
+    if (dataBytes != null || conflictBytes != null) {
+      entity.setUnknownFields(DocumentWire.documents(dataBytes, Entity.DATA_FIELD_NUMBER, conflictBytes,
+          Entity.CONFLICT_DATA_FIELD_NUMBER));
+    }
+    return entity.build();
   }
 
   /** As {@link #degradedChange(Record, com.google.rpc.Status)}, for a row read through the driver. */
@@ -195,7 +217,20 @@ final class Rows {
   private static Entity entity(String scope, String type, String id, com.google.protobuf.Struct data,
       long rowVersion, String etag, OffsetDateTime modifiedAt, String modifiedBy, String syncStatus,
       JSONB conflictData, boolean deleted, OffsetDateTime createdAt) {
-    Entity.Builder entity = Entity.newBuilder()
+    Entity.Builder entity = entityFields(scope, type, id, rowVersion, etag, modifiedAt, modifiedBy, syncStatus,
+        deleted, createdAt);
+    if (!deleted && data != null) {
+      entity.setData(data);
+    }
+    if (conflictData != null) {
+      entity.setConflictData(carried(conflictData, "conflict_data"));
+    }
+    return entity.build();
+  }
+
+  private static Entity.Builder entityFields(String scope, String type, String id, long rowVersion, String etag,
+      OffsetDateTime modifiedAt, String modifiedBy, String syncStatus, boolean deleted, OffsetDateTime createdAt) {
+    return Entity.newBuilder()
         .setScope(scope)
         .setEntityType(type)
         .setEntityId(id)
@@ -206,13 +241,6 @@ final class Rows {
         .setSyncStatus(syncStatus(syncStatus))
         .setIsDeleted(deleted)
         .setCreatedAt(timestamp(createdAt));
-    if (!deleted && data != null) {
-      entity.setData(data);
-    }
-    if (conflictData != null) {
-      entity.setConflictData(carried(conflictData, "conflict_data"));
-    }
-    return entity.build();
   }
 
   /** A stored document as clients receive it; one they could not parse (too deep) is refused here. */
@@ -255,7 +283,9 @@ final class Rows {
 
   /** The same change without its documents and edits, for one that is too large to send. */
   static Change withoutDocuments(Change change, com.google.rpc.Status why) {
-    return change.toBuilder().setEntity(change.getEntity().toBuilder().clearData().clearConflictData())
+    // The unknown fields are the documents as wire bytes (DocumentWire), if the row was read with them.
+    return change.toBuilder().setEntity(change.getEntity().toBuilder().clearData().clearConflictData()
+            .setUnknownFields(com.google.protobuf.UnknownFieldSet.getDefaultInstance()))
         .clearEdits().setDegraded(why).build();
   }
 

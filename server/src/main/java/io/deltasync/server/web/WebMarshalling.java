@@ -112,7 +112,8 @@ final class WebMarshalling {
     @Override
     public <T> void serializeMessage(MethodDescriptor.Marshaller<T> marshaller, T message, OutputStream out)
         throws IOException {
-      armeria.serializeMessage(marshaller, message, out);
+      // Catch-up and initial-state pages carry their documents as protobuf bytes, which a JSON printer skips.
+      armeria.serializeMessage(marshaller, io.deltasync.server.wire.DocumentBytes.expanded(message), out);
     }
 
     @Override

@@ -133,6 +133,12 @@ public final class SharedResponses {
   @SuppressWarnings("unchecked")
   private static <Q, R> ServerMethodDefinition<Q, R> installOn(ServerMethodDefinition<Q, R> definition) {
     MethodDescriptor<Q, R> method = definition.getMethodDescriptor();
+    if (method.getResponseMarshaller() instanceof MethodDescriptor.PrototypeMarshaller<R> watch
+        && watch.getMessagePrototype() instanceof io.deltasync.v1.WatchChangesResponse) {
+      // WatchChanges sends the Sync pages wrapped: those that carry documents as bytes go out as bytes too.
+      return ServerMethodDefinition.create(method.toBuilder(method.getRequestMarshaller(),
+          DocumentBytes.marshaller(watch)).build(), definition.getServerCallHandler());
+    }
     if (!(method.getResponseMarshaller() instanceof MethodDescriptor.PrototypeMarshaller<R> prototyped)
         || !(prototyped.getMessagePrototype() instanceof SyncResponse)) {
       return definition;
@@ -155,7 +161,7 @@ public final class SharedResponses {
     public InputStream stream(SyncResponse value) {
       byte[] bytes = bytesOf(value);
       if (bytes == null) {
-        return generated.stream(value);
+        return DocumentBytes.carried(value) ? DocumentBytes.stream(value) : generated.stream(value);
       }
       REUSED.increment();
       return new ByteArrayInputStream(bytes);

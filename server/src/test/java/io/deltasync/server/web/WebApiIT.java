@@ -100,8 +100,12 @@ class WebApiIT {
     volatile ClientCallStreamObserver<WatchChangesRequest> call;
 
     Watch(String token, WatchChangesRequest request) {
+      this(token, request, GrpcSerializationFormats.PROTO_WEB);
+    }
+
+    Watch(String token, WatchChangesRequest request, com.linecorp.armeria.common.SerializationFormat format) {
       SyncServiceGrpc.SyncServiceStub stub = GrpcClients.builder(baseUri())
-          .serializationFormat(GrpcSerializationFormats.PROTO_WEB)
+          .serializationFormat(format)
           .responseTimeoutMillis(0)
           .addHeader("authorization", "Bearer " + token)
           .build(SyncServiceGrpc.SyncServiceStub.class);
@@ -202,6 +206,28 @@ class WebApiIT {
     Change live = watch.awaitChangeOf("live");
     assertThat(live.getEntity().getScope()).isEqualTo("web-a");
     assertThat(watch.changes).extracting(c -> c.getEntity().getScope()).containsOnly("web-a");
+  }
+
+  /**
+   * gRPC-Web with JSON: the initial state's and catch-up's documents, which the server carries as protobuf bytes
+   * (store.DocumentWire), are printed like any other field (a JSON printer skips unknown fields).
+   */
+  @Test
+  void aWatchOverJsonGetsTheDocumentsOfItsInitialStateAndCatchUp() throws Exception {
+    String writer = token("writer", List.of("web-j"));
+    pushOverHttp(writer, "web-j", "in-state", "there before the watch");
+    String reader = token("reader-j", List.of("web-j"));
+    Watch first = new Watch(reader, watchOf("browser-j", "", "web-j"), GrpcSerializationFormats.JSON_WEB);
+    assertThat(first.awaitChangeOf("in-state").getEntity().getData().getFieldsOrThrow("title").getStringValue())
+        .isEqualTo("there before the watch");
+    String cursor = first.await(r -> r.hasChanges() && !r.getChanges().getCursor().isEmpty()
+        && r.getChanges().getPhase() == io.deltasync.v1.SyncPhase.SYNC_PHASE_LIVE, "a cursor of the live phase")
+        .getChanges().getCursor();
+    first.close();
+    pushOverHttp(writer, "web-j", "caught-up", "written while away");
+    Watch resumed = new Watch(reader, watchOf("browser-j", cursor, "web-j"), GrpcSerializationFormats.JSON_WEB);
+    assertThat(resumed.awaitChangeOf("caught-up").getEntity().getData().getFieldsOrThrow("title").getStringValue())
+        .isEqualTo("written while away");
   }
 
   @Test
