@@ -50,12 +50,12 @@ public record FirstRoundConfig(boolean feedConnections, Duration feedConnections
    */
   public static FirstRoundConfig from(Map<String, String> env) {
     ServerConfig.Settings s = new ServerConfig.Settings(env);
-    String auth = s.string("DELTASYNC_WARMUP_DELIVERY_AUTH", "server").toLowerCase(Locale.ROOT);
-    DeliveryAuth deliveryAuth = switch (auth) {
+    String auth = s.string("DELTASYNC_WARMUP_DELIVERY_AUTH", "server");
+    DeliveryAuth deliveryAuth = switch (auth.toLowerCase(Locale.ROOT)) {
       case "server" -> DeliveryAuth.SERVER;
       case "token" -> DeliveryAuth.TOKEN;
-      default -> throw new ConfigException("DELTASYNC_WARMUP_DELIVERY_AUTH: '" + env.get(
-          "DELTASYNC_WARMUP_DELIVERY_AUTH") + "' (expected: server or token)");
+      default -> throw new ConfigException("DELTASYNC_WARMUP_DELIVERY_AUTH: '" + auth
+          + "' (expected: server or token)");
     };
     return new FirstRoundConfig(
         s.bool("DELTASYNC_WARMUP_FEED_CONNECTIONS", true),

@@ -8,6 +8,22 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class FirstRoundConfigTest {
+  private static final java.nio.file.Path ROOT = java.nio.file.Path.of(System.getProperty("deltasync.projectRoot",
+      "..")).toAbsolutePath().normalize();
+
+  @Test
+  void everySettingIsInTheReadme() throws Exception {
+    java.util.regex.Matcher names = java.util.regex.Pattern.compile("\"(DELTASYNC_[A-Z_]+)\"").matcher(
+        java.nio.file.Files.readString(ROOT.resolve("server/src/main/java/io/deltasync/server/FirstRoundConfig.java")));
+    java.util.Set<String> read = new java.util.TreeSet<>();
+    while (names.find()) {
+      read.add(names.group(1));
+    }
+    assertThat(read).containsExactlyInAnyOrder("DELTASYNC_WARMUP_FEED_CONNECTIONS",
+        "DELTASYNC_WARMUP_FEED_CONNECTIONS_WAIT_MILLIS", "DELTASYNC_WARMUP_METERS", "DELTASYNC_WARMUP_DELIVERY_AUTH");
+    String readme = java.nio.file.Files.readString(ROOT.resolve("README.md"));
+    assertThat(read).allSatisfy(name -> assertThat(readme).contains("| `" + name + "` |"));
+  }
   @Test
   void everythingIsReadiedByDefault() {
     FirstRoundConfig defaults = FirstRoundConfig.defaults();
