@@ -148,7 +148,8 @@ public final class DeltaSyncServer implements AutoCloseable {
     ChangeFeed changeFeed = new ChangeFeed(store, epoch);
     SyncStore feedStore = new SyncStore(database.feedDsl(), config.limits().maxMessageBytes());
     LiveFeed liveFeed = new LiveFeed(changeFeed, feedStore, database::openDedicatedConnection,
-        config.stream().feedPollInterval(), config.limits().pageSize(), config.fanOut().threads());
+        config.stream().feedPollInterval(), config.limits().pageSize(), config.fanOut().threads(),
+        config.firstRound().feedConnections());
     // After each commit: wake this node's reader, and (coalesced) the other nodes'; never a NOTIFY in the write.
     ServerConfig settings = config;
     java.util.function.BiFunction<SyncStore, Runnable, WriteService> writeService = (on, committed) ->
@@ -201,6 +202,8 @@ public final class DeltaSyncServer implements AutoCloseable {
         ReflectedFiles.alongside(
             RequestParsing.lenient(new AdminServiceImpl(telemetry, cleanup).bindService()),
             ErrorsProto.getDescriptor(), ErrorDetailsProto.getDescriptor()));
+    // The gRPC meters of every method exist before the first call (warmup.FirstRound).
+    io.deltasync.server.warmup.FirstRound.createMeters(config.firstRound(), telemetry, services);
     builder.executor(executor);
     // Unary calls on reused platform threads (streams keep the virtual threads): rpc.UnaryCallExecutor.
     int unaryThreads = config.scale().unaryThreads(config.poolSize());
@@ -245,8 +248,11 @@ public final class DeltaSyncServer implements AutoCloseable {
         .derive(Warmup.rollbackOnly(database.dataSource())).dsl(), config.limits().maxMessageBytes()), () -> { })::push,
         database.dsl(), changeFeed, config.limits().maxMessageBytes());
     // Before SERVING: live delivery, by streams of the server's own service over loopback (warmup.DeliveryWarmup).
+    // Its streams are anonymous when the server's are (DELTASYNC_WARMUP_DELIVERY_AUTH): the same server call classes.
+    boolean anonymousWarmup = config.auth().mode() == AuthSettings.Mode.NONE
+        && config.firstRound().deliveryWarmupAuth() == FirstRoundConfig.DeliveryAuth.SERVER;
     DeliveryWarmup.Result deliveryWarmed = DeliveryWarmup.run(config.scale(), changeFeed.visible(), config.fanOut().threads(), executor,
-        config.limits().maxMessageBytes(), (feed, warmTelemetry, warmAuth) -> {
+        config.limits().maxMessageBytes(), anonymousWarmup, (feed, warmTelemetry, warmAuth) -> {
           SessionSettings warmSettings = sessionSettings(settings, warmTelemetry);
           // Its sessions read through connections that never commit: what a hello records (the client's grants,
           // when it was seen) is rolled back, so no row of the warm-up's clients is left.
@@ -255,6 +261,8 @@ public final class DeltaSyncServer implements AutoCloseable {
           SyncSessions warmSessions = new SyncSessions(warmSettings, writes, warmChanges, feed, warmAuth);
           return new DeliveryWarmup.Bound(syncService.apply(warmSessions, warmSettings), warmSessions);
         });
+    // Before SERVING: the live feed's LISTEN and NOTIFY connections are open (else the first commit opens one).
+    io.deltasync.server.warmup.FirstRound.awaitFeedConnections(config.firstRound(), liveFeed);
     health.startChecking(database, () -> liveFeed.isHealthy(FEED_STALL_LIMIT), HEALTH_CHECK_PERIOD);
     DeltaSyncServer started = new DeltaSyncServer(config, database, health, executor, unary, liveFeed, sessions, store,
         server, telemetry, new CleanupSchedule(cleanup, config.ops().cleanupInterval()), Optional.ofNullable(web));

@@ -38,6 +38,7 @@ import java.util.Optional;
  * @param streamPages how the Sync stream sizes its pages, by bytes ({@link StreamPages})
  * @param scale serving many streams: the start-up warm-up ({@link ScaleConfig})
  * @param fanOut how live pages reach the streams ({@link FanOutConfig})
+ * @param firstRound what is readied at start for the first round of traffic ({@link FirstRoundConfig})
  */
 public record ServerConfig(
     String host,
@@ -64,7 +65,8 @@ public record ServerConfig(
     AdmissionConfig admission,
     StreamPages streamPages,
     ScaleConfig scale,
-    FanOutConfig fanOut) {
+    FanOutConfig fanOut,
+    FirstRoundConfig firstRound) {
 
   /**
    * Conflict settings beyond the default policy.
@@ -232,7 +234,7 @@ public record ServerConfig(
         new RetryPolicy(maxRetries, baseDelay, maxDelay, multiplier),
         policy, ot, Duration.ofDays(tombstoneDays), keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts,
         OpsConfig.from(env), auth(env), WebConfig.from(env), AdmissionConfig.from(env), StreamPages.from(env),
-        ScaleConfig.from(env), FanOutConfig.from(env));
+        ScaleConfig.from(env), FanOutConfig.from(env), FirstRoundConfig.from(env));
   }
 
   /** A copy with other HTTP settings (docs/http.md). */
@@ -240,7 +242,7 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, newWeb, admission, streamPages, scale,
-        fanOut);
+        fanOut, firstRound);
   }
 
   /** Returns a copy listening on another port (tests use 0). */
@@ -248,7 +250,7 @@ public record ServerConfig(
     return new ServerConfig(host, newPort, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
         keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale,
-        fanOut);
+        fanOut, firstRound);
   }
 
   /** Returns a copy on an external database. */
@@ -256,7 +258,7 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, Optional.of(url), user, password, poolSize, statementTimeout, limits,
         retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention, keepAliveTime,
         keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale,
-        fanOut);
+        fanOut, firstRound);
   }
 
   /** Returns a copy with other limits. */
@@ -264,7 +266,7 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         newLimits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale,
-        fanOut);
+        fanOut, firstRound);
   }
 
   /** Returns a copy with other conflict settings. */
@@ -272,7 +274,7 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, newDefault, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, stream, newConflicts, ops, auth, web, admission, streamPages, scale,
-        fanOut);
+        fanOut, firstRound);
   }
 
   /** A copy with operational transform enabled or disabled (ENABLE_OPERATIONAL_TRANSFORM). */
@@ -280,7 +282,7 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, enabled, tombstoneRetention, keepAliveTime, keepAliveTimeout,
         shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale,
-        fanOut);
+        fanOut, firstRound);
   }
 
   /** Returns a copy with other stream settings. */
@@ -288,7 +290,7 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, newStream, conflicts, ops, auth, web, admission, streamPages, scale,
-        fanOut);
+        fanOut, firstRound);
   }
 
   /** Returns a copy with other operations settings. */
@@ -296,7 +298,7 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize, statementTimeout,
         limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, newOps, auth, web, admission, streamPages, scale,
-        fanOut);
+        fanOut, firstRound);
   }
 
   /** Returns a copy with other security settings. */
@@ -304,7 +306,7 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, newAuth, web, admission, streamPages, scale,
-        fanOut);
+        fanOut, firstRound);
   }
 
   /** Returns a copy with other admission settings. */
@@ -312,7 +314,7 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, newAdmission, streamPages, scale,
-        fanOut);
+        fanOut, firstRound);
   }
 
   /** Returns a copy with another page sizing of the Sync stream. */
@@ -320,7 +322,7 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, newPages, scale,
-        fanOut);
+        fanOut, firstRound);
   }
 
   /** Returns a copy with other settings for serving many streams (the warm-up). */
@@ -328,7 +330,7 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages,
-        newScale, fanOut);
+        newScale, fanOut, firstRound);
   }
 
   /** Returns a copy with another fan-out of live pages. */
@@ -336,7 +338,15 @@ public record ServerConfig(
     return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
         statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
         keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale,
-        newFanOut);
+        newFanOut, firstRound);
+  }
+
+  /** Returns a copy with other start-up readying for the first round of traffic. */
+  public ServerConfig withFirstRound(FirstRoundConfig newFirstRound) {
+    return new ServerConfig(host, port, dataDirectory, databaseUrl, databaseUser, databasePassword, poolSize,
+        statementTimeout, limits, retryPolicy, defaultConflictPolicy, operationalTransformEnabled, tombstoneRetention,
+        keepAliveTime, keepAliveTimeout, shutdownGrace, stream, conflicts, ops, auth, web, admission, streamPages, scale,
+        fanOut, newFirstRound);
   }
 
   private static io.deltasync.server.auth.AuthSettings auth(Map<String, String> env) {

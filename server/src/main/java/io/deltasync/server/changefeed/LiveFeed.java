@@ -51,6 +51,7 @@ import org.slf4j.LoggerFactory;
 public final class LiveFeed implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LiveFeed.class);
   static final String CHANNEL = "deltasync_change_log";
+  private static final String NOTIFY_STATEMENT = "SELECT pg_notify('" + CHANNEL + "', '')";
   /** At most one NOTIFY to other nodes per this interval, however many batches commit. */
   static final Duration NOTIFY_INTERVAL = Duration.ofMillis(50);
   /** The poll interval while changes keep arriving (bounded by the configured one). */
@@ -137,6 +138,8 @@ public final class LiveFeed implements AutoCloseable {
   private final Thread notifier;
   private final Semaphore wakeUps = new Semaphore(0);
   private final Semaphore notifyRequests = new Semaphore(0);
+  // Counted down by the listening and the notifying thread once each has tried to open its connection at start.
+  private final java.util.concurrent.CountDownLatch connectionsTried = new java.util.concurrent.CountDownLatch(2);
   private volatile boolean running = true;
   private volatile Runnable onHistoryReset = () -> { };
   private volatile SyncTelemetry telemetry = SyncTelemetry.disabled();
@@ -151,6 +154,8 @@ public final class LiveFeed implements AutoCloseable {
   private int quietPolls = BUSY_POLLS;
   private long lastSkipNanos = System.nanoTime() - Duration.ofDays(1).toNanos();
   private Connection listenConnection;
+  private boolean listenTried;  // the listening thread's own
+  private boolean notifyAtStart;  // set before the notifying thread starts
   private Connection notifyConnection;
 
   /**
@@ -171,7 +176,16 @@ public final class LiveFeed implements AutoCloseable {
    */
   public LiveFeed(ChangeFeed feed, SyncStore reader, ListenConnections connections, Duration pollInterval,
       int pageSize, int fanOutThreads) {
-    this(feed, reader, connections, pollInterval, pageSize, fanOutThreads, null);
+    this(feed, reader, connections, pollInterval, pageSize, fanOutThreads, true);
+  }
+
+  /**
+   * As above; {@code notifyAtStart} opens the NOTIFY connection at start (see {@link #awaitConnections}) rather than
+   * at the first commit (DELTASYNC_WARMUP_FEED_CONNECTIONS).
+   */
+  public LiveFeed(ChangeFeed feed, SyncStore reader, ListenConnections connections, Duration pollInterval,
+      int pageSize, int fanOutThreads, boolean notifyAtStart) {
+    this(feed, reader, connections, pollInterval, pageSize, fanOutThreads, null, notifyAtStart);
   }
 
   /**
@@ -180,11 +194,11 @@ public final class LiveFeed implements AutoCloseable {
    * (warmup.DeliveryWarmup) gives its own streams synthetic pages with it; no real subscriber ever joins it.
    */
   public static LiveFeed detached(ChangeFeed feed, Position frontier, int fanOutThreads) {
-    return new LiveFeed(feed, null, null, Duration.ofDays(1), 1, fanOutThreads, frontier);
+    return new LiveFeed(feed, null, null, Duration.ofDays(1), 1, fanOutThreads, frontier, false);
   }
 
   private LiveFeed(ChangeFeed feed, SyncStore reader, ListenConnections connections, Duration pollInterval,
-      int pageSize, int fanOutThreads, Position detachedAt) {
+      int pageSize, int fanOutThreads, Position detachedAt, boolean notifyAtStart) {
     if (fanOutThreads < 1) {
       throw new IllegalArgumentException("fanOutThreads: " + fanOutThreads + " (expected: >= 1)");
     }
@@ -202,12 +216,15 @@ public final class LiveFeed implements AutoCloseable {
       this.thread = null;
       this.listener = null;
       this.notifier = null;
+      connectionsTried.countDown();
+      connectionsTried.countDown();
       return;
     }
     this.frontier = store.visiblePosition();
     this.anchor = anchorAt(frontier);
     this.thread = Thread.ofPlatform().name("deltasync-live-feed").daemon().start(this::run);
     this.listener = Thread.ofPlatform().name("deltasync-live-feed-listen").daemon().start(this::listen);
+    this.notifyAtStart = notifyAtStart;
     this.notifier = Thread.ofPlatform().name("deltasync-live-feed-notify").daemon().start(this::sendNotifications);
   }
 
@@ -553,9 +570,16 @@ public final class LiveFeed implements AutoCloseable {
     while (running) {
       try {
         if (listenConnection == null) {
-          listenConnection = connections.open();
-          try (Statement statement = listenConnection.createStatement()) {
-            statement.execute("LISTEN " + CHANNEL);
+          try {
+            listenConnection = connections.open();
+            try (Statement statement = listenConnection.createStatement()) {
+              statement.execute("LISTEN " + CHANNEL);
+            }
+          } finally {
+            if (!listenTried) {
+              listenTried = true;
+              connectionsTried.countDown();
+            }
           }
         }
         var notifications = listenConnection.unwrap(PGConnection.class).getNotifications(200);
@@ -578,6 +602,11 @@ public final class LiveFeed implements AutoCloseable {
    * by a transaction that writes data.
    */
   private void sendNotifications() {
+    if (notifyAtStart) {
+      openNotifyConnection();
+    } else {
+      connectionsTried.countDown();
+    }
     while (running) {
       try {
         notifyRequests.acquire();
@@ -587,7 +616,7 @@ public final class LiveFeed implements AutoCloseable {
           notifyConnection.setAutoCommit(true);
         }
         try (Statement statement = notifyConnection.createStatement()) {
-          statement.execute("SELECT pg_notify('" + CHANNEL + "', '')");
+          statement.execute(NOTIFY_STATEMENT);
         }
         Thread.sleep(NOTIFY_INTERVAL);
       } catch (InterruptedException e) {
@@ -601,6 +630,47 @@ public final class LiveFeed implements AutoCloseable {
         sleep(pollInterval);
       }
     }
+  }
+
+  /**
+   * At start, before any commit: opens the NOTIFY connection and runs the NOTIFY statement once in a transaction
+   * that is rolled back (PostgreSQL sends a transaction's notifications only when it commits, so no listener hears
+   * it). Opening it at the first commit put a connection's set-up (PgJDBC's handshake, its classes loaded and run
+   * interpreted) into the first round of live traffic after a start (docs/performance.md, "Seventh pass: the first
+   * round and the storm"). A failure leaves it to the first commit, as before.
+   */
+  private void openNotifyConnection() {
+    try {
+      Connection connection = connections.open();
+      try {
+        connection.setAutoCommit(false);
+        try (Statement statement = connection.createStatement()) {
+          statement.execute(NOTIFY_STATEMENT);
+        }
+        connection.rollback();
+        connection.setAutoCommit(true);
+        notifyConnection = connection;
+      } catch (SQLException | RuntimeException e) {
+        closeQuietly(connection);
+        throw e;
+      }
+    } catch (SQLException | RuntimeException e) {
+      if (running) {
+        log.debug("Opening the NOTIFY connection at start failed ({}); the first commit opens it", e.toString());
+      }
+    } finally {
+      connectionsTried.countDown();
+    }
+  }
+
+  /**
+   * Waits until the feed's own connections (LISTEN, NOTIFY) have been opened, or their first attempt failed, at
+   * most {@code timeout}; the server waits for this before it answers SERVING.
+   *
+   * @return whether both attempts were made in time
+   */
+  public boolean awaitConnections(Duration timeout) throws InterruptedException {
+    return connectionsTried.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   private static void closeQuietly(Connection connection) {

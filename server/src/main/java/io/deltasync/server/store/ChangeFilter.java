@@ -35,7 +35,7 @@ public record ChangeFilter(List<Selector> selectors, ScopeSet readable) {
    */
   public record Selector(Optional<String> entityType, Set<String> scopes) {
     boolean matches(String scope, String type) {
-      return entityType.map(type::equals).orElse(true) && (scopes.isEmpty() || scopes.contains(scope));
+      return (entityType.isEmpty() || entityType.get().equals(type)) && (scopes.isEmpty() || scopes.contains(scope));
     }
   }
 
@@ -77,7 +77,21 @@ public record ChangeFilter(List<Selector> selectors, ScopeSet readable) {
 
   /** Whether a change to an entity of this scope and type passes the filter. */
   public boolean matches(String scope, String entityType) {
-    return readable.contains(scope)
-        && (selectors.isEmpty() || selectors.stream().anyMatch(s -> s.matches(scope, entityType)));
+    if (!readable.contains(scope)) {
+      return false;
+    }
+    if (selectors.isEmpty()) {
+      return true;
+    }
+    // A plain loop, not a stream's anyMatch nor Optional.map: live delivery calls this per change and stream, and
+    // JDK methods shared with every other call site (MatchOps, Optional.map) carry their type profiles, so the
+    // first push after a start (the write path's own anyMatch) made the compiled delivery path trap on a
+    // class_check at the first round (docs/performance.md, "Eighth pass: the first round").
+    for (int i = 0; i < selectors.size(); i++) {
+      if (selectors.get(i).matches(scope, entityType)) {
+        return true;
+      }
+    }
+    return false;
   }
 }

@@ -81,7 +81,19 @@ public final class SyncTelemetry {
     }
     for (DeltaStatus status : List.of(DeltaStatus.DELTA_STATUS_APPLIED, DeltaStatus.DELTA_STATUS_CONFLICT,
         DeltaStatus.DELTA_STATUS_REJECTED)) {
-      registry.counter("deltasync.deltas", "status", name(status.name(), "DELTA_STATUS_"));
+      deltas.put(status, registry.counter("deltasync.deltas", "status", name(status.name(), "DELTA_STATUS_")));
+    }
+  }
+
+  /**
+   * Creates the counters of changes sent, one per phase, now rather than at the first message of each phase: the
+   * first live page after a start would otherwise register its counter on a fan-out thread while every stream waits
+   * for that page (DELTASYNC_WARMUP_METERS).
+   */
+  public void preregisterPhases() {
+    for (SyncPhase phase : List.of(SyncPhase.SYNC_PHASE_INITIAL_STATE, SyncPhase.SYNC_PHASE_CATCH_UP,
+        SyncPhase.SYNC_PHASE_LIVE)) {
+      changesSent(phase);
     }
   }
 
@@ -223,12 +235,16 @@ public final class SyncTelemetry {
       return;
     }
     SyncPhase phase = message.getChanges().getPhase();
-    changesSent.computeIfAbsent(phase, p -> registry.counter("deltasync.stream.changes.sent", "phase",
-        name(p.name(), "SYNC_PHASE_"))).increment(message.getChanges().getChangesCount());
+    changesSent(phase).increment(message.getChanges().getChangesCount());
     if (phase == SyncPhase.SYNC_PHASE_LIVE) {
       Change oldest = message.getChanges().getChanges(0);
       fanOut.record(Math.max(0, nowMicros() - micros(oldest.getEntity().getLastModifiedAt())), TimeUnit.MICROSECONDS);
     }
+  }
+
+  private Counter changesSent(SyncPhase phase) {
+    return changesSent.computeIfAbsent(phase, p -> registry.counter("deltasync.stream.changes.sent", "phase",
+        name(p.name(), "SYNC_PHASE_")));
   }
 
   /** A stream fell back from live delivery to catch-up. */

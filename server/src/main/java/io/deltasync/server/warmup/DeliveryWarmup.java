@@ -97,7 +97,12 @@ public final class DeliveryWarmup {
   static final String ENTITY_TYPE = "warmup";
   /** A type the warm-up's streams do not subscribe to. */
   static final String FOREIGN_TYPE = "warmup-other";
-  /** Streams per Netty connection (each connection has its own event loop on the server, as devices do). */
+  /**
+   * Streams per shared Netty connection. Half the streams have a connection of their own, as devices do (the HTTP/2
+   * stream map's lookups then take other branches: a warm-up with 8 streams on every connection left traps in
+   * Netty's decoder and encoder that the first round's one-stream connections tripped, docs/performance.md "Eighth
+   * pass: the first round"), the other half share connections 8 at a time, as browser tabs or proxies do.
+   */
   private static final int STREAMS_PER_CONNECTION = 8;
   /** Pages handed to the streams that they have not all received yet, at most. */
   private static final int PAGES_IN_FLIGHT = 16;
@@ -161,10 +166,11 @@ public final class DeliveryWarmup {
    * @param received the messages the streams received (each stream's welcome and switch to live included)
    * @param elapsed how long it took, set-up included
    * @param failure why it stopped early, or empty
+   * @param anonymous whether its streams were anonymous (as the server's clients are under DELTASYNC_AUTH=none)
    */
-  public record Result(int streams, long pages, long received, Duration elapsed, String failure) {
+  public record Result(int streams, long pages, long received, Duration elapsed, String failure, boolean anonymous) {
     /** Nothing was run. */
-    public static final Result NONE = new Result(0, 0, 0, Duration.ZERO, "");
+    public static final Result NONE = new Result(0, 0, 0, Duration.ZERO, "", false);
   }
 
   private DeliveryWarmup() {}
@@ -180,6 +186,19 @@ public final class DeliveryWarmup {
    */
   public static Result run(ScaleConfig config, Position frontier, int fanOutThreads, Executor executor,
       int maxMessageBytes, SyncServices services) {
+    return run(config, frontier, fanOutThreads, executor, maxMessageBytes, false, services);
+  }
+
+  /**
+   * As above; with {@code anonymous} the warm-up's streams carry no token and its port authenticates nobody, as a
+   * server with DELTASYNC_AUTH=none serves its clients (only then: such a server serves loopback only, and so does
+   * this port). Its streams then run on the server call classes real anonymous streams run on: the authentication
+   * interceptor wraps a counted (authenticated) stream's call in a class of its own, and a warm-up whose calls were
+   * all of that class left a {@code class_check} trap in the delivery path that the first real anonymous stream
+   * tripped (docs/performance.md, "Eighth pass: the first round").
+   */
+  public static Result run(ScaleConfig config, Position frontier, int fanOutThreads, Executor executor,
+      int maxMessageBytes, boolean anonymous, SyncServices services) {
     if (config.deliveryWarmup().isZero()) {
       return Result.NONE;
     }
@@ -197,9 +216,10 @@ public final class DeliveryWarmup {
     try {
       byte[] secret = new byte[32];
       new SecureRandom().nextBytes(secret);
-      Authenticator authenticator = Authenticator.create(AuthSettings.from(Map.of("DELTASYNC_AUTH", "token",
-          "DELTASYNC_MAX_STREAMS_PER_PRINCIPAL", "100000", "DELTASYNC_REFLECTION", "off")).withHs256Secret(secret),
-          Clock.systemUTC());
+      Authenticator authenticator = Authenticator.create(anonymous
+          ? AuthSettings.from(Map.of("DELTASYNC_AUTH", "none", "DELTASYNC_REFLECTION", "off"))
+          : AuthSettings.from(Map.of("DELTASYNC_AUTH", "token", "DELTASYNC_MAX_STREAMS_PER_PRINCIPAL", "100000",
+              "DELTASYNC_REFLECTION", "off")).withHs256Secret(secret), Clock.systemUTC());
       bound = services.bind(feed, telemetry, authenticator);
       // The production interceptors, in the production order, over the warm-up's own authenticator and registry.
       server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
@@ -213,16 +233,20 @@ public final class DeliveryWarmup {
           .build()
           .start();
       String token = token(secret);
-      int connections = (run.streams + STREAMS_PER_CONNECTION - 1) / STREAMS_PER_CONNECTION;
+      int alone = run.streams / 2;
+      int connections = alone + (run.streams - alone + STREAMS_PER_CONNECTION - 1) / STREAMS_PER_CONNECTION;
       for (int c = 0; c < connections; c++) {
         channels.add(NettyChannelBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(),
                 server.getPort()), InsecureChannelCredentials.create())
             .maxInboundMessageSize(maxMessageBytes).build());
       }
       Metadata headers = new Metadata();
-      headers.put(AUTHORIZATION, "Bearer " + token);
+      if (!anonymous) {
+        headers.put(AUTHORIZATION, "Bearer " + token);
+      }
       for (int i = 0; i < run.streams; i++) {
-        run.open(ClientInterceptors.intercept(channels.get(i % connections),
+        int connection = i < alone ? i : alone + (i - alone) / STREAMS_PER_CONNECTION;
+        run.open(ClientInterceptors.intercept(channels.get(connection),
             MetadataUtils.newAttachHeadersInterceptor(headers)), i);
       }
       long setUpEnd = System.nanoTime() + Math.min(SET_UP_LIMIT.toNanos(), Math.max(0, deadline - System.nanoTime()));
@@ -270,10 +294,11 @@ public final class DeliveryWarmup {
       registry.close();
     }
     Result result = new Result(run.live, run.pages, run.received.get(),
-        Duration.ofNanos(System.nanoTime() - start), failure);
+        Duration.ofNanos(System.nanoTime() - start), failure, anonymous);
     if (failure.isEmpty()) {
-      log.info("Delivery warm-up: {} live pages to {} loopback streams ({} messages) in {} ms ({} ms to go live); {}",
-          result.pages(), result.streams(), result.received(), result.elapsed().toMillis(),
+      log.info("Delivery warm-up: {} live pages to {} {} loopback streams ({} messages) in {} ms ({} ms to go live); "
+          + "{}", result.pages(), result.streams(), anonymous ? "anonymous" : "authenticated", result.received(),
+          result.elapsed().toMillis(),
           TimeUnit.NANOSECONDS.toMillis(run.setUpNanos), run.jitQuiet ? "the JIT has caught up"
               : "stopped by DELTASYNC_WARMUP_DELIVERY_MILLIS");
     } else {
@@ -306,8 +331,9 @@ public final class DeliveryWarmup {
     final Object progress = new Object();
     volatile String failure = "";
     long pages;
-    // Pages with a change for the streams (each stream is sent a message for each).
-    long answered;
+    // Messages the pages handed out so far should reach the streams with (a page of another type's change only
+    // reaches the streams subscribed to the whole scope).
+    long expected;
 
     Run(int streams) {
       this.streams = streams;
@@ -342,8 +368,15 @@ public final class DeliveryWarmup {
               stopped("a stream was completed by the server");
             }
           });
+      // Half subscribe to a type in the scope, half to the whole scope (as many clients do): both branches of the
+      // filter's type check are then in the profile (typed subscriptions only left an unstable_if trap in
+      // ChangeFilter.matches that the first real scope-only stream tripped: docs/performance.md, "Eighth pass").
+      Subscription.Builder subscription = Subscription.newBuilder().addScopes(SCOPE);
+      if (index % 2 == 0) {
+        subscription.setEntityType(ENTITY_TYPE);
+      }
       requests.onNext(SyncRequest.newBuilder().setHello(SyncHello.newBuilder().setClientId("deltasync-warmup-" + index)
-          .addSubscriptions(Subscription.newBuilder().setEntityType(ENTITY_TYPE).addScopes(SCOPE))).build());
+          .addSubscriptions(subscription)).build());
     }
 
     private void stopped(String why) {
@@ -367,7 +400,7 @@ public final class DeliveryWarmup {
       long changeId = 0;
       while (System.nanoTime() - deadline < 0 && failure.isEmpty()) {
         synchronized (progress) {
-          while ((answered - PAGES_IN_FLIGHT) * streams > received.get() && failure.isEmpty()) {
+          while (expected - (long) PAGES_IN_FLIGHT * streams > received.get() && failure.isEmpty()) {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
               return failure;
@@ -390,12 +423,17 @@ public final class DeliveryWarmup {
               foreign ? FOREIGN_TYPE : ENTITY_TYPE)));
         }
         Position to = entries.getLast().position();
-        feed.publish(new LiveFeed.Page(from, to, List.copyOf(entries), Cursor.at(0, to, changeId).encode()));
+        LiveFeed.Page page = new LiveFeed.Page(from, to, List.copyOf(entries), Cursor.at(0, to, changeId).encode());
+        feed.publish(page);
+        if (pages % 16 == 15) {
+          // The same page again: every stream already has it. Real streams get such pages when they join (their own
+          // reads went past pages the feed hands them after the join); a warm-up without them left an unstable_if
+          // trap in deliverLivePage that the first round's joins tripped (docs/performance.md, "Eighth pass").
+          feed.publish(new LiveFeed.Page(page.from(), page.to(), page.entries(), page.toCursor()));
+        }
         from = to;
         pages++;
-        if (!foreignOnly) {
-          answered++;
-        }
+        expected += foreignOnly ? streams / 2 : streams;
         long at = System.nanoTime();
         if (watchJit && at - windowStart >= QUIET_WINDOW.toNanos()) {
           // Done once the JIT has caught up: its compilers were busy less than a tenth of the last window.

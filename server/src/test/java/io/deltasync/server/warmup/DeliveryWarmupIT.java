@@ -59,6 +59,8 @@ class DeliveryWarmupIT {
     DeliveryWarmup.Result warmed = server.server().deliveryWarmup();
     assertThat(warmed.failure()).isEmpty();
     assertThat(warmed.streams()).isEqualTo(STREAMS);
+    // The test servers run without authentication, so the warm-up's streams are anonymous too (FirstRoundIT).
+    assertThat(warmed.anonymous()).isTrue();
     assertThat(warmed.pages()).isPositive();
     // Every stream received the pages (a few may still have been on their way when the warm-up ended).
     assertThat(warmed.received()).isGreaterThanOrEqualTo((warmed.pages() * 7 / 8 - 16) * STREAMS);
