@@ -52,7 +52,11 @@ public final class DocumentBytes {
     }
     try {
       com.google.protobuf.MessageLite lite = (com.google.protobuf.MessageLite) message;
-      return (T) lite.getParserForType().parseFrom(lite.toByteString());
+      // The server built this message itself (documents at most 32 levels deep), so protobuf's default nesting
+      // limit (100), which a deep document inside a wrapper message reaches, is no guard here.
+      com.google.protobuf.CodedInputStream in = lite.toByteString().newCodedInput();
+      in.setRecursionLimit(1_000);
+      return (T) lite.getParserForType().parseFrom(in);
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException("a page's own bytes do not parse: " + e.getMessage(), e);
     }
