@@ -19,8 +19,18 @@
 --
 -- Keep it so: CREATE OR REPLACE FUNCTION replaces a function's settings with the new definition's own, so a later
 -- migration that redefines this function must keep both statements and the set_config pair (or repeat V24's SET
--- clause and pay the one-row cost again). ChangeLogUpdatePlanIT checks both plans; ChangeLogUpdateRowsIT the
--- logged rows at every size and that the caller's setting is unchanged.
+-- clause and pay the one-row cost again), and must keep the settings a deployment gave the function (below).
+-- ChangeLogUpdatePlanIT checks both plans; ChangeLogUpdateRowsIT the logged rows at every size, that the caller's
+-- setting is unchanged, and that a deployment's own setting survives the upgrade.
+
+-- The function's settings other than V24's enable_nestloop, which CREATE OR REPLACE would drop: a deployment may
+-- have hardened it (ALTER FUNCTION ... SET search_path = public, pg_temp, so that a session's temporary or another
+-- schema's change_log cannot capture the log). Put back after the new definition.
+CREATE TEMP TABLE deltasync_v25_kept_settings ON COMMIT DROP AS
+SELECT split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1) AS value
+FROM pg_proc p, unnest(p.proconfig) c
+WHERE p.oid = 'deltasync_entity_log_writes()'::regprocedure AND c NOT LIKE 'enable\_nestloop=%';
+
 CREATE OR REPLACE FUNCTION deltasync_entity_log_writes() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
@@ -84,3 +94,19 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- Each kept setting through PostgreSQL's own parser (SET ... FROM CURRENT: a list such as search_path's stays a
+-- list), then the migration's own value back.
+DO $kept$
+DECLARE
+    kept record;
+    was  text;
+BEGIN
+    FOR kept IN SELECT name, value FROM deltasync_v25_kept_settings LOOP
+        was := current_setting(kept.name, true);
+        PERFORM set_config(kept.name, kept.value, true);
+        EXECUTE format('ALTER FUNCTION deltasync_entity_log_writes() SET %I FROM CURRENT', kept.name);
+        PERFORM set_config(kept.name, was, true);
+    END LOOP;
+END
+$kept$;

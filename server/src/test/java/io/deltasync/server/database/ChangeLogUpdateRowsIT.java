@@ -62,6 +62,38 @@ class ChangeLogUpdateRowsIT {
     }
   }
 
+  /**
+   * V25 redefines the function, and CREATE OR REPLACE drops every setting of the old definition, not only V24's: a
+   * deployment's hardening (search_path with pg_temp last) must survive the upgrade, or a session's temporary
+   * change_log captures the log of committed plain-SQL updates (from the review of V25; failed before it kept them).
+   */
+  @Test
+  void aDeploymentsOwnSettingOfTheLogFunctionSurvivesTheUpgrade() throws Exception {
+    PGSimpleDataSource upgraded = emptyDatabase();
+    Flyway.configure().dataSource(upgraded).locations("classpath:db/migration").target("24").load().migrate();
+    try (Connection connection = upgraded.getConnection(); Statement sql = connection.createStatement()) {
+      sql.execute("ALTER FUNCTION deltasync_entity_log_writes() SET search_path = public, pg_temp");
+      sql.execute("INSERT INTO entity (scope, entity_type, entity_id, data) SELECT 'hard', 'note', 'e' || i, "
+          + "'{}'::jsonb FROM generate_series(1, 3) i");
+    }
+    Database.migrate(upgraded);
+    try (Connection connection = upgraded.getConnection(); Statement sql = connection.createStatement()) {
+      assertThat(functionSettings(sql)).as("the deployment's setting kept, V24's dropped")
+          .contains("search_path=public, pg_temp").doesNotContain("enable_nestloop");
+      long before = count(sql, "SELECT count(*) FROM public.change_log WHERE scope = 'hard'");
+      sql.execute("CREATE TEMP TABLE change_log (LIKE public.change_log INCLUDING ALL)");
+      assertThat(sql.executeUpdate("UPDATE entity SET data = '{\"x\": 1}' WHERE scope = 'hard' AND entity_id = 'e1'"))
+          .isEqualTo(1);
+      assertThat(sql.executeUpdate("UPDATE entity SET data = '{\"y\": 1}' WHERE scope = 'hard'")).isEqualTo(3);
+      assertThat(count(sql, "SELECT count(*) FROM pg_temp.change_log")).as("captured by the temporary table")
+          .isZero();
+      assertThat(count(sql, "SELECT count(*) FROM public.change_log WHERE scope = 'hard'") - before)
+          .as("updates in the real change log").isEqualTo(4);
+      assertThat(count(sql, "SELECT count(*) FROM pg_settings WHERE name = 'search_path' "
+          + "AND setting = '\"$user\", public'")).as("the migration's session setting put back").isEqualTo(1);
+    }
+  }
+
   @Test
   void theCallersEnableNestloopIsUnchangedAfterALargeUpdate() throws Exception {
     TestPostgres.TestDatabase db = TestPostgres.newDatabase();
