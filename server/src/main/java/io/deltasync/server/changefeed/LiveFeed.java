@@ -155,6 +155,8 @@ public final class LiveFeed implements AutoCloseable {
   private long lastSkipNanos = System.nanoTime() - Duration.ofDays(1).toNanos();
   private Connection listenConnection;
   private boolean listenTried;  // the listening thread's own
+  // What failed among the start-up opens of the LISTEN and NOTIFY connections, for the start-up log; empty if none.
+  private final java.util.Queue<String> startFailures = new java.util.concurrent.ConcurrentLinkedQueue<>();
   private boolean notifyAtStart;  // set before the notifying thread starts
   private Connection notifyConnection;
 
@@ -575,6 +577,11 @@ public final class LiveFeed implements AutoCloseable {
             try (Statement statement = listenConnection.createStatement()) {
               statement.execute("LISTEN " + CHANNEL);
             }
+          } catch (SQLException | RuntimeException e) {
+            if (!listenTried) {
+              startFailures.add("LISTEN: " + e.getMessage());  // before the count-down the start-up waits for
+            }
+            throw e;
           } finally {
             if (!listenTried) {
               listenTried = true;
@@ -611,12 +618,15 @@ public final class LiveFeed implements AutoCloseable {
       try {
         notifyRequests.acquire();
         notifyRequests.drainPermits();
-        if (notifyConnection == null) {
-          notifyConnection = connections.open();
-          notifyConnection.setAutoCommit(true);
-        }
-        try (Statement statement = notifyConnection.createStatement()) {
-          statement.execute(NOTIFY_STATEMENT);
+        try {
+          notifyOnce();
+        } catch (SQLException first) {
+          // The connection may have died while idle (idle_session_timeout, a failover, a proxy cutting idle
+          // connections): once more on a fresh one, so that this commit is still announced; an extra empty NOTIFY
+          // is harmless.
+          closeQuietly(notifyConnection);
+          notifyConnection = null;
+          notifyOnce();
         }
         Thread.sleep(NOTIFY_INTERVAL);
       } catch (InterruptedException e) {
@@ -629,6 +639,16 @@ public final class LiveFeed implements AutoCloseable {
         notifyConnection = null;
         sleep(pollInterval);
       }
+    }
+  }
+
+  private void notifyOnce() throws SQLException {
+    if (notifyConnection == null) {
+      notifyConnection = connections.open();
+      notifyConnection.setAutoCommit(true);
+    }
+    try (Statement statement = notifyConnection.createStatement()) {
+      statement.execute(NOTIFY_STATEMENT);
     }
   }
 
@@ -658,6 +678,7 @@ public final class LiveFeed implements AutoCloseable {
       if (running) {
         log.debug("Opening the NOTIFY connection at start failed ({}); the first commit opens it", e.toString());
       }
+      startFailures.add("NOTIFY: " + e.getMessage());
     } finally {
       connectionsTried.countDown();
     }
@@ -671,6 +692,11 @@ public final class LiveFeed implements AutoCloseable {
    */
   public boolean awaitConnections(Duration timeout) throws InterruptedException {
     return connectionsTried.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** Why the start-up open of the LISTEN or NOTIFY connection failed, one entry each; empty when both opened. */
+  public List<String> connectionFailuresAtStart() {
+    return List.copyOf(startFailures);
   }
 
   private static void closeQuietly(Connection connection) {

@@ -83,8 +83,10 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>no table is written: the streams' hellos read the empty scope {@link #SCOPE} and the pages never touch the
  *       database;
- *   <li>no client can join it: the port is on loopback, open only while the warm-up runs, and every call must carry
- *       a token signed with a random key that lives in this method only;
+ *   <li>no client can join it unnoticed: the port is on loopback and open only while the warm-up runs; with
+ *       authentication on, every call must carry a token signed with a random key that lives in this method only
+ *       (DELTASYNC_WARMUP_DELIVERY_AUTH=token makes it so without, too); without authentication the port admits
+ *       what the main port admits, as anyone on loopback could reach the main port anyway;
  *   <li>no metric clients see: its sessions count into a registry of their own, and so does its gRPC interceptor;
  *       the real sessions, live feed and admission never see its streams.
  * </ul>

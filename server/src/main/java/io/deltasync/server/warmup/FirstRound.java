@@ -45,6 +45,9 @@ public final class FirstRound {
     if (!config.feedConnections()) {
       return true;
     }
+    if (config.feedConnectionsWait().isZero()) {
+      return false;  // opened in the background, not waited for
+    }
     long start = System.nanoTime();
     boolean done;
     try {
@@ -54,8 +57,12 @@ public final class FirstRound {
       done = false;
     }
     long millis = Duration.ofNanos(System.nanoTime() - start).toMillis();
-    if (done) {
+    java.util.List<String> failures = feed.connectionFailuresAtStart();
+    if (done && failures.isEmpty()) {
       log.info("Live feed: LISTEN and NOTIFY connections opened at start (waited {} ms)", millis);
+    } else if (done) {
+      log.warn("Live feed: not opened at start, opened again when needed (polling meanwhile): {}",
+          String.join("; ", failures));
     } else {
       log.warn("Live feed: LISTEN and NOTIFY connections not open after {} ms "
           + "(DELTASYNC_WARMUP_FEED_CONNECTIONS_WAIT_MILLIS); serving anyway", millis);
