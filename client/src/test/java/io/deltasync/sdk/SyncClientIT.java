@@ -286,8 +286,10 @@ class SyncClientIT {
       List<SyncState.Phase> phases = b.states.stream().map(SyncState::phase).distinct().toList();
       assertThat(phases).containsSubsequence(SyncState.Phase.OFFLINE, SyncState.Phase.CONNECTING,
           SyncState.Phase.INITIAL_SYNC, SyncState.Phase.LIVE);
+      // The initial state counts a's 7 entities, and b's own 2 as well when its pushes (sent as the stream opens)
+      // commit before the initial state is read (one or both).
       assertThat(b.states).filteredOn(s -> s.phase() == SyncState.Phase.INITIAL_SYNC)
-          .extracting(SyncState::initialEntities).contains(7L);
+          .extracting(SyncState::initialEntities).anySatisfy(n -> assertThat(n).isBetween(7L, 9L));
       assertThat(b.client.state()).isEqualTo(new SyncState(SyncState.Phase.LIVE, 0, 0, null));
       b.kill();
 
