@@ -328,13 +328,14 @@ public final class SyncSession implements StreamObserver<SyncRequest> {
             .setReason(resyncReason)).build(), 0, null));
       }
       state = cursor == null ? State.INITIAL_STATE : State.CATCHING_UP;
+      // Logged before delivery starts, so that it precedes anything logged about the stream's first pages.
+      log.debug("Client '{}' said hello ({}{})", clientId, cursor == null ? "initial state" : "resume",
+          resyncReason != null ? " after resync" : "");
       changes.startFrom(credential.narrow(subscriptions.filter()), cursor == null ? null : cursor.position(),
           cursor == null ? null : hello.getCursor());
     } finally {
       lock.unlock();
     }
-    log.debug("Client '{}' said hello ({}{})", clientId, cursor == null ? "initial state" : "resume",
-        resyncReason != null ? " after resync" : "");
   }
 
   /**
