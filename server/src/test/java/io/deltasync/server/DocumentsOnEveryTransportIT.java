@@ -35,7 +35,6 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.InputStream;
@@ -407,21 +406,7 @@ class DocumentsOnEveryTransportIT {
         .setType(MethodDescriptor.MethodType.BIDI_STREAMING)
         .setFullMethodName(SyncServiceGrpc.getSyncMethod().getFullMethodName())
         .setRequestMarshaller(SyncServiceGrpc.getSyncMethod().getRequestMarshaller())
-        .setResponseMarshaller(new MethodDescriptor.Marshaller<byte[]>() {
-          @Override
-          public InputStream stream(byte[] value) {
-            return new ByteArrayInputStream(value);
-          }
-
-          @Override
-          public byte[] parse(InputStream stream) {
-            try {
-              return stream.readAllBytes();
-            } catch (java.io.IOException e) {
-              throw new java.io.UncheckedIOException(e);
-            }
-          }
-        }).build();
+        .setResponseMarshaller(io.deltasync.server.testing.Wire.RAW).build();
     LinkedBlockingQueue<byte[]> received = new LinkedBlockingQueue<>();
     ClientCall<SyncRequest, byte[]> call = server.channel().newCall(raw, CallOptions.DEFAULT);
     call.start(new ClientCall.Listener<>() {

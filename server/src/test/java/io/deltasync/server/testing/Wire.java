@@ -1,6 +1,11 @@
 package io.deltasync.server.testing;
 
+import io.grpc.MethodDescriptor;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -8,6 +13,23 @@ import java.nio.charset.StandardCharsets;
  * no parse limits, no UTF-8 check. Field numbers are those of proto/deltasync/v1/*.proto.
  */
 public final class Wire {
+  /** A gRPC marshaller of raw bytes: messages sent and received exactly as they are on the wire. */
+  public static final MethodDescriptor.Marshaller<byte[]> RAW = new MethodDescriptor.Marshaller<>() {
+    @Override
+    public InputStream stream(byte[] value) {
+      return new ByteArrayInputStream(value);
+    }
+
+    @Override
+    public byte[] parse(InputStream stream) {
+      try {
+        return stream.readAllBytes();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  };
+
   private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
   /** A new, empty message. */
